@@ -1,0 +1,377 @@
+//! Node configuration: identity, addresses and the protocol's timing, with named profiles that
+//! mirror memberlist's defaults and a [`Config::validate`] that names the field and the rule.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::member::{NodeName, Tags};
+
+/// The largest packet budget accepted: an IPv4 UDP payload can be at most 65,507 bytes.
+pub const MAX_PACKET_BUDGET: usize = 65_507;
+/// The smallest packet budget accepted: below it a sync chunk could not hold one member.
+pub const MIN_PACKET_BUDGET: usize = 512;
+
+/// Everything a node needs to run. Build one from a [`Profile`] and override fields.
+///
+/// Field names follow hashicorp/memberlist so that its users feel at home.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// This node's unique name in the cluster.
+    pub name: String,
+    /// Local address the UDP socket binds to. Port 0 picks a free port.
+    pub bind_addr: SocketAddr,
+    /// Address announced to other members, when it differs from the bound one (NAT, 0.0.0.0).
+    /// Default: the bound address.
+    pub advertise_addr: Option<SocketAddr>,
+    /// Members to contact when starting; empty starts a new cluster.
+    pub seeds: Vec<SocketAddr>,
+    /// This node's metadata, gossiped with its Alive updates.
+    pub tags: Tags,
+    /// Optional cluster label: datagrams with another label are dropped and counted, so two
+    /// clusters sharing ports never merge. memberlist: `Label`.
+    pub cluster_label: Option<String>,
+    /// Time between two direct probes (one protocol period). memberlist: `ProbeInterval`, lan 1 s.
+    /// Shorter detects sooner and costs more packets.
+    pub probe_interval: Duration,
+    /// How long to wait for a direct ack before asking others to probe (ping-req). Must be below
+    /// `probe_interval`. memberlist: `ProbeTimeout`, lan 500 ms. Set it near the p99 round trip:
+    /// lower spends indirect probes on slow but live members.
+    pub probe_timeout: Duration,
+    /// Members asked to probe indirectly when a direct probe goes unanswered (k).
+    /// memberlist: `IndirectChecks`, lan 3. More tolerates more loss, at k packets per failure.
+    pub indirect_checks: usize,
+    /// Suspicion timeout multiplier: a suspect is declared dead after
+    /// `suspicion_mult * max(1, log10(N)) * probe_interval` (the minimum, once confirmed).
+    /// memberlist: `SuspicionMult`, lan 4. Higher waits longer for a refutation.
+    pub suspicion_mult: u32,
+    /// Lifeguard: an unconfirmed suspicion lasts this many times the minimum timeout, shrinking
+    /// towards the minimum as other members confirm it. memberlist: `SuspicionMaxTimeoutMult`, 6.
+    pub suspicion_max_timeout_mult: u32,
+    /// Each update is piggybacked at most `retransmit_mult * ceil(log10(N + 1))` times.
+    /// memberlist: `RetransmitMult`, lan 4. Higher spreads more surely, at more bytes.
+    pub retransmit_mult: u32,
+    /// Time between dedicated gossip sends (only when there is something to gossip).
+    /// memberlist: `GossipInterval`, lan 200 ms.
+    pub gossip_interval: Duration,
+    /// Random members each gossip send goes to. memberlist: `GossipNodes`, lan 3.
+    pub gossip_nodes: usize,
+    /// Time between full-state syncs with one random member (anti-entropy); zero turns them
+    /// off. memberlist: `PushPullInterval`, lan 30 s.
+    pub push_pull_interval: Duration,
+    /// How long Dead and Left members are remembered (for partition healing and to ignore stale
+    /// gossip) before they are forgotten. memberlist: `GossipToTheDeadTime`, lan 30 s.
+    pub dead_node_reclaim: Duration,
+    /// Lifeguard: the local health multiplier's ceiling (probe interval and timeout scale up to
+    /// this many times while this node itself looks unhealthy). memberlist:
+    /// `AwarenessMaxMultiplier`, 8. 1 turns Lifeguard's awareness off.
+    pub awareness_max_multiplier: u32,
+    /// How long `join` waits for any seed to answer before it fails.
+    pub join_timeout: Duration,
+    /// How long a graceful leave keeps gossiping its Left update before it stops anyway.
+    pub leave_timeout: Duration,
+    /// Largest datagram sent, in bytes (UDP payload). The default, 1400, fits an Ethernet frame
+    /// with room for tunnels. memberlist: `UDPBufferSize`.
+    pub packet_budget: usize,
+}
+
+/// Named parameter sets. `lan`, `wan` and `local` carry memberlist's values; `test` is for
+/// loopback tests and demos where things must happen in well under a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// memberlist's `DefaultLANConfig`: probe 1 s, timeout 500 ms, k 3, suspicion 4, gossip 200 ms to 3.
+    Lan,
+    /// memberlist's `DefaultWANConfig`: probe 5 s, timeout 3 s, suspicion 6, gossip 500 ms to 4.
+    Wan,
+    /// memberlist's `DefaultLocalConfig`: probe 1 s, timeout 200 ms, suspicion 3, gossip 100 ms.
+    Local,
+    /// Fast loopback timings for tests and demos: probe 50 ms, timeout 25 ms, gossip 20 ms.
+    Test,
+}
+
+impl Profile {
+    /// Every profile, for help texts.
+    pub const ALL: [Profile; 4] = [Profile::Lan, Profile::Wan, Profile::Local, Profile::Test];
+
+    /// The profile's name as written on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Lan => "lan",
+            Profile::Wan => "wan",
+            Profile::Local => "local",
+            Profile::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown profile `{s}` (expected lan, wan, local or test)"))
+    }
+}
+
+impl Config {
+    /// A config for `name` bound to `bind_addr`, with a profile's timings.
+    pub fn new(profile: Profile, name: impl Into<String>, bind_addr: SocketAddr) -> Self {
+        let ms = Duration::from_millis;
+        let mut c = Config {
+            name: name.into(),
+            bind_addr,
+            advertise_addr: None,
+            seeds: Vec::new(),
+            tags: Tags::default(),
+            cluster_label: None,
+            probe_interval: ms(1000),
+            probe_timeout: ms(500),
+            indirect_checks: 3,
+            suspicion_mult: 4,
+            suspicion_max_timeout_mult: 6,
+            retransmit_mult: 4,
+            gossip_interval: ms(200),
+            gossip_nodes: 3,
+            push_pull_interval: ms(30_000),
+            dead_node_reclaim: ms(30_000),
+            awareness_max_multiplier: 8,
+            join_timeout: ms(5_000),
+            leave_timeout: ms(2_000),
+            packet_budget: 1400,
+        };
+        match profile {
+            Profile::Lan => {}
+            Profile::Wan => {
+                c.probe_interval = ms(5000);
+                c.probe_timeout = ms(3000);
+                c.suspicion_mult = 6;
+                c.gossip_interval = ms(500);
+                c.gossip_nodes = 4;
+                c.push_pull_interval = ms(60_000);
+                c.dead_node_reclaim = ms(60_000);
+                c.join_timeout = ms(15_000);
+                c.leave_timeout = ms(5_000);
+            }
+            Profile::Local => {
+                c.probe_timeout = ms(200);
+                c.suspicion_mult = 3;
+                c.retransmit_mult = 2;
+                c.gossip_interval = ms(100);
+                c.push_pull_interval = ms(15_000);
+                c.dead_node_reclaim = ms(15_000);
+            }
+            Profile::Test => {
+                c.probe_interval = ms(50);
+                c.probe_timeout = ms(25);
+                c.gossip_interval = ms(20);
+                c.push_pull_interval = ms(2_000);
+                c.dead_node_reclaim = ms(3_000);
+                c.join_timeout = ms(2_000);
+                c.leave_timeout = ms(500);
+            }
+        }
+        c
+    }
+
+    /// The address other members reach this node at.
+    pub fn advertised(&self) -> SocketAddr {
+        self.advertise_addr.unwrap_or(self.bind_addr)
+    }
+
+    /// Checks every field; the error names the first bad field and the rule it breaks.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field: &'static str, reason: String| Err(ConfigError { field, reason });
+        if let Err(why) = NodeName::new(&self.name) {
+            return bad("name", format!("`{}` {why}", self.name));
+        }
+        if self.probe_interval.is_zero() {
+            return bad("probe_interval", "must be greater than zero".into());
+        }
+        if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_interval {
+            return bad(
+                "probe_timeout",
+                format!(
+                    "({:?}) must be > 0 and < probe_interval ({:?})",
+                    self.probe_timeout, self.probe_interval
+                ),
+            );
+        }
+        if self.indirect_checks > 16 {
+            return bad(
+                "indirect_checks",
+                format!("({}) must be at most 16", self.indirect_checks),
+            );
+        }
+        if self.suspicion_mult == 0 {
+            return bad("suspicion_mult", "must be at least 1".into());
+        }
+        if self.suspicion_max_timeout_mult == 0 {
+            return bad("suspicion_max_timeout_mult", "must be at least 1".into());
+        }
+        if self.retransmit_mult == 0 {
+            return bad("retransmit_mult", "must be at least 1".into());
+        }
+        if self.gossip_interval.is_zero() {
+            return bad("gossip_interval", "must be greater than zero".into());
+        }
+        if self.gossip_nodes == 0 || self.gossip_nodes > 64 {
+            return bad(
+                "gossip_nodes",
+                format!("({}) must be between 1 and 64", self.gossip_nodes),
+            );
+        }
+        if self.awareness_max_multiplier == 0 {
+            return bad("awareness_max_multiplier", "must be at least 1".into());
+        }
+        if self.join_timeout.is_zero() {
+            return bad("join_timeout", "must be greater than zero".into());
+        }
+        if !(MIN_PACKET_BUDGET..=MAX_PACKET_BUDGET).contains(&self.packet_budget) {
+            return bad(
+                "packet_budget",
+                format!(
+                    "({}) must be between {MIN_PACKET_BUDGET} and {MAX_PACKET_BUDGET} bytes",
+                    self.packet_budget
+                ),
+            );
+        }
+        if let Some(label) = &self.cluster_label
+            && (label.is_empty() || label.len() > 64)
+        {
+            return bad("cluster_label", format!("`{label}` must be 1 to 64 bytes"));
+        }
+        if self.advertised().ip().is_unspecified() {
+            return bad(
+                "advertise_addr",
+                format!(
+                    "bind address {} is unspecified: give an address other members can reach",
+                    self.bind_addr
+                ),
+            );
+        }
+        if self
+            .seeds
+            .iter()
+            .any(|s| s.port() == 0 || s.ip().is_unspecified())
+        {
+            return bad(
+                "seeds",
+                "a seed needs a concrete address and a non-zero port".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Parses durations as written on the command line: `250ms`, `1s`, `1.5s`, `2m`, `500us`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 200ms, 1s or 1.5s"))?;
+    let secs = match unit {
+        "us" | "µs" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => {
+            return Err(format!(
+                "`{text}` needs a unit: us, ms, s or m (like 200ms or 1s)"
+            ));
+        }
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lan() -> Config {
+        Config::new(Profile::Lan, "n1", "127.0.0.1:7946".parse().unwrap())
+    }
+
+    #[test]
+    fn profiles_validate() {
+        for p in Profile::ALL {
+            let c = Config::new(p, "n1", "127.0.0.1:0".parse().unwrap());
+            assert_eq!(c.validate(), Ok(()), "profile {p}");
+        }
+    }
+
+    #[test]
+    fn lan_profile_has_memberlist_values() {
+        let c = lan();
+        assert_eq!(c.probe_interval, Duration::from_secs(1));
+        assert_eq!(c.probe_timeout, Duration::from_millis(500));
+        assert_eq!(c.indirect_checks, 3);
+        assert_eq!(c.suspicion_mult, 4);
+        assert_eq!(c.retransmit_mult, 4);
+        assert_eq!(c.gossip_interval, Duration::from_millis(200));
+        assert_eq!(c.gossip_nodes, 3);
+    }
+
+    #[test]
+    fn probe_timeout_must_be_below_interval() {
+        let mut c = lan();
+        c.probe_timeout = Duration::from_millis(1500);
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "probe_timeout");
+        assert!(err.to_string().contains("probe_interval"), "{err}");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        type Breaker = fn(&mut Config);
+        let cases: [(&str, Breaker); 12] = [
+            ("name", |c| c.name.clear()),
+            ("probe_interval", |c| c.probe_interval = Duration::ZERO),
+            ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
+            ("indirect_checks", |c| c.indirect_checks = 99),
+            ("suspicion_mult", |c| c.suspicion_mult = 0),
+            ("suspicion_max_timeout_mult", |c| {
+                c.suspicion_max_timeout_mult = 0
+            }),
+            ("retransmit_mult", |c| c.retransmit_mult = 0),
+            ("gossip_interval", |c| c.gossip_interval = Duration::ZERO),
+            ("gossip_nodes", |c| c.gossip_nodes = 0),
+            ("packet_budget", |c| c.packet_budget = 100),
+            ("advertise_addr", |c| {
+                c.bind_addr = "0.0.0.0:1".parse().unwrap()
+            }),
+            ("seeds", |c| c.seeds = vec!["127.0.0.1:0".parse().unwrap()]),
+        ];
+        for (field, brk) in cases {
+            let mut c = lan();
+            brk(&mut c);
+            assert_eq!(c.validate().map_err(|e| e.field), Err(field));
+        }
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("200").unwrap_err().contains("unit"));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! Errors a program can get from rumor: bad configuration, and a node that could not start.
+//!
+//! Network input is never an error here: a bad datagram is dropped and counted in
+//! [`Stats`](crate::Stats).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A configuration field breaks a rule. Nothing was started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field, by its [`Config`](crate::Config) name.
+    pub field: &'static str,
+    /// The rule it breaks, with the value.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why [`Node::start`](crate::Node::start) failed. In every case no thread is left running and
+/// the socket, if it was bound, is closed again.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// Another process (or node) already holds the bind address.
+    AddrInUse(SocketAddr),
+    /// The socket could not be created or bound for another reason.
+    Bind(SocketAddr, io::Error),
+    /// Some other I/O setup step failed (poll, waker, thread spawn).
+    Io(io::Error),
+    /// No seed answered within `join_timeout`.
+    JoinTimeout {
+        /// The seeds that were tried.
+        seeds: Vec<SocketAddr>,
+        /// How long the node waited.
+        waited: Duration,
+    },
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "invalid config: {e}"),
+            StartError::AddrInUse(a) => write!(f, "address {a} is already in use"),
+            StartError::Bind(a, e) => write!(f, "cannot bind {a}: {e}"),
+            StartError::Io(e) => write!(f, "cannot start the node: {e}"),
+            StartError::JoinTimeout { seeds, waited } => {
+                let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
+                write!(
+                    f,
+                    "no seed answered within {waited:?} (tried {})",
+                    list.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Config(e) => Some(e),
+            StartError::Bind(_, e) | StartError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        StartError::Config(e)
+    }
+}

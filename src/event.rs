@@ -1,0 +1,179 @@
+//! What the core reports: membership changes ([`Event`]) and running counters ([`Stats`]).
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::member::Member;
+
+/// The kind of membership change an [`Event`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A member was seen for the first time, or came back after it had left.
+    Joined,
+    /// A member failed a direct and an indirect probe and is now suspected.
+    Suspected,
+    /// A suspected member refuted, or a failed one came back (restarted with a higher incarnation).
+    Alive,
+    /// A member did not refute its suspicion in time and is declared dead.
+    Failed,
+    /// A member left gracefully.
+    Left,
+    /// A member changed its tags or its address without changing state.
+    Updated,
+}
+
+impl EventKind {
+    /// Lower-case name used in JSON output: joined, suspect, alive, failed, left, updated.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Joined => "joined",
+            EventKind::Suspected => "suspect",
+            EventKind::Alive => "alive",
+            EventKind::Failed => "failed",
+            EventKind::Left => "left",
+            EventKind::Updated => "updated",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One membership change observed by this node.
+///
+/// DESIGN.md sketched one enum variant per kind, each with the same fields; a kind plus the
+/// member snapshot says the same without six copies of the fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The member it happened to, as it is after the change.
+    pub member: Member,
+    /// When this node observed it.
+    pub at: Instant,
+}
+
+/// Running counters of one node: traffic by message kind, drops by reason, protocol actions.
+///
+/// All counters only grow; a reader takes two snapshots and subtracts to get rates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams sent, by message kind (index with [`MessageKind::index`]).
+    pub packets_out: [u64; MessageKind::COUNT],
+    /// Bytes sent (UDP payload), by message kind.
+    pub bytes_out: [u64; MessageKind::COUNT],
+    /// Datagrams received and decoded, by message kind.
+    pub packets_in: [u64; MessageKind::COUNT],
+    /// Bytes received (UDP payload) of decoded datagrams, by message kind.
+    pub bytes_in: [u64; MessageKind::COUNT],
+    /// Gossip updates sent piggybacked or in gossip packets.
+    pub updates_out: u64,
+    /// Gossip updates received.
+    pub updates_in: u64,
+    /// Datagrams dropped because they did not decode (bad header, bad body, trailing bytes).
+    pub dropped_malformed: u64,
+    /// Datagrams dropped because they were larger than the packet budget allows.
+    pub dropped_oversize: u64,
+    /// Datagrams dropped because they carried another protocol version.
+    pub dropped_version: u64,
+    /// Datagrams dropped because they carried another cluster's label.
+    pub dropped_wrong_cluster: u64,
+    /// Datagrams dropped by the runtime's fault layer (tests and demos only).
+    pub dropped_fault: u64,
+    /// Datagrams the socket refused to send.
+    pub send_errors: u64,
+    /// Direct probes started.
+    pub probes: u64,
+    /// Direct probes that ended without any ack.
+    pub probes_failed: u64,
+    /// Ping-req messages sent (each indirect probe sends up to `indirect_checks`).
+    pub indirect_probes: u64,
+    /// Nacks received from members asked to probe indirectly.
+    pub nacks_in: u64,
+    /// Suspicions this node raised itself.
+    pub suspicions: u64,
+    /// Times this node refuted a suspicion (or stale death) about itself.
+    pub refutations: u64,
+    /// Full-state syncs started by this node.
+    pub syncs: u64,
+    /// Round trip of the last answered direct probe, in microseconds (0 before the first).
+    pub last_rtt_us: u64,
+}
+
+impl Stats {
+    /// Total datagrams sent.
+    pub fn total_packets_out(&self) -> u64 {
+        self.packets_out.iter().sum()
+    }
+    /// Total bytes sent.
+    pub fn total_bytes_out(&self) -> u64 {
+        self.bytes_out.iter().sum()
+    }
+    /// Total datagrams received and decoded.
+    pub fn total_packets_in(&self) -> u64 {
+        self.packets_in.iter().sum()
+    }
+    /// Total bytes received in decoded datagrams.
+    pub fn total_bytes_in(&self) -> u64 {
+        self.bytes_in.iter().sum()
+    }
+    /// Total datagrams dropped for any reason.
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped_malformed
+            + self.dropped_oversize
+            + self.dropped_version
+            + self.dropped_wrong_cluster
+            + self.dropped_fault
+    }
+}
+
+/// The kinds of primary message a datagram carries, for per-kind counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// Direct probe.
+    Ping,
+    /// Request to probe a member on the sender's behalf.
+    PingReq,
+    /// Probe answered.
+    Ack,
+    /// Indirect probe not answered in time (Lifeguard).
+    Nack,
+    /// Gossip updates only.
+    Gossip,
+    /// Full-state exchange (join, anti-entropy).
+    Sync,
+}
+
+impl MessageKind {
+    /// Number of kinds.
+    pub const COUNT: usize = 6;
+    /// Every kind, in index order.
+    pub const ALL: [MessageKind; Self::COUNT] = [
+        MessageKind::Ping,
+        MessageKind::PingReq,
+        MessageKind::Ack,
+        MessageKind::Nack,
+        MessageKind::Gossip,
+        MessageKind::Sync,
+    ];
+
+    /// Position in the per-kind counter arrays of [`Stats`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Ping => "ping",
+            MessageKind::PingReq => "ping-req",
+            MessageKind::Ack => "ack",
+            MessageKind::Nack => "nack",
+            MessageKind::Gossip => "gossip",
+            MessageKind::Sync => "sync",
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Who is in the cluster: names, incarnations, states, tags, and the member snapshot handed out
+//! to programs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The longest member name accepted, in bytes. Names ride in every gossip update, so they are
+/// kept short; longer ones are refused by [`NodeName::new`] and dropped when decoded.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// The most bytes of tags (keys plus values) a member may carry. Tags ride with every Alive
+/// update, so a large set would crowd out the piggyback.
+pub const MAX_TAGS_LEN: usize = 512;
+
+/// A member's unique name, cheap to clone (shared, never copied per table entry).
+///
+/// Names are non-empty UTF-8 of at most [`MAX_NAME_LEN`] bytes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeName(Arc<str>);
+
+impl NodeName {
+    /// Makes a name, or says why the text cannot be one.
+    pub fn new(name: &str) -> Result<Self, String> {
+        if name.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err(format!(
+                "is {} bytes, at most {MAX_NAME_LEN} allowed",
+                name.len()
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(Arc::from(name)))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl AsRef<str> for NodeName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for NodeName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A member's incarnation number: only the member itself raises it, to refute a suspicion or to
+/// announce a restart or a change of tags. Higher incarnations override lower ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Incarnation(pub u32);
+
+impl Incarnation {
+    /// The next incarnation (saturating: a member that refuted four billion times stays put).
+    pub fn next(self) -> Self {
+        Self(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Incarnation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What the cluster believes about a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MemberState {
+    /// Answering probes (directly or through others).
+    Alive,
+    /// Failed a direct and an indirect probe; will be declared Dead unless it refutes in time.
+    Suspect,
+    /// Declared failed: it did not refute its suspicion in time.
+    Dead,
+    /// Left gracefully. Final for that incarnation; a restart rejoins with a higher one.
+    Left,
+}
+
+impl MemberState {
+    /// Lower-case name, as used in JSON output and on the dashboard.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Dead => "dead",
+            MemberState::Left => "left",
+        }
+    }
+
+    /// Alive and Suspect members are still part of the cluster: probed, gossiped to, counted.
+    pub fn is_active(self) -> bool {
+        matches!(self, MemberState::Alive | MemberState::Suspect)
+    }
+}
+
+impl fmt::Display for MemberState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's metadata: small key/value strings (role, zone, version...), shared between copies.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Tags(Arc<BTreeMap<String, String>>);
+
+impl Tags {
+    /// Builds tags from pairs, or says why they are refused (total size over [`MAX_TAGS_LEN`]).
+    pub fn new<I, K, V>(pairs: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let map: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let tags = Self(Arc::new(map));
+        let size = tags.encoded_len();
+        if size > MAX_TAGS_LEN {
+            return Err(format!("take {size} bytes, at most {MAX_TAGS_LEN} allowed"));
+        }
+        Ok(tags)
+    }
+
+    /// Parses `key=value` text, as given on the command line.
+    pub fn parse_pair(text: &str) -> Result<(String, String), String> {
+        match text.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!("`{text}` is not key=value")),
+        }
+    }
+
+    /// Bytes of keys and values together, the figure [`MAX_TAGS_LEN`] bounds.
+    pub fn encoded_len(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    /// True when there are no tags.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// One value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub(crate) fn map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    pub(crate) fn from_map(map: BTreeMap<String, String>) -> Self {
+        Self(Arc::new(map))
+    }
+}
+
+impl fmt::Display for Tags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (k, v) in self.iter() {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            write!(f, "{k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Tags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+/// A snapshot of one member, as the core knows it at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Unique name.
+    pub name: NodeName,
+    /// Where it receives protocol datagrams.
+    pub addr: SocketAddr,
+    /// Its incarnation as last heard.
+    pub incarnation: Incarnation,
+    /// What the cluster believes about it.
+    pub state: MemberState,
+    /// Its metadata.
+    pub tags: Tags,
+    /// When this node last saw the member's state change.
+    pub since: Instant,
+    /// Round trip of the last direct probe this node made of it, if any answered.
+    pub rtt: Option<Duration>,
+}

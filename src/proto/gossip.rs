@@ -1,0 +1,179 @@
+//! The piggyback queue: membership updates waiting to ride on outgoing packets.
+//!
+//! Ordering contract: fewest transmissions first, and among equals the newest first
+//! (`[sent 0: newest .. oldest] [sent 1: newest .. oldest] ...`), so fresh news always has a
+//! seat and old news fills what is left. One entry per member: a newer update about the same
+//! member replaces the older one. An update is dropped once it has been sent `limit` times
+//! (`retransmit_mult * ceil(log10(N + 1))`). Enqueue and each send are O(log n).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::member::NodeName;
+use crate::wire::{PacketWriter, Update};
+
+type Key = (u32, Reverse<u64>);
+
+/// Smallest room worth trying another update in (an update is at least this many bytes).
+const MIN_UPDATE: usize = 12;
+/// Consecutive updates that did not fit before we stop looking for a smaller one.
+const MAX_MISFITS: usize = 4;
+
+/// How many times each update is sent: `retransmit_mult * ceil(log10(n + 1))`, at least 1.
+pub(crate) fn retransmit_limit(retransmit_mult: u32, n: usize) -> u32 {
+    let scale = ((n as f64) + 1.0).log10().ceil().max(1.0) as u32;
+    retransmit_mult.saturating_mul(scale).max(1)
+}
+
+#[derive(Default)]
+pub(crate) struct Gossip {
+    queue: BTreeMap<Key, Update>,
+    by_name: HashMap<NodeName, Key>,
+    next_id: u64,
+    sent: Vec<Key>,
+}
+
+impl Gossip {
+    /// Queues `update`, replacing any older news about the same member.
+    pub(crate) fn enqueue(&mut self, update: Update) {
+        if let Some(old) = self.by_name.remove(update.name.as_str()) {
+            self.queue.remove(&old);
+        }
+        self.next_id += 1;
+        let key = (0, Reverse(self.next_id));
+        self.by_name.insert(update.name.clone(), key);
+        self.queue.insert(key, update);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Times the queued update about `name` has been sent, if it is still queued.
+    pub(crate) fn transmits(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).map(|k| k.0)
+    }
+
+    /// Piggybacks updates into `w` while they fit, in queue order, and counts a transmission
+    /// for each; returns how many were written.
+    pub(crate) fn fill(&mut self, w: &mut PacketWriter<'_>, limit: u32) -> usize {
+        self.sent.clear();
+        let mut misfits = 0;
+        for (key, update) in &self.queue {
+            if w.remaining() < MIN_UPDATE || misfits >= MAX_MISFITS {
+                break;
+            }
+            if w.push(update) {
+                self.sent.push(*key);
+                misfits = 0;
+            } else {
+                misfits += 1;
+            }
+        }
+        let written = self.sent.len();
+        for key in self.sent.drain(..) {
+            let Some(update) = self.queue.remove(&key) else {
+                continue;
+            };
+            let transmits = key.0 + 1;
+            if transmits >= limit {
+                self.by_name.remove(update.name.as_str());
+            } else {
+                let next = (transmits, key.1);
+                self.by_name.insert(update.name.clone(), next);
+                self.queue.insert(next, update);
+            }
+        }
+        written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::member::{Incarnation, MemberState, Tags};
+    use crate::wire::{Message, decode};
+
+    fn update(name: &str, inc: u32) -> Update {
+        Update {
+            name: NodeName::new(name).unwrap(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: Incarnation(inc),
+            state: MemberState::Alive,
+            tags: Tags::default(),
+            from: None,
+        }
+    }
+
+    fn send(g: &mut Gossip, budget: usize, limit: u32) -> Vec<String> {
+        let mut buf = Vec::new();
+        let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, budget);
+        g.fill(&mut w, limit);
+        w.finish();
+        decode(&buf, None)
+            .unwrap()
+            .updates
+            .into_iter()
+            .map(|u| format!("{}@{}", u.name, u.incarnation))
+            .collect()
+    }
+
+    #[test]
+    fn retransmit_limit_grows_with_log_n() {
+        assert_eq!(retransmit_limit(4, 1), 4);
+        assert_eq!(retransmit_limit(4, 9), 4);
+        assert_eq!(retransmit_limit(4, 10), 8);
+        assert_eq!(retransmit_limit(4, 99), 8);
+        assert_eq!(retransmit_limit(4, 100), 12);
+        assert_eq!(retransmit_limit(4, 10_000), 20);
+    }
+
+    #[test]
+    fn fewest_sent_first_then_newest() {
+        let mut g = Gossip::default();
+        g.enqueue(update("a", 1));
+        g.enqueue(update("b", 1));
+        assert_eq!(send(&mut g, 1400, 10), ["b@1", "a@1"]);
+        g.enqueue(update("c", 1));
+        assert_eq!(send(&mut g, 1400, 10), ["c@1", "b@1", "a@1"]);
+    }
+
+    #[test]
+    fn newer_update_replaces_older_about_the_same_member() {
+        let mut g = Gossip::default();
+        g.enqueue(update("a", 1));
+        g.enqueue(update("a", 2));
+        assert_eq!(g.len(), 1);
+        assert_eq!(send(&mut g, 1400, 10), ["a@2"]);
+    }
+
+    #[test]
+    fn update_is_dropped_after_the_limit() {
+        let mut g = Gossip::default();
+        g.enqueue(update("a", 1));
+        for _ in 0..3 {
+            assert_eq!(send(&mut g, 1400, 3), ["a@1"]);
+        }
+        assert!(g.is_empty());
+        assert!(send(&mut g, 1400, 3).is_empty());
+    }
+
+    #[test]
+    fn what_does_not_fit_waits_for_the_next_packet() {
+        let mut g = Gossip::default();
+        for i in 0..200 {
+            g.enqueue(update(&format!("member-{i:03}"), 1));
+        }
+        let first = send(&mut g, 512, 10);
+        assert!(!first.is_empty() && first.len() < 200);
+        let second = send(&mut g, 512, 10);
+        assert!(
+            second.iter().all(|u| !first.contains(u)),
+            "unsent ones go first"
+        );
+    }
+}

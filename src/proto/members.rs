@@ -1,0 +1,299 @@
+//! The member table and the shuffled round-robin probe order.
+//!
+//! Entries live in a `Vec` and are found by name through an index map. The probe order is a
+//! permutation of entry positions walked with a cursor; when it runs out it is reshuffled, and a
+//! new member is inserted at a random position in the part not yet walked, which gives SWIM's
+//! time-bounded completeness (every member is probed within one round of the permutation).
+//! Random picks (ping-req helpers, gossip targets) index into the table and never scan it
+//! unless it is small.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::member::{Incarnation, MemberState, NodeName, Tags};
+
+/// Below this size, random picks scan the table (exact and cheap); above it they sample.
+const SCAN_LIMIT: usize = 64;
+
+/// What rarely changes about a member, shared between table copies (the simulator shares one
+/// `Arc` across thousands of tables to keep entries small).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Unique name.
+    pub name: NodeName,
+    /// Where it is reached.
+    pub addr: SocketAddr,
+    /// Its metadata.
+    pub tags: Tags,
+}
+
+/// One row of the member table.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) id: Arc<Identity>,
+    pub(crate) incarnation: Incarnation,
+    pub(crate) state: MemberState,
+    /// Round trip of the last direct probe in microseconds; 0 before the first answer.
+    pub(crate) rtt_us: u32,
+    pub(crate) since: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct Members {
+    entries: Vec<Entry>,
+    index: HashMap<NodeName, u32>,
+    order: Vec<u32>,
+    cursor: usize,
+    active: usize,
+}
+
+impl Members {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Alive and Suspect members (self not included).
+    pub(crate) fn active(&self) -> usize {
+        self.active
+    }
+
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name).map(|&i| i as usize)
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&Entry> {
+        self.entries.get(i)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    /// Changes a member's state and incarnation, keeping the active count right.
+    pub(crate) fn set(&mut self, i: usize, state: MemberState, inc: Incarnation, now: Instant) {
+        let Some(e) = self.entries.get_mut(i) else {
+            return;
+        };
+        match (e.state.is_active(), state.is_active()) {
+            (true, false) => self.active -= 1,
+            (false, true) => self.active += 1,
+            _ => {}
+        }
+        if e.state != state {
+            e.since = now;
+        }
+        e.state = state;
+        e.incarnation = inc;
+    }
+
+    pub(crate) fn set_identity(&mut self, i: usize, id: Arc<Identity>) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.id = id;
+        }
+    }
+
+    pub(crate) fn set_rtt(&mut self, i: usize, rtt_us: u32) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.rtt_us = rtt_us.max(1);
+        }
+    }
+
+    /// Adds a member the table does not hold yet; returns its position.
+    pub(crate) fn insert(&mut self, entry: Entry, rng: &mut impl Rng) -> usize {
+        debug_assert!(self.find(entry.id.name.as_str()).is_none());
+        let i = self.entries.len();
+        if entry.state.is_active() {
+            self.active += 1;
+        }
+        self.index.insert(entry.id.name.clone(), i as u32);
+        self.entries.push(entry);
+        let pos = rng.random_range(self.cursor..=self.order.len());
+        self.order.insert(pos, i as u32);
+        i
+    }
+
+    /// Forgets a member. O(N) in the probe order, which is fine: it happens once per member
+    /// departure, long after the fact (`dead_node_reclaim`).
+    pub(crate) fn remove(&mut self, i: usize) {
+        if i >= self.entries.len() {
+            return;
+        }
+        let last = self.entries.len() - 1;
+        let gone = self.entries.swap_remove(i);
+        if gone.state.is_active() {
+            self.active -= 1;
+        }
+        self.index.remove(gone.id.name.as_str());
+        if let Some(moved) = self.entries.get(i) {
+            self.index.insert(moved.id.name.clone(), i as u32);
+        }
+        if let Some(p) = self.order.iter().position(|&x| x as usize == i) {
+            self.order.remove(p);
+            if p < self.cursor {
+                self.cursor -= 1;
+            }
+        }
+        if i != last
+            && let Some(slot) = self.order.iter_mut().find(|x| **x as usize == last)
+        {
+            *slot = i as u32;
+        }
+    }
+
+    /// The next member to probe in the shuffled round-robin order, skipping Dead and Left.
+    pub(crate) fn next_probe(&mut self, rng: &mut impl Rng) -> Option<usize> {
+        if self.active == 0 {
+            return None;
+        }
+        for _ in 0..=self.order.len() {
+            if self.cursor >= self.order.len() {
+                self.order.shuffle(rng);
+                self.cursor = 0;
+            }
+            let i = *self.order.get(self.cursor)? as usize;
+            self.cursor += 1;
+            if self.entries.get(i).is_some_and(|e| e.state.is_active()) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Up to `count` distinct random members whose state passes `want`, none in `exclude`.
+    pub(crate) fn random(
+        &self,
+        rng: &mut impl Rng,
+        count: usize,
+        exclude: Option<usize>,
+        want: impl Fn(MemberState) -> bool,
+        out: &mut Vec<usize>,
+    ) {
+        out.clear();
+        let ok =
+            |i: usize| Some(i) != exclude && self.entries.get(i).is_some_and(|e| want(e.state));
+        if count == 0 || self.entries.is_empty() {
+            return;
+        }
+        if self.entries.len() <= SCAN_LIMIT {
+            out.extend((0..self.entries.len()).filter(|&i| ok(i)));
+            out.shuffle(rng);
+            out.truncate(count);
+            return;
+        }
+        // Sampling: a bounded number of tries, so a table of mostly dead members costs no more.
+        for _ in 0..count * 8 {
+            let i = rng.random_range(0..self.entries.len());
+            if ok(i) && !out.contains(&i) {
+                out.push(i);
+                if out.len() == count {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+    use std::collections::HashSet;
+
+    fn entry(name: &str, now: Instant) -> Entry {
+        Entry {
+            id: Arc::new(Identity {
+                name: NodeName::new(name).unwrap(),
+                addr: "127.0.0.1:1".parse().unwrap(),
+                tags: Tags::default(),
+            }),
+            incarnation: Incarnation(0),
+            state: MemberState::Alive,
+            rtt_us: 0,
+            since: now,
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)] // a fixed epoch for pure tests
+    fn epoch() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn every_member_is_probed_once_per_round() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut m = Members::default();
+        for i in 0..10 {
+            m.insert(entry(&format!("n{i}"), now), &mut rng);
+        }
+        for _round in 0..3 {
+            let seen: HashSet<usize> = (0..10).map(|_| m.next_probe(&mut rng).unwrap()).collect();
+            assert_eq!(seen.len(), 10);
+        }
+    }
+
+    #[test]
+    fn probe_order_skips_dead_and_inserted_members_come_within_the_round() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(2);
+        let mut m = Members::default();
+        for i in 0..5 {
+            m.insert(entry(&format!("n{i}"), now), &mut rng);
+        }
+        let dead = m.find("n3").unwrap();
+        m.set(dead, MemberState::Dead, Incarnation(0), now);
+        assert_eq!(m.active(), 4);
+        let first = m.next_probe(&mut rng).unwrap();
+        let new = m.insert(entry("late", now), &mut rng);
+        let mut seen = vec![first];
+        for _ in 0..4 {
+            seen.push(m.next_probe(&mut rng).unwrap());
+        }
+        assert!(!seen.contains(&dead));
+        assert!(seen.contains(&new), "{seen:?}");
+    }
+
+    #[test]
+    fn remove_keeps_index_and_order_consistent() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut m = Members::default();
+        for i in 0..6 {
+            m.insert(entry(&format!("n{i}"), now), &mut rng);
+        }
+        m.remove(m.find("n1").unwrap());
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.active(), 5);
+        assert!(m.find("n1").is_none());
+        for name in ["n0", "n2", "n3", "n4", "n5"] {
+            let i = m.find(name).unwrap();
+            assert_eq!(m.get(i).unwrap().id.name.as_str(), name);
+        }
+        let seen: HashSet<usize> = (0..5).map(|_| m.next_probe(&mut rng).unwrap()).collect();
+        assert_eq!(seen.len(), 5);
+    }
+
+    #[test]
+    fn random_picks_are_distinct_and_filtered() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(4);
+        for size in [5usize, 200] {
+            let mut m = Members::default();
+            for i in 0..size {
+                m.insert(entry(&format!("n{i}"), now), &mut rng);
+            }
+            let mut out = Vec::new();
+            m.random(&mut rng, 3, Some(0), MemberState::is_active, &mut out);
+            assert_eq!(out.len(), 3);
+            assert!(!out.contains(&0));
+            let set: HashSet<_> = out.iter().collect();
+            assert_eq!(set.len(), 3);
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! The SWIM protocol with Lifeguard, as a plain state machine: no sockets, no clock reads, no
+//! threads. Time is an argument and I/O is a return value.
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod awareness;
+mod gossip;
+mod members;
+mod probe;
+#[cfg(test)]
+mod scenarios;
+mod suspicion;
+mod sync;
+#[cfg(test)]
+mod testing;
+mod timer;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::Config;
+use crate::error::ConfigError;
+use crate::event::{Event, EventKind, Stats};
+use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
+use crate::wire::{self, Message, PacketWriter, Update, WireError};
+
+use awareness::Awareness;
+use gossip::{Gossip, retransmit_limit};
+pub use members::Identity;
+use members::{Entry, Members};
+use probe::{Probe, Relay};
+use suspicion::Suspicion;
+use timer::{Timer, Timers};
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Created; `join` not called yet.
+    Idle,
+    /// Waiting for a seed to answer.
+    Joining,
+    /// A member of the cluster (or the first one).
+    Running,
+    /// No seed answered within `join_timeout`. The core does nothing more.
+    JoinFailed,
+    /// Spreading its Left update before it stops.
+    Leaving,
+    /// Done leaving: the host may stop driving it.
+    Left,
+}
+
+/// How many ping-reqs this node relays at once; more are dropped (a flood must not grow memory).
+const MAX_RELAYS: usize = 1024;
+/// Sync replies allowed per protocol period, so a flood of sync requests cannot make this node
+/// send its whole table over and over.
+const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
+
+/// A datagram waiting to be encoded. Encoding happens at `poll_transmit`, so piggybacked gossip
+/// is the freshest there is when the packet actually leaves.
+struct Outgoing {
+    to: SocketAddr,
+    message: Message,
+    body: Body,
+}
+
+enum Body {
+    /// Fill the room left with queued gossip.
+    Piggyback,
+    /// Member records of a full-state sync; what does not fit goes in the next datagram.
+    Records(VecDeque<Update>),
+}
+
+/// One SWIM node's protocol state.
+///
+/// Drive it with three families of calls:
+///
+/// - inputs: [`join`](Self::join), [`leave`](Self::leave), [`set_tags`](Self::set_tags),
+///   [`handle_datagram`](Self::handle_datagram), [`handle_timeout`](Self::handle_timeout);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
+///   [`poll_timeout`](Self::poll_timeout);
+/// - views: [`members`](Self::members), [`local`](Self::local), [`stats`](Self::stats),
+///   [`status`](Self::status), [`health`](Self::health).
+///
+/// After every input the host MUST drain `poll_transmit` until `None` (sending each datagram),
+/// drain `poll_event`, and then wait until `poll_timeout` (or a datagram) before calling
+/// `handle_timeout`. `handle_timeout` may be called early or twice: it only acts on deadlines
+/// that have passed. All randomness comes from the seed given to [`new`](Self::new), so one
+/// seed and one sequence of inputs give one run.
+pub struct Swim {
+    config: Config,
+    local: Arc<Identity>,
+    incarnation: Incarnation,
+    status: Status,
+    members: Members,
+    gossip: Gossip,
+    timers: Timers,
+    awareness: Awareness,
+    rng: SmallRng,
+    outbox: VecDeque<Outgoing>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    seq: u32,
+    probe: Option<Probe>,
+    relays: HashMap<u32, Relay>,
+    suspicions: HashMap<NodeName, Suspicion>,
+    seeds: Vec<SocketAddr>,
+    sync_replies: u32,
+    picks: Vec<usize>,
+    created: Instant,
+}
+
+impl Swim {
+    /// A node that is not yet part of any cluster; call [`join`](Self::join) next.
+    pub fn new(config: Config, seed: u64, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let name = NodeName::new(&config.name).map_err(|reason| ConfigError {
+            field: "name",
+            reason,
+        })?;
+        let local = Arc::new(Identity {
+            name,
+            addr: config.advertised(),
+            tags: config.tags.clone(),
+        });
+        Ok(Swim {
+            created: now,
+            awareness: Awareness::new(config.awareness_max_multiplier),
+            config,
+            local,
+            incarnation: Incarnation(0),
+            status: Status::Idle,
+            members: Members::default(),
+            gossip: Gossip::default(),
+            timers: Timers::default(),
+            rng: SmallRng::seed_from_u64(seed),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            seq: 0,
+            probe: None,
+            relays: HashMap::new(),
+            suspicions: HashMap::new(),
+            seeds: Vec::new(),
+            sync_replies: 0,
+            picks: Vec::new(),
+        })
+    }
+
+    /// Starts taking part: contacts `seeds` (if any) for their member tables and starts
+    /// probing. With no seeds the node is at once the first member of a new cluster. Calling
+    /// it again while joining or running contacts the seeds again.
+    pub fn join(&mut self, now: Instant, seeds: &[SocketAddr]) {
+        if matches!(self.status, Status::Leaving | Status::Left) {
+            return;
+        }
+        let me = self.local.addr;
+        self.seeds = seeds.iter().copied().filter(|s| *s != me).collect();
+        if self.status == Status::Idle {
+            // Random phases keep nodes started together from probing in lockstep.
+            let probe_in = self.random_fraction(self.config.probe_interval);
+            self.timers.schedule(now + probe_in, Timer::ProbeTick);
+            let gossip_in = self.random_fraction(self.config.gossip_interval);
+            self.timers.schedule(now + gossip_in, Timer::GossipTick);
+            if !self.config.push_pull_interval.is_zero() {
+                let sync_in = self.config.push_pull_interval / 2
+                    + self.random_fraction(self.config.push_pull_interval);
+                self.timers.schedule(now + sync_in, Timer::PushPullTick);
+            }
+        }
+        if self.seeds.is_empty() {
+            self.status = Status::Running;
+            return;
+        }
+        if self.status != Status::Running {
+            self.status = Status::Joining;
+            self.timers
+                .schedule(now + self.config.join_timeout, Timer::JoinDeadline);
+        }
+        self.send_join(now);
+    }
+
+    /// Leaves gracefully: gossips a Left update about itself until it has been sent enough
+    /// times or `leave_timeout` passes; then [`status`](Self::status) is `Left`. Other
+    /// members report this node as Left, not Failed.
+    pub fn leave(&mut self, now: Instant) {
+        match self.status {
+            Status::Leaving | Status::Left => return,
+            Status::Idle | Status::JoinFailed => {
+                self.status = Status::Left;
+                return;
+            }
+            Status::Joining | Status::Running => {}
+        }
+        if self.members.active() == 0 {
+            self.status = Status::Left;
+            return;
+        }
+        self.status = Status::Leaving;
+        self.gossip.enqueue(self.local_update(MemberState::Left));
+        // Tell more members than a gossip round would, at once: a leave should be seen within
+        // a few milliseconds, not after the next gossip ticks.
+        let fanout = self.config.gossip_nodes * 2;
+        self.gossip_now(fanout);
+        self.timers
+            .schedule(now + self.config.leave_timeout, Timer::LeaveDeadline);
+    }
+
+    /// Changes this node's tags; the change is gossiped with a new incarnation.
+    pub fn set_tags(&mut self, now: Instant, tags: Tags) {
+        let _ = now;
+        self.local = Arc::new(Identity {
+            name: self.local.name.clone(),
+            addr: self.local.addr,
+            tags,
+        });
+        self.incarnation = self.incarnation.next();
+        self.gossip.enqueue(self.local_update(MemberState::Alive));
+    }
+
+    /// A datagram arrived from `from`. Bad datagrams are counted in [`Stats`] and dropped;
+    /// nothing a peer sends can make this panic.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        if matches!(self.status, Status::Left | Status::JoinFailed) {
+            return;
+        }
+        let packet = match wire::decode(bytes, self.config.cluster_label.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                match e {
+                    WireError::Oversize(_) => self.stats.dropped_oversize += 1,
+                    WireError::Version(_) => self.stats.dropped_version += 1,
+                    WireError::WrongCluster => self.stats.dropped_wrong_cluster += 1,
+                    WireError::BadHeader
+                    | WireError::Malformed(_)
+                    | WireError::TrailingBytes(_) => self.stats.dropped_malformed += 1,
+                }
+                return;
+            }
+        };
+        let kind = packet.message.kind().index();
+        self.stats.packets_in[kind] += 1;
+        self.stats.bytes_in[kind] += bytes.len() as u64;
+        self.stats.updates_in += packet.updates.len() as u64;
+        let from_sync = matches!(packet.message, Message::Sync { .. });
+        // Updates first: a ping that carries our own suspicion (Lifeguard's buddy system) makes
+        // us refute before we ack, so the ack carries the refutation.
+        for update in packet.updates {
+            self.merge(now, update, from_sync);
+        }
+        match packet.message {
+            Message::Ping { seq, target } => {
+                if target == self.local.name {
+                    self.send(from, Message::Ack { seq });
+                }
+            }
+            Message::PingReq { seq, target, addr } => self.relay(now, from, seq, target, addr),
+            Message::Ack { seq } => self.on_ack(now, from, seq),
+            Message::Nack { seq } => self.on_nack(seq),
+            Message::Gossip => {}
+            Message::Sync { reply, join } => self.on_sync(now, from, reply, join),
+        }
+        self.check_leave();
+    }
+
+    /// Acts on every deadline that has passed at `now`. Extra calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            if matches!(self.status, Status::Left | Status::JoinFailed) {
+                continue;
+            }
+            match timer {
+                Timer::ProbeTick => self.on_probe_tick(now),
+                Timer::ProbeTimeout { seq } => self.on_probe_timeout(now, seq),
+                Timer::RelayNack { seq } => self.on_relay_nack(seq),
+                Timer::RelayExpire { seq } => {
+                    self.relays.remove(&seq);
+                }
+                Timer::SuspicionTimeout {
+                    member,
+                    incarnation,
+                } => self.on_suspicion_timeout(now, member, incarnation),
+                Timer::GossipTick => self.on_gossip_tick(now),
+                Timer::PushPullTick => self.on_push_pull_tick(now),
+                Timer::JoinRetry => {
+                    if self.status == Status::Joining {
+                        self.send_join(now);
+                    }
+                }
+                Timer::JoinDeadline => {
+                    if self.status == Status::Joining {
+                        self.status = Status::JoinFailed;
+                        self.outbox.clear();
+                    }
+                }
+                Timer::LeaveDeadline => {
+                    if self.status == Status::Leaving {
+                        self.status = Status::Left;
+                    }
+                }
+                Timer::Reclaim {
+                    member,
+                    incarnation,
+                } => self.on_reclaim(member, incarnation),
+            }
+        }
+        self.check_leave();
+    }
+
+    /// Writes the next datagram to send into `buf` (replacing its contents) and returns where
+    /// to send it, or `None` when there is nothing to send.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let budget = self.config.packet_budget;
+        let limit = retransmit_limit(self.config.retransmit_mult, self.members.active() + 1);
+        loop {
+            let out = self.outbox.pop_front()?;
+            let label = self.config.cluster_label.as_deref();
+            let mut w = PacketWriter::new(buf, label, &out.message, budget);
+            let mut follow_up = None;
+            match out.body {
+                Body::Piggyback => {
+                    if let Message::Ping { target, .. } = &out.message
+                        && let Some(update) = self.buddy_update(target)
+                    {
+                        w.push(&update);
+                    }
+                    let n = self.gossip.fill(&mut w, limit);
+                    if out.message == Message::Gossip && n == 0 {
+                        // Someone else's packet already carried the last of the news.
+                        continue;
+                    }
+                }
+                Body::Records(mut records) => {
+                    while let Some(u) = records.front() {
+                        if !w.push(u) {
+                            break;
+                        }
+                        records.pop_front();
+                    }
+                    if w.count() == 0 {
+                        // A record that cannot fit even alone would loop forever.
+                        records.pop_front();
+                    }
+                    if !records.is_empty()
+                        && let Message::Sync { join, .. } = out.message
+                    {
+                        follow_up = Some(Outgoing {
+                            to: out.to,
+                            message: Message::Sync { reply: false, join },
+                            body: Body::Records(records),
+                        });
+                    }
+                }
+            }
+            let count = w.count() as u64;
+            let len = w.finish() as u64;
+            let kind = out.message.kind().index();
+            self.stats.packets_out[kind] += 1;
+            self.stats.bytes_out[kind] += len;
+            self.stats.updates_out += count;
+            if let Some(next) = follow_up {
+                self.outbox.push_front(next);
+            }
+            self.check_leave();
+            return Some(out.to);
+        }
+    }
+
+    /// The next membership change observed, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if matches!(self.status, Status::Left | Status::JoinFailed) {
+            return None;
+        }
+        self.timers.next()
+    }
+
+    /// Every member this node knows of, itself excluded, Dead and Left ones included until
+    /// they are forgotten.
+    pub fn members(&self) -> Vec<Member> {
+        self.members.iter().map(member_of).collect()
+    }
+
+    /// Members this node considers Alive or Suspect, itself excluded.
+    pub fn active_members(&self) -> usize {
+        self.members.active()
+    }
+
+    /// This node as the cluster should see it.
+    pub fn local(&self) -> Member {
+        Member {
+            name: self.local.name.clone(),
+            addr: self.local.addr,
+            incarnation: self.incarnation,
+            state: match self.status {
+                Status::Leaving | Status::Left => MemberState::Left,
+                _ => MemberState::Alive,
+            },
+            tags: self.local.tags.clone(),
+            since: self.created,
+            rtt: None,
+        }
+    }
+
+    /// The running counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The counters, for the host to add what only it sees (send errors, injected faults).
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// Where this node is in its life.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Lifeguard's local health score: 0 is healthy; each point stretches this node's probe
+    /// interval and timeout by one more multiple.
+    pub fn health(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// Updates waiting in the gossip queue.
+    pub fn gossip_backlog(&self) -> usize {
+        self.gossip.len()
+    }
+
+    /// Adds members this node knows without being told over the network, as Alive at
+    /// incarnation 0, with no event and no gossip. For simulations that start from a formed
+    /// cluster; sharing one `Arc<Identity>` per member across nodes keeps their tables small.
+    pub fn bootstrap(&mut self, now: Instant, members: impl IntoIterator<Item = Arc<Identity>>) {
+        for id in members {
+            if id.name == self.local.name || self.members.find(id.name.as_str()).is_some() {
+                continue;
+            }
+            let entry = Entry {
+                id,
+                incarnation: Incarnation(0),
+                state: MemberState::Alive,
+                rtt_us: 0,
+                since: now,
+            };
+            self.members.insert(entry, &mut self.rng);
+        }
+    }
+
+    // ---- helpers shared by the parts ----
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn random_fraction(&mut self, d: Duration) -> Duration {
+        d.mul_f64(self.rng.random::<f64>())
+    }
+
+    fn send(&mut self, to: SocketAddr, message: Message) {
+        self.outbox.push_back(Outgoing {
+            to,
+            message,
+            body: Body::Piggyback,
+        });
+    }
+
+    fn local_update(&self, state: MemberState) -> Update {
+        Update {
+            name: self.local.name.clone(),
+            addr: self.local.addr,
+            incarnation: self.incarnation,
+            state,
+            tags: if state == MemberState::Alive {
+                self.local.tags.clone()
+            } else {
+                Tags::default()
+            },
+            from: None,
+        }
+    }
+
+    fn entry_update(entry: &Entry, from: Option<NodeName>) -> Update {
+        Update {
+            name: entry.id.name.clone(),
+            addr: entry.id.addr,
+            incarnation: entry.incarnation,
+            state: entry.state,
+            tags: if entry.state == MemberState::Alive {
+                entry.id.tags.clone()
+            } else {
+                Tags::default()
+            },
+            from,
+        }
+    }
+
+    /// Lifeguard's buddy system: a ping to a member we suspect carries the suspicion, so the
+    /// member learns of it at once and refutes in its ack.
+    fn buddy_update(&self, target: &NodeName) -> Option<Update> {
+        let i = self.members.find(target.as_str())?;
+        let e = self.members.get(i)?;
+        (e.state == MemberState::Suspect)
+            .then(|| Self::entry_update(e, Some(self.local.name.clone())))
+    }
+
+    /// Sends queued gossip right away to up to `fanout` random members.
+    fn gossip_now(&mut self, fanout: usize) {
+        let mut picks = std::mem::take(&mut self.picks);
+        self.members.random(
+            &mut self.rng,
+            fanout,
+            None,
+            MemberState::is_active,
+            &mut picks,
+        );
+        for &i in &picks {
+            if let Some(addr) = self.members.get(i).map(|e| e.id.addr) {
+                self.send(addr, Message::Gossip);
+            }
+        }
+        self.picks = picks;
+    }
+
+    fn on_gossip_tick(&mut self, now: Instant) {
+        self.timers
+            .schedule(now + self.config.gossip_interval, Timer::GossipTick);
+        if !self.gossip.is_empty() {
+            self.gossip_now(self.config.gossip_nodes);
+        }
+    }
+
+    fn check_leave(&mut self) {
+        if self.status == Status::Leaving
+            && self.gossip.transmits(self.local.name.as_str()).is_none()
+        {
+            self.status = Status::Left;
+        }
+    }
+
+    fn emit(&mut self, now: Instant, kind: EventKind, i: usize) {
+        if let Some(e) = self.members.get(i) {
+            self.events.push_back(Event {
+                kind,
+                member: member_of(e),
+                at: now,
+            });
+        }
+    }
+
+    fn on_reclaim(&mut self, member: NodeName, incarnation: Incarnation) {
+        if let Some(i) = self.members.find(member.as_str())
+            && let Some(e) = self.members.get(i)
+            && !e.state.is_active()
+            && e.incarnation == incarnation
+        {
+            self.members.remove(i);
+        }
+    }
+
+    /// Applies one piece of news by SWIM's precedence rules. `from_sync` marks records of a
+    /// full-state sync, whose Dead entries are taken as suspicions (memberlist does the same):
+    /// a stale table must not kill a live member outright.
+    fn merge(&mut self, now: Instant, update: Update, from_sync: bool) {
+        if update.name == self.local.name {
+            self.on_news_about_self(update);
+            return;
+        }
+        let mut state = update.state;
+        if from_sync && state == MemberState::Dead {
+            state = MemberState::Suspect;
+        }
+        let inc = update.incarnation;
+        let Some(i) = self.members.find(update.name.as_str()) else {
+            if state == MemberState::Alive {
+                let entry = Entry {
+                    id: Arc::new(Identity {
+                        name: update.name.clone(),
+                        addr: update.addr,
+                        tags: update.tags.clone(),
+                    }),
+                    incarnation: inc,
+                    state,
+                    rtt_us: 0,
+                    since: now,
+                };
+                let i = self.members.insert(entry, &mut self.rng);
+                self.emit(now, EventKind::Joined, i);
+                self.gossip.enqueue(update);
+            }
+            return;
+        };
+        let Some(e) = self.members.get(i) else {
+            return;
+        };
+        let (cur, ci) = (e.state, e.incarnation);
+        use MemberState::{Alive, Dead, Left, Suspect};
+        match state {
+            Alive => {
+                if inc <= ci {
+                    return;
+                }
+                let changed = e.id.addr != update.addr || e.id.tags != update.tags;
+                if changed {
+                    let id = Arc::new(Identity {
+                        name: update.name.clone(),
+                        addr: update.addr,
+                        tags: update.tags.clone(),
+                    });
+                    self.members.set_identity(i, id);
+                }
+                self.members.set(i, Alive, inc, now);
+                self.suspicions.remove(update.name.as_str());
+                let kind = match cur {
+                    Alive => changed.then_some(EventKind::Updated),
+                    Suspect | Dead => Some(EventKind::Alive),
+                    Left => Some(EventKind::Joined),
+                };
+                if let Some(kind) = kind {
+                    self.emit(now, kind, i);
+                }
+                self.gossip.enqueue(update);
+            }
+            Suspect => {
+                let newer = match cur {
+                    Alive => inc >= ci,
+                    Suspect | Dead | Left => inc > ci,
+                };
+                if newer {
+                    self.suspect(now, i, inc, update.from.clone());
+                    let mut u = update;
+                    u.state = Suspect;
+                    self.gossip.enqueue(u);
+                } else if cur == Suspect && inc == ci {
+                    self.confirm(now, i, update);
+                }
+            }
+            Dead => {
+                let newer = match cur {
+                    Alive | Suspect => inc >= ci,
+                    Dead | Left => inc > ci,
+                };
+                if newer {
+                    self.declare_dead(now, i, inc);
+                    self.gossip.enqueue(update);
+                }
+            }
+            Left => {
+                let newer = match cur {
+                    Alive | Suspect | Dead => inc >= ci,
+                    Left => inc > ci,
+                };
+                if newer {
+                    self.members.set(i, Left, inc, now);
+                    self.suspicions.remove(update.name.as_str());
+                    self.emit(now, EventKind::Left, i);
+                    self.schedule_reclaim(now, i);
+                    self.gossip.enqueue(update);
+                }
+            }
+        }
+    }
+
+    /// Someone says something about us. A suspicion, a death, a leave we did not ask for, or
+    /// an Alive newer than ours (from before a restart) is refuted with a higher incarnation.
+    fn on_news_about_self(&mut self, update: Update) {
+        if matches!(self.status, Status::Leaving | Status::Left) {
+            return;
+        }
+        let refute = match update.state {
+            MemberState::Alive => {
+                update.incarnation > self.incarnation
+                    || (update.incarnation == self.incarnation
+                        && (update.addr != self.local.addr || update.tags != self.local.tags))
+            }
+            MemberState::Suspect | MemberState::Dead | MemberState::Left => {
+                update.incarnation >= self.incarnation
+            }
+        };
+        if !refute {
+            return;
+        }
+        if update.state != MemberState::Alive {
+            self.stats.refutations += 1;
+            // Lifeguard: being suspected hints that we are the slow one.
+            self.awareness.apply(1);
+        }
+        self.incarnation = update.incarnation.max(self.incarnation).next();
+        self.gossip.enqueue(self.local_update(MemberState::Alive));
+    }
+
+    fn declare_dead(&mut self, now: Instant, i: usize, inc: Incarnation) {
+        let Some(was) = self.members.get(i).map(|e| e.state) else {
+            return;
+        };
+        self.members.set(i, MemberState::Dead, inc, now);
+        if let Some(e) = self.members.get(i) {
+            let name = e.id.name.clone();
+            self.suspicions.remove(name.as_str());
+        }
+        if was.is_active() {
+            self.emit(now, EventKind::Failed, i);
+        }
+        self.schedule_reclaim(now, i);
+    }
+
+    fn schedule_reclaim(&mut self, now: Instant, i: usize) {
+        if let Some(e) = self.members.get(i) {
+            let timer = Timer::Reclaim {
+                member: e.id.name.clone(),
+                incarnation: e.incarnation,
+            };
+            self.timers
+                .schedule(now + self.config.dead_node_reclaim, timer);
+        }
+    }
+}
+
+fn member_of(e: &Entry) -> Member {
+    Member {
+        name: e.id.name.clone(),
+        addr: e.id.addr,
+        incarnation: e.incarnation,
+        state: e.state,
+        tags: e.id.tags.clone(),
+        since: e.since,
+        rtt: (e.rtt_us > 0).then(|| Duration::from_micros(u64::from(e.rtt_us))),
+    }
+}

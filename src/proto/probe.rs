@@ -1,0 +1,205 @@
+//! The probe cycle: ping, ping-req after `probe_timeout`, judgement at the end of the period;
+//! and the other side of it, relaying someone else's ping-req (with Lifeguard's nack).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::timer::Timer;
+use super::{MAX_RELAYS, Status, Swim};
+use crate::member::{Incarnation, MemberState, NodeName};
+use crate::wire::Message;
+
+/// The direct probe running in this protocol period.
+pub(crate) struct Probe {
+    pub(crate) seq: u32,
+    pub(crate) target: NodeName,
+    pub(crate) addr: SocketAddr,
+    pub(crate) incarnation: Incarnation,
+    pub(crate) sent: Instant,
+    pub(crate) acked: bool,
+    /// Ping-reqs sent, so nacks expected.
+    pub(crate) indirect: u32,
+    pub(crate) nacks: u32,
+}
+
+/// A ping-req we are carrying out for another member.
+pub(crate) struct Relay {
+    pub(crate) requester: SocketAddr,
+    pub(crate) seq: u32,
+}
+
+impl Swim {
+    /// End of a protocol period: judge the probe that ran in it, then start the next one.
+    pub(super) fn on_probe_tick(&mut self, now: Instant) {
+        let period = self.awareness.scale(self.config.probe_interval);
+        self.timers.schedule(now + period, Timer::ProbeTick);
+        self.sync_replies = 0;
+        self.finish_probe(now);
+        if self.status != Status::Running {
+            return;
+        }
+        let Some(i) = self.members.next_probe(&mut self.rng) else {
+            return;
+        };
+        let Some((target, addr, incarnation)) = self
+            .members
+            .get(i)
+            .map(|e| (e.id.name.clone(), e.id.addr, e.incarnation))
+        else {
+            return;
+        };
+        let seq = self.next_seq();
+        self.send(
+            addr,
+            Message::Ping {
+                seq,
+                target: target.clone(),
+            },
+        );
+        self.stats.probes += 1;
+        self.probe = Some(Probe {
+            seq,
+            target,
+            addr,
+            incarnation,
+            sent: now,
+            acked: false,
+            indirect: 0,
+            nacks: 0,
+        });
+        let timeout = self.awareness.scale(self.config.probe_timeout);
+        self.timers
+            .schedule(now + timeout, Timer::ProbeTimeout { seq });
+    }
+
+    fn finish_probe(&mut self, now: Instant) {
+        let Some(p) = self.probe.take() else {
+            return;
+        };
+        if p.acked {
+            self.awareness.apply(-1);
+            return;
+        }
+        self.stats.probes_failed += 1;
+        // Lifeguard: missing nacks mean our own network (or process) is the likelier culprit.
+        let delta = if p.indirect > 0 {
+            p.indirect.saturating_sub(p.nacks) as i32
+        } else {
+            1
+        };
+        self.awareness.apply(delta);
+        let Some(i) = self.members.find(p.target.as_str()) else {
+            return;
+        };
+        let still = self
+            .members
+            .get(i)
+            .is_some_and(|e| e.state == MemberState::Alive && e.incarnation == p.incarnation);
+        if still {
+            self.stats.suspicions += 1;
+            let me = self.local.name.clone();
+            self.suspect(now, i, p.incarnation, Some(me));
+            if let Some(e) = self.members.get(i) {
+                let update = Self::entry_update(e, Some(self.local.name.clone()));
+                self.gossip.enqueue(update);
+            }
+        }
+    }
+
+    /// No direct ack in time: ask `indirect_checks` other members to probe the target.
+    pub(super) fn on_probe_timeout(&mut self, now: Instant, seq: u32) {
+        let _ = now;
+        let Some(p) = self.probe.as_ref() else {
+            return;
+        };
+        if p.seq != seq || p.acked {
+            return;
+        }
+        let (target, addr) = (p.target.clone(), p.addr);
+        let exclude = self.members.find(target.as_str());
+        let mut picks = std::mem::take(&mut self.picks);
+        self.members.random(
+            &mut self.rng,
+            self.config.indirect_checks,
+            exclude,
+            |s| s == MemberState::Alive,
+            &mut picks,
+        );
+        for &i in &picks {
+            if let Some(helper) = self.members.get(i).map(|e| e.id.addr) {
+                self.send(
+                    helper,
+                    Message::PingReq {
+                        seq,
+                        target: target.clone(),
+                        addr,
+                    },
+                );
+            }
+        }
+        self.stats.indirect_probes += picks.len() as u64;
+        if let Some(p) = self.probe.as_mut() {
+            p.indirect = picks.len() as u32;
+        }
+        self.picks = picks;
+    }
+
+    pub(super) fn on_ack(&mut self, now: Instant, from: SocketAddr, seq: u32) {
+        if let Some(p) = self.probe.as_mut()
+            && p.seq == seq
+        {
+            if !p.acked && from == p.addr {
+                let rtt = now.saturating_duration_since(p.sent);
+                let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
+                self.stats.last_rtt_us = u64::from(us);
+                if let Some(i) = self.members.find(p.target.as_str()) {
+                    self.members.set_rtt(i, us);
+                }
+            }
+            p.acked = true;
+            return;
+        }
+        if let Some(relay) = self.relays.remove(&seq) {
+            self.send(relay.requester, Message::Ack { seq: relay.seq });
+        }
+    }
+
+    pub(super) fn on_nack(&mut self, seq: u32) {
+        self.stats.nacks_in += 1;
+        if let Some(p) = self.probe.as_mut()
+            && p.seq == seq
+        {
+            p.nacks += 1;
+        }
+    }
+
+    /// Someone asks us to probe `target` for them.
+    pub(super) fn relay(
+        &mut self,
+        now: Instant,
+        requester: SocketAddr,
+        seq: u32,
+        target: NodeName,
+        addr: SocketAddr,
+    ) {
+        if self.relays.len() >= MAX_RELAYS || target == self.local.name {
+            return;
+        }
+        let mine = self.next_seq();
+        self.relays.insert(mine, Relay { requester, seq });
+        self.send(addr, Message::Ping { seq: mine, target });
+        // Lifeguard: answer before the requester's own deadline, so a nack can reach it.
+        let nack_at = now + self.config.probe_timeout.mul_f64(0.8);
+        self.timers
+            .schedule(nack_at, Timer::RelayNack { seq: mine });
+        let expire_at = now + self.config.probe_interval;
+        self.timers
+            .schedule(expire_at, Timer::RelayExpire { seq: mine });
+    }
+
+    pub(super) fn on_relay_nack(&mut self, seq: u32) {
+        if let Some((requester, seq)) = self.relays.get(&seq).map(|r| (r.requester, r.seq)) {
+            self.send(requester, Message::Nack { seq });
+        }
+    }
+}

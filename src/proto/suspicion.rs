@@ -1,0 +1,211 @@
+//! Suspicion timeouts: the SWIM formula and Lifeguard's shrinking with confirmations.
+
+use std::time::{Duration, Instant};
+
+use super::Swim;
+use super::timer::Timer;
+use crate::event::EventKind;
+use crate::member::{Incarnation, MemberState, NodeName};
+
+/// SWIM's suspicion timeout, the shortest a suspicion may last:
+/// `suspicion_mult * max(1, log10(n)) * probe_interval`, for a cluster of `n` members.
+pub(crate) fn min_timeout(suspicion_mult: u32, n: usize, probe_interval: Duration) -> Duration {
+    let scale = (n.max(1) as f64).log10().max(1.0);
+    probe_interval.mul_f64(f64::from(suspicion_mult) * scale)
+}
+
+/// Lifeguard's dynamic timeout: starts at `max` and falls towards `min` logarithmically as
+/// `confirmations` of the `expected` independent ones arrive (memberlist's
+/// `remainingSuspicionTime`, in total time rather than time left).
+pub(crate) fn timeout(confirmations: u32, expected: u32, min: Duration, max: Duration) -> Duration {
+    if expected == 0 {
+        return min;
+    }
+    let frac = (f64::from(confirmations) + 1.0).ln() / (f64::from(expected) + 1.0).ln();
+    let span = max.saturating_sub(min).as_secs_f64();
+    let raw = max.as_secs_f64() - frac * span;
+    let raw = Duration::from_secs_f64(raw.max(0.0));
+    raw.max(min)
+}
+
+/// Confirmations that bring a suspicion down to its minimum: `suspicion_mult - 2`, or none in a
+/// cluster too small to produce that many independent suspicions (memberlist's choice).
+pub(crate) fn expected_confirmations(suspicion_mult: u32, n: usize) -> u32 {
+    let k = suspicion_mult.saturating_sub(2);
+    if (n as u64).saturating_sub(2) < u64::from(k) {
+        0
+    } else {
+        k
+    }
+}
+
+/// A running suspicion about one member.
+pub(crate) struct Suspicion {
+    pub(crate) incarnation: Incarnation,
+    pub(crate) start: Instant,
+    /// Who else independently suspected it (Lifeguard's confirmations), at most `expected`.
+    pub(crate) confirmed_by: Vec<NodeName>,
+    pub(crate) expected: u32,
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Suspicion {
+    pub(crate) fn timeout(&self) -> Duration {
+        timeout(
+            self.confirmed_by.len() as u32,
+            self.expected,
+            self.min,
+            self.max,
+        )
+    }
+}
+
+impl Swim {
+    /// Marks member `i` Suspect at `inc` and starts its suspicion timer.
+    pub(super) fn suspect(
+        &mut self,
+        now: Instant,
+        i: usize,
+        inc: Incarnation,
+        from: Option<NodeName>,
+    ) {
+        let Some(was) = self.members.get(i).map(|e| e.state) else {
+            return;
+        };
+        self.members.set(i, MemberState::Suspect, inc, now);
+        let Some(name) = self.members.get(i).map(|e| e.id.name.clone()) else {
+            return;
+        };
+        let n = self.members.active() + 1;
+        let min = min_timeout(self.config.suspicion_mult, n, self.config.probe_interval);
+        let max = min * self.config.suspicion_max_timeout_mult;
+        let expected = expected_confirmations(self.config.suspicion_mult, n);
+        let mut s = Suspicion {
+            incarnation: inc,
+            start: now,
+            confirmed_by: Vec::new(),
+            expected,
+            min,
+            max,
+        };
+        // The suspicion we heard about is itself the first confirmation, unless it is ours.
+        if let Some(f) = from
+            && f != self.local.name
+            && expected > 0
+        {
+            s.confirmed_by.push(f);
+        }
+        let deadline = now + s.timeout();
+        self.suspicions.insert(name.clone(), s);
+        self.timers.schedule(
+            deadline,
+            Timer::SuspicionTimeout {
+                member: name,
+                incarnation: inc,
+            },
+        );
+        if was != MemberState::Suspect {
+            self.emit(now, EventKind::Suspected, i);
+        }
+    }
+
+    /// Another member independently suspects member `i` at the same incarnation: the timeout
+    /// shrinks (Lifeguard), and the news is passed on so others can count it too.
+    pub(super) fn confirm(&mut self, now: Instant, i: usize, update: crate::wire::Update) {
+        let _ = now;
+        let (Some(from), Some(name)) = (
+            update.from.as_ref(),
+            self.members.get(i).map(|e| e.id.name.clone()),
+        ) else {
+            return;
+        };
+        if *from == self.local.name {
+            return;
+        }
+        let Some(s) = self.suspicions.get_mut(name.as_str()) else {
+            return;
+        };
+        if s.confirmed_by.len() as u32 >= s.expected || s.confirmed_by.contains(from) {
+            return;
+        }
+        s.confirmed_by.push(from.clone());
+        let deadline = s.start + s.timeout();
+        let incarnation = s.incarnation;
+        self.timers.schedule(
+            deadline,
+            Timer::SuspicionTimeout {
+                member: name,
+                incarnation,
+            },
+        );
+        self.gossip.enqueue(update);
+    }
+
+    pub(super) fn on_suspicion_timeout(
+        &mut self,
+        now: Instant,
+        member: NodeName,
+        incarnation: Incarnation,
+    ) {
+        let Some(s) = self.suspicions.get(member.as_str()) else {
+            return;
+        };
+        if s.incarnation != incarnation || now < s.start + s.timeout() {
+            return;
+        }
+        let Some(i) = self.members.find(member.as_str()) else {
+            return;
+        };
+        let still = self
+            .members
+            .get(i)
+            .is_some_and(|e| e.state == MemberState::Suspect && e.incarnation == incarnation);
+        if !still {
+            return;
+        }
+        self.declare_dead(now, i, incarnation);
+        if let Some(e) = self.members.get(i) {
+            let update = Self::entry_update(e, Some(self.local.name.clone()));
+            self.gossip.enqueue(update);
+        }
+        // A verdict should not wait for the next gossip tick.
+        self.gossip_now(self.config.gossip_nodes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_timeout_follows_the_swim_formula() {
+        let p = Duration::from_secs(1);
+        assert_eq!(min_timeout(4, 5, p), Duration::from_secs(4));
+        assert_eq!(min_timeout(4, 10, p), Duration::from_secs(4));
+        let t = min_timeout(4, 100, p);
+        assert_eq!(t, Duration::from_secs(8));
+        let t = min_timeout(4, 1000, p);
+        assert!((t.as_secs_f64() - 12.0).abs() < 1e-9, "{t:?}");
+    }
+
+    #[test]
+    fn timeout_shrinks_with_confirmations_to_the_minimum() {
+        let min = Duration::from_secs(4);
+        let max = Duration::from_secs(24);
+        assert_eq!(timeout(0, 2, min, max), max);
+        let one = timeout(1, 2, min, max);
+        assert!(one < max && one > min, "{one:?}");
+        assert_eq!(timeout(2, 2, min, max), min);
+        assert_eq!(timeout(5, 2, min, max), min);
+        assert_eq!(timeout(0, 0, min, max), min);
+    }
+
+    #[test]
+    fn small_clusters_expect_no_confirmations() {
+        assert_eq!(expected_confirmations(4, 3), 0);
+        assert_eq!(expected_confirmations(4, 4), 2);
+        assert_eq!(expected_confirmations(4, 50), 2);
+        assert_eq!(expected_confirmations(1, 50), 0);
+    }
+}

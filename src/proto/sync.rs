@@ -1,0 +1,103 @@
+//! Full-state sync (push-pull): joining through seeds, periodic anti-entropy with a random
+//! member, and reconnecting with members remembered as dead so that a healed partition merges.
+//!
+//! A sync sends the whole member table, itself included, as the updates of one or more `Sync`
+//! datagrams (as many as the packet budget needs). The receiver merges them by the usual rules
+//! (Dead records count only as suspicions) and, when asked, answers with its own table.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand::Rng;
+
+use super::timer::Timer;
+use super::{Body, MAX_SYNC_REPLIES_PER_PERIOD, Outgoing, Status, Swim};
+use crate::member::MemberState;
+use crate::wire::Message;
+
+impl Swim {
+    /// Sends a join request (our own record, asking for the table) to every seed.
+    pub(super) fn send_join(&mut self, now: Instant) {
+        for i in 0..self.seeds.len() {
+            if let Some(&seed) = self.seeds.get(i) {
+                let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
+                self.outbox.push_back(Outgoing {
+                    to: seed,
+                    message: Message::Sync {
+                        reply: true,
+                        join: true,
+                    },
+                    body: Body::Records(mine),
+                });
+            }
+        }
+        let retry = self
+            .config
+            .probe_interval
+            .max(self.config.join_timeout / 10);
+        self.timers.schedule(now + retry, Timer::JoinRetry);
+    }
+
+    pub(super) fn on_sync(&mut self, now: Instant, from: SocketAddr, reply: bool, join: bool) {
+        let _ = now;
+        if self.status == Status::Joining {
+            self.status = Status::Running;
+        }
+        if !reply {
+            return;
+        }
+        // A joiner always gets its answer; anti-entropy requests are rate-limited so a flood
+        // cannot turn this node into an amplifier.
+        if !join && self.sync_replies >= MAX_SYNC_REPLIES_PER_PERIOD {
+            return;
+        }
+        self.sync_replies += 1;
+        self.push_table(from, false, false);
+    }
+
+    /// Anti-entropy: now and then sync with one random member; sometimes with one we believe
+    /// dead, which is how two halves of a healed partition find each other again.
+    pub(super) fn on_push_pull_tick(&mut self, now: Instant) {
+        self.timers
+            .schedule(now + self.config.push_pull_interval, Timer::PushPullTick);
+        if self.status != Status::Running {
+            return;
+        }
+        let mut picks = std::mem::take(&mut self.picks);
+        let dead_first = self.members.len() > self.members.active() && self.rng.random_bool(0.5);
+        if dead_first {
+            self.members.random(
+                &mut self.rng,
+                1,
+                None,
+                |s| s == MemberState::Dead,
+                &mut picks,
+            );
+        }
+        if picks.is_empty() {
+            self.members
+                .random(&mut self.rng, 1, None, MemberState::is_active, &mut picks);
+        }
+        let target = picks
+            .first()
+            .and_then(|&i| self.members.get(i))
+            .map(|e| e.id.addr);
+        self.picks = picks;
+        if let Some(addr) = target {
+            self.stats.syncs += 1;
+            self.push_table(addr, true, false);
+        }
+    }
+
+    fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool) {
+        let mut records = VecDeque::with_capacity(self.members.len() + 1);
+        records.push_back(self.local_update(MemberState::Alive));
+        records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
+        self.outbox.push_back(Outgoing {
+            to,
+            message: Message::Sync { reply, join },
+            body: Body::Records(records),
+        });
+    }
+}

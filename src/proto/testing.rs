@@ -1,0 +1,205 @@
+//! A harness for core scenarios: one [`Swim`] under a fake clock, with scripted peers.
+//!
+//! Peers are plain addresses; the harness decodes what the core sends, and can answer pings
+//! for the peers marked responsive so that only the member under test looks silent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::{Status, Swim};
+use crate::config::{Config, Profile};
+use crate::event::{Event, EventKind};
+use crate::member::{Incarnation, MemberState, NodeName, Tags};
+use crate::wire::{self, Message, Packet, Update};
+
+pub(crate) const ME: &str = "me";
+
+pub(crate) fn my_addr() -> SocketAddr {
+    "127.0.0.1:1000".parse().unwrap()
+}
+
+pub(crate) fn peer_name(i: usize) -> NodeName {
+    NodeName::new(&format!("p{i}")).unwrap()
+}
+
+pub(crate) fn peer_addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 2000 + i as u16))
+}
+
+pub(crate) fn alive(i: usize, inc: u32) -> Update {
+    Update {
+        name: peer_name(i),
+        addr: peer_addr(i),
+        incarnation: Incarnation(inc),
+        state: MemberState::Alive,
+        tags: Tags::default(),
+        from: None,
+    }
+}
+
+pub(crate) fn with_state(mut u: Update, state: MemberState, from: Option<usize>) -> Update {
+    u.state = state;
+    u.from = from.map(peer_name);
+    u
+}
+
+pub(crate) struct Harness {
+    pub(crate) swim: Swim,
+    pub(crate) now: Instant,
+    /// Everything the core sent, decoded, oldest first.
+    pub(crate) sent: Vec<(SocketAddr, Packet)>,
+    /// Raw sizes of what the core sent.
+    pub(crate) sizes: Vec<usize>,
+    /// Peers that answer direct pings at once.
+    pub(crate) responsive: HashSet<SocketAddr>,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    /// A running node with the lan profile and no members.
+    pub(crate) fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    pub(crate) fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(Profile::Lan, ME, my_addr());
+        tweak(&mut config);
+        #[allow(clippy::disallowed_methods)] // the fake clock's epoch; only offsets matter
+        let now = Instant::now();
+        let swim = Swim::new(config, 7, now).unwrap();
+        let mut h = Harness {
+            swim,
+            now,
+            sent: Vec::new(),
+            sizes: Vec::new(),
+            responsive: HashSet::new(),
+            events: Vec::new(),
+        };
+        h.swim.join(h.now, &[]);
+        h
+    }
+
+    /// A running node that knows peers 1..=n, all answering pings.
+    pub(crate) fn with_peers(n: usize) -> Self {
+        let mut h = Self::new();
+        h.add_peers(1..=n);
+        h
+    }
+
+    pub(crate) fn add_peers(&mut self, range: std::ops::RangeInclusive<usize>) {
+        let updates = range.clone().map(|i| alive(i, 0)).collect();
+        self.deliver(peer_addr(0), Message::Gossip, updates);
+        for i in range {
+            self.responsive.insert(peer_addr(i));
+        }
+        self.take_events();
+        self.sent.clear();
+    }
+
+    pub(crate) fn deliver(&mut self, from: SocketAddr, message: Message, updates: Vec<Update>) {
+        let bytes = wire::encode(None, &Packet { message, updates });
+        self.swim.handle_datagram(self.now, from, &bytes);
+        self.flush();
+    }
+
+    /// Moves the clock forward by `d`, firing every deadline on the way.
+    pub(crate) fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        let mut steps = 0;
+        while let Some(next) = self.swim.poll_timeout() {
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            self.swim.handle_timeout(self.now);
+            self.flush();
+            steps += 1;
+            assert!(steps < 1_000_000, "timers do not advance");
+        }
+        self.now = end;
+        self.swim.handle_timeout(self.now);
+        self.flush();
+    }
+
+    /// Advances until `pred` holds on a newly sent packet; returns it.
+    pub(crate) fn advance_until_sent(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&SocketAddr, &Packet) -> bool,
+    ) -> (SocketAddr, Packet) {
+        let start = self.sent.len();
+        let step = Duration::from_millis(10);
+        let mut waited = Duration::ZERO;
+        while waited <= limit {
+            if let Some(hit) = self.sent[start..].iter().find(|(a, p)| pred(a, p)) {
+                return hit.clone();
+            }
+            self.advance(step);
+            waited += step;
+        }
+        panic!("nothing matching was sent within {limit:?}");
+    }
+
+    /// Drains the core's outputs; answers pings to responsive peers.
+    pub(crate) fn flush(&mut self) {
+        let mut buf = Vec::new();
+        let mut answers = Vec::new();
+        while let Some(to) = self.swim.poll_transmit(&mut buf) {
+            assert!(
+                buf.len() <= 1400 || buf.len() <= self.budget(),
+                "datagram over budget"
+            );
+            let packet = wire::decode(&buf, None).expect("the core sends valid datagrams");
+            if let Message::Ping { seq, .. } = packet.message
+                && self.responsive.contains(&to)
+            {
+                answers.push((to, seq));
+            }
+            self.sizes.push(buf.len());
+            self.sent.push((to, packet));
+        }
+        while let Some(e) = self.swim.poll_event() {
+            self.events.push(e);
+        }
+        for (from, seq) in answers {
+            self.deliver(from, Message::Ack { seq }, vec![]);
+        }
+    }
+
+    fn budget(&self) -> usize {
+        self.swim.config.packet_budget
+    }
+
+    pub(crate) fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn events_about(&mut self, name: &NodeName) -> Vec<EventKind> {
+        self.take_events()
+            .into_iter()
+            .filter(|e| &e.member.name == name)
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    pub(crate) fn state_of(&self, i: usize) -> Option<(MemberState, Incarnation)> {
+        let name = peer_name(i);
+        self.swim
+            .members()
+            .into_iter()
+            .find(|m| m.name == name)
+            .map(|m| (m.state, m.incarnation))
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.swim.status()
+    }
+
+    /// Every update sent since the start, in order.
+    pub(crate) fn sent_updates(&self) -> impl Iterator<Item = &Update> {
+        self.sent.iter().flat_map(|(_, p)| p.updates.iter())
+    }
+}

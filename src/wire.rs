@@ -1,0 +1,556 @@
+//! The datagram format. This is the only module that names bincode.
+//!
+//! A datagram is:
+//!
+//! ```text
+//! +--------+---------+-------+--------------------------+----------------------------------+
+//! | "RM"   | version | flags | [label len u8, label]    | bincode 2 body (standard config) |
+//! | 2 B    | 1 B     | 1 B   | only if flags & LABEL    | Message, then Vec<Update>        |
+//! +--------+---------+-------+--------------------------+----------------------------------+
+//! ```
+//!
+//! The body is one primary [`Message`] followed by a list of piggybacked [`Update`]s: as many as
+//! fit under the packet budget, at most [`MAX_UPDATES`] so that the list's length is one byte.
+//! Decoding is bounded (bincode's allocation limit is the datagram's own size), rejects trailing
+//! bytes and never panics: a datagram that does not decode is a [`WireError`] for the caller to
+//! count and drop. bincode 2.0.1 is pinned; the version byte makes a later codec a versioned
+//! change.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{Decode, Encode};
+
+use crate::event::MessageKind;
+use crate::member::{Incarnation, MAX_TAGS_LEN, MemberState, NodeName, Tags};
+
+/// First two bytes of every datagram.
+pub const MAGIC: [u8; 2] = *b"RM";
+/// Wire protocol version this build speaks.
+pub const VERSION: u8 = 1;
+/// Header flag: a cluster label follows the fixed header.
+pub const FLAG_LABEL: u8 = 0b0000_0001;
+/// Most updates one datagram carries, so that the list length encodes in a single byte.
+pub const MAX_UPDATES: usize = 250;
+/// Largest datagram the decoder looks at; anything longer is oversize.
+pub const MAX_DATAGRAM: usize = 65_507;
+
+fn config() -> impl bincode::config::Config {
+    // The limit bounds what a hostile length prefix can make the decoder allocate.
+    bincode::config::standard().with_limit::<MAX_DATAGRAM>()
+}
+
+/// A primary protocol message: the reason a datagram was sent.
+///
+/// ```text
+///  direct probe                          indirect probe (after probe_timeout)
+///  A                B                    A              C                B
+///  |--Ping(seq)---->|                    |--PingReq---->|                |
+///  |<---Ack(seq)----|                    |  (seq, B)    |--Ping(seq')--->|
+///                                        |              |<--Ack(seq')----|
+///                                        |<--Ack(seq)---|                |
+///                                        |   or, when B stays silent for |
+///                                        |   80% of the timeout:         |
+///                                        |<--Nack(seq)--|                |
+/// ```
+///
+/// Every message, including acks, carries piggybacked gossip updates; `Gossip` carries nothing
+/// else. `Sync` carries a chunk of the sender's full member table as its updates.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Message {
+    /// Are you alive? `target` names the member meant, so a different process that took over the
+    /// address does not answer for it.
+    Ping {
+        /// Sequence number the ack echoes.
+        seq: u32,
+        /// The member this ping is for.
+        target: NodeName,
+    },
+    /// Please probe `target` at `addr` for me and forward its ack (or a nack).
+    PingReq {
+        /// The requester's sequence number, echoed in the forwarded ack or nack.
+        seq: u32,
+        /// The member to probe.
+        target: NodeName,
+        /// Where to probe it.
+        addr: SocketAddr,
+    },
+    /// I am alive (answer to `Ping`, or forwarded answer to `PingReq`).
+    Ack {
+        /// The sequence number of the ping or ping-req answered.
+        seq: u32,
+    },
+    /// I asked the target for you and it did not answer in time.
+    Nack {
+        /// The ping-req's sequence number.
+        seq: u32,
+    },
+    /// Nothing but the piggybacked updates.
+    Gossip,
+    /// A chunk of the sender's full member table (its updates). `reply` asks the receiver to
+    /// send its own table back (push-pull); `join` says the sender is joining through us.
+    Sync {
+        /// Send your table back.
+        reply: bool,
+        /// The sender is joining and has no table yet.
+        join: bool,
+    },
+}
+
+impl Message {
+    /// The counter slot this message is counted under.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Ping { .. } => MessageKind::Ping,
+            Message::PingReq { .. } => MessageKind::PingReq,
+            Message::Ack { .. } => MessageKind::Ack,
+            Message::Nack { .. } => MessageKind::Nack,
+            Message::Gossip => MessageKind::Gossip,
+            Message::Sync { .. } => MessageKind::Sync,
+        }
+    }
+}
+
+/// One piece of membership news: a member's state at an incarnation.
+///
+/// Tags are meaningful only in Alive updates (other states send none and receivers keep the
+/// tags they had). `from` names who raised a suspicion or a death, so that independent
+/// confirmations can be counted (Lifeguard).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Update {
+    /// The member the news is about.
+    pub name: NodeName,
+    /// Where it is reached.
+    pub addr: SocketAddr,
+    /// The incarnation the state holds for.
+    pub incarnation: Incarnation,
+    /// The state.
+    pub state: MemberState,
+    /// Its metadata (Alive updates only).
+    pub tags: Tags,
+    /// Who suspected or declared it dead, when known.
+    pub from: Option<NodeName>,
+}
+
+/// A decoded datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Packet {
+    /// The primary message.
+    pub message: Message,
+    /// Piggybacked updates.
+    pub updates: Vec<Update>,
+}
+
+/// Why a datagram was not accepted. The datagram is dropped; nothing else changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// Longer than any datagram we would send.
+    Oversize(usize),
+    /// Too short for a header, or not our magic bytes.
+    BadHeader,
+    /// Another protocol version.
+    Version(u8),
+    /// Another cluster's label (or a label where none is expected, or none where one is).
+    WrongCluster,
+    /// The body did not decode.
+    Malformed(String),
+    /// The body decoded but bytes were left over.
+    TrailingBytes(usize),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Oversize(n) => write!(f, "datagram of {n} bytes is over the limit"),
+            WireError::BadHeader => f.write_str("not a rumor datagram"),
+            WireError::Version(v) => write!(f, "protocol version {v}, expected {VERSION}"),
+            WireError::WrongCluster => f.write_str("cluster label does not match"),
+            WireError::Malformed(e) => write!(f, "malformed body: {e}"),
+            WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the body"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Writes the header and the primary message into `buf` (cleared first), leaving room for
+/// updates. Use [`PacketWriter::push`] to add updates while they fit, then [`PacketWriter::finish`].
+///
+/// The writer never lets `buf` exceed the budget because of an update: one that does not fit is
+/// rolled back. The primary message itself is always written (callers keep primaries small).
+pub struct PacketWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    budget: usize,
+    count_at: usize,
+    count: usize,
+}
+
+impl<'a> PacketWriter<'a> {
+    /// Starts a datagram with `message` into `buf`.
+    pub fn new(
+        buf: &'a mut Vec<u8>,
+        label: Option<&str>,
+        message: &Message,
+        budget: usize,
+    ) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&MAGIC);
+        buf.push(VERSION);
+        match label {
+            Some(l) => {
+                buf.push(FLAG_LABEL);
+                let bytes = l.as_bytes();
+                let len = bytes.len().min(u8::MAX as usize);
+                buf.push(len as u8);
+                buf.extend_from_slice(bytes.get(..len).unwrap_or_default());
+            }
+            None => buf.push(0),
+        }
+        // Encoding into a Vec cannot fail for these types: there is no size limit on writes.
+        let _ = bincode::encode_into_std_write(message, buf, bincode::config::standard());
+        let count_at = buf.len();
+        buf.push(0);
+        Self {
+            buf,
+            budget,
+            count_at,
+            count: 0,
+        }
+    }
+
+    /// Appends `update` if it fits under the budget; returns whether it did.
+    pub fn push(&mut self, update: &Update) -> bool {
+        if self.count >= MAX_UPDATES || self.buf.len() >= self.budget {
+            return false;
+        }
+        let mark = self.buf.len();
+        let ok =
+            bincode::encode_into_std_write(update, self.buf, bincode::config::standard()).is_ok();
+        if !ok || self.buf.len() > self.budget {
+            self.buf.truncate(mark);
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+
+    /// Updates written so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Bytes left under the budget.
+    pub fn remaining(&self) -> usize {
+        self.budget.saturating_sub(self.buf.len())
+    }
+
+    /// Completes the datagram; returns its length.
+    pub fn finish(self) -> usize {
+        // MAX_UPDATES < 251, so bincode's varint length is this single byte.
+        if let Some(slot) = self.buf.get_mut(self.count_at) {
+            *slot = self.count as u8;
+        }
+        self.buf.len()
+    }
+}
+
+/// Encodes a whole packet (all its updates, however large). For tests and tools; the core
+/// uses [`PacketWriter`] to respect the budget.
+pub fn encode(label: Option<&str>, packet: &Packet) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, label, &packet.message, usize::MAX);
+    for u in &packet.updates {
+        w.push(u);
+    }
+    w.finish();
+    buf
+}
+
+/// Decodes one datagram, checking the header against our version and `label`.
+pub fn decode(bytes: &[u8], label: Option<&str>) -> Result<Packet, WireError> {
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(WireError::Oversize(bytes.len()));
+    }
+    let (head, rest) = bytes.split_at_checked(4).ok_or(WireError::BadHeader)?;
+    let [m0, m1, version, flags] = <[u8; 4]>::try_from(head).map_err(|_| WireError::BadHeader)?;
+    if [m0, m1] != MAGIC {
+        return Err(WireError::BadHeader);
+    }
+    if version != VERSION {
+        return Err(WireError::Version(version));
+    }
+    let body = if flags & FLAG_LABEL != 0 {
+        let (&len, rest) = rest.split_first().ok_or(WireError::BadHeader)?;
+        let (got, body) = rest
+            .split_at_checked(len as usize)
+            .ok_or(WireError::BadHeader)?;
+        if Some(got) != label.map(str::as_bytes) {
+            return Err(WireError::WrongCluster);
+        }
+        body
+    } else {
+        if label.is_some() {
+            return Err(WireError::WrongCluster);
+        }
+        rest
+    };
+    let (packet, used): (Packet, usize) = bincode::decode_from_slice(body, config())
+        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    if used != body.len() {
+        return Err(WireError::TrailingBytes(body.len() - used));
+    }
+    if packet.updates.len() > MAX_UPDATES {
+        return Err(WireError::Malformed(format!(
+            "{} updates, at most {MAX_UPDATES}",
+            packet.updates.len()
+        )));
+    }
+    Ok(packet)
+}
+
+impl Encode for NodeName {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.as_str().encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for NodeName {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let text = String::decode(decoder)?;
+        NodeName::new(&text).map_err(|why| DecodeError::OtherString(format!("name {why}")))
+    }
+}
+bincode::impl_borrow_decode!(NodeName);
+
+impl Encode for Incarnation {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Incarnation {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        Ok(Incarnation(u32::decode(decoder)?))
+    }
+}
+bincode::impl_borrow_decode!(Incarnation);
+
+impl Encode for MemberState {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let tag: u8 = match self {
+            MemberState::Alive => 0,
+            MemberState::Suspect => 1,
+            MemberState::Dead => 2,
+            MemberState::Left => 3,
+        };
+        tag.encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for MemberState {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        match u8::decode(decoder)? {
+            0 => Ok(MemberState::Alive),
+            1 => Ok(MemberState::Suspect),
+            2 => Ok(MemberState::Dead),
+            3 => Ok(MemberState::Left),
+            other => Err(DecodeError::OtherString(format!("member state {other}"))),
+        }
+    }
+}
+bincode::impl_borrow_decode!(MemberState);
+
+impl Encode for Tags {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.map().encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Tags {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let map = BTreeMap::<String, String>::decode(decoder)?;
+        let tags = Tags::from_map(map);
+        if tags.encoded_len() > MAX_TAGS_LEN {
+            return Err(DecodeError::OtherString("tags over the size limit".into()));
+        }
+        Ok(tags)
+    }
+}
+bincode::impl_borrow_decode!(Tags);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn name(s: &str) -> NodeName {
+        NodeName::new(s).unwrap()
+    }
+
+    fn update(n: &str, state: MemberState) -> Update {
+        Update {
+            name: name(n),
+            addr: "127.0.0.1:7946".parse().unwrap(),
+            incarnation: Incarnation(7),
+            state,
+            tags: Tags::new([("role", "db")]).unwrap(),
+            from: Some(name("n0")),
+        }
+    }
+
+    fn every_message() -> Vec<Message> {
+        vec![
+            Message::Ping {
+                seq: 1,
+                target: name("b"),
+            },
+            Message::PingReq {
+                seq: u32::MAX,
+                target: name("b"),
+                addr: "[::1]:9000".parse().unwrap(),
+            },
+            Message::Ack { seq: 3 },
+            Message::Nack { seq: 4 },
+            Message::Gossip,
+            Message::Sync {
+                reply: true,
+                join: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_with_updates() {
+        for message in every_message() {
+            for label in [None, Some("prod")] {
+                let packet = Packet {
+                    message: message.clone(),
+                    updates: vec![
+                        update("a", MemberState::Alive),
+                        update("b", MemberState::Suspect),
+                        update("c", MemberState::Dead),
+                        update("d", MemberState::Left),
+                    ],
+                };
+                let bytes = encode(label, &packet);
+                assert_eq!(decode(&bytes, label), Ok(packet));
+            }
+        }
+    }
+
+    #[test]
+    fn ping_is_small() {
+        let bytes = encode(
+            None,
+            &Packet {
+                message: Message::Ping {
+                    seq: 1000,
+                    target: name("node-12"),
+                },
+                updates: vec![],
+            },
+        );
+        assert!(bytes.len() <= 20, "ping is {} bytes", bytes.len());
+    }
+
+    #[test]
+    fn decode_rejects_trailing_bytes() {
+        let mut bytes = encode(
+            None,
+            &Packet {
+                message: Message::Ack { seq: 1 },
+                updates: vec![],
+            },
+        );
+        bytes.push(0);
+        assert_eq!(decode(&bytes, None), Err(WireError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn decode_rejects_wrong_version_magic_and_label() {
+        let good = encode(
+            Some("a"),
+            &Packet {
+                message: Message::Gossip,
+                updates: vec![],
+            },
+        );
+        assert_eq!(decode(&good, Some("b")), Err(WireError::WrongCluster));
+        assert_eq!(decode(&good, None), Err(WireError::WrongCluster));
+        let mut v = good.clone();
+        v[2] = 9;
+        assert_eq!(decode(&v, Some("a")), Err(WireError::Version(9)));
+        let mut m = good.clone();
+        m[0] = b'X';
+        assert_eq!(decode(&m, Some("a")), Err(WireError::BadHeader));
+        assert_eq!(decode(&good[..3], Some("a")), Err(WireError::BadHeader));
+        let unlabeled = encode(
+            None,
+            &Packet {
+                message: Message::Gossip,
+                updates: vec![],
+            },
+        );
+        assert_eq!(decode(&unlabeled, Some("a")), Err(WireError::WrongCluster));
+    }
+
+    #[test]
+    fn writer_never_exceeds_budget() {
+        let mut buf = Vec::new();
+        let mut w = PacketWriter::new(&mut buf, None, &Message::Ack { seq: 1 }, 600);
+        let mut pushed = 0;
+        for i in 0..1000 {
+            if w.push(&update(&format!("member-{i}"), MemberState::Alive)) {
+                pushed += 1;
+            }
+        }
+        let len = w.finish();
+        assert!(len <= 600, "{len}");
+        assert!(pushed > 10, "only {pushed} fit");
+        let packet = decode(&buf, None).unwrap();
+        assert_eq!(packet.updates.len(), pushed);
+    }
+
+    #[test]
+    fn decode_rejects_bad_names_and_states() {
+        let mut bad = update("a", MemberState::Alive);
+        bad.tags = Tags::default();
+        let bytes = encode(
+            None,
+            &Packet {
+                message: Message::Gossip,
+                updates: vec![bad],
+            },
+        );
+        // Corrupt the state byte: it sits right after the addr and incarnation.
+        let mut found = false;
+        for i in 4..bytes.len() {
+            let mut m = bytes.clone();
+            m[i] = 200;
+            if decode(&m, None).is_err() {
+                found = true;
+            }
+        }
+        assert!(found);
+        let empty_name = [b'R', b'M', VERSION, 0, 4, 1, 0];
+        assert!(matches!(
+            decode(&empty_name, None),
+            Err(WireError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn huge_length_prefix_does_not_allocate() {
+        // A Sync with an update count claiming u32::MAX entries.
+        let mut bytes = vec![b'R', b'M', VERSION, 0, 5, 0, 0];
+        bytes.pop();
+        bytes.extend_from_slice(&[252, 0xff, 0xff, 0xff, 0xff]);
+        assert!(decode(&bytes, None).is_err());
+    }
+}
