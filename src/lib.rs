@@ -29,6 +29,7 @@ pub mod member;
 pub mod node;
 pub mod proto;
 mod runtime;
+pub mod sim;
 pub mod wire;
 
 pub use config::{Config, Profile, parse_duration};
@@ -37,3 +38,11 @@ pub use event::{Event, EventKind, MessageKind, Stats};
 pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
 pub use node::Node;
 pub use proto::{Status, Swim};
+
+/// The fake clock's starting point for unit tests. Read here, outside `proto`, so the core's
+/// own files never name the real clock; only offsets from it matter.
+#[cfg(test)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    #[allow(clippy::disallowed_methods)]
+    std::time::Instant::now()
+}

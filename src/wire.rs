@@ -40,10 +40,13 @@ pub const FLAG_LABEL: u8 = 0b0000_0001;
 pub const MAX_UPDATES: usize = 250;
 /// Largest datagram the decoder looks at; anything longer is oversize.
 pub const MAX_DATAGRAM: usize = 65_507;
+/// The most memory decoding one datagram may claim for its collections and strings, whatever
+/// its length prefixes say: room for [`MAX_UPDATES`] updates of a full-size datagram, and no more.
+pub const MAX_DECODE_ALLOC: usize = 256 * 1024;
 
 fn config() -> impl bincode::config::Config {
     // The limit bounds what a hostile length prefix can make the decoder allocate.
-    bincode::config::standard().with_limit::<MAX_DATAGRAM>()
+    bincode::config::standard().with_limit::<MAX_DECODE_ALLOC>()
 }
 
 /// A primary protocol message: the reason a datagram was sent.

@@ -219,9 +219,8 @@ mod tests {
         }
     }
 
-    #[allow(clippy::disallowed_methods)] // a fixed epoch for pure tests
     fn epoch() -> Instant {
-        Instant::now()
+        crate::test_epoch()
     }
 
     #[test]

@@ -67,8 +67,7 @@ impl Harness {
     pub(crate) fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(Profile::Lan, ME, my_addr());
         tweak(&mut config);
-        #[allow(clippy::disallowed_methods)] // the fake clock's epoch; only offsets matter
-        let now = Instant::now();
+        let now = crate::test_epoch();
         let swim = Swim::new(config, 7, now).unwrap();
         let mut h = Harness {
             swim,

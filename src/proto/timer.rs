@@ -107,8 +107,7 @@ mod tests {
 
     #[test]
     fn pops_in_deadline_then_insertion_order() {
-        #[allow(clippy::disallowed_methods)] // a fixed epoch for a pure test
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let mut t = Timers::default();
         t.schedule(t0 + Duration::from_millis(20), Timer::GossipTick);
         t.schedule(t0 + Duration::from_millis(10), Timer::ProbeTick);
