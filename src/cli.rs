@@ -1,0 +1,309 @@
+//! Command-line options for one node, shared by `rumor agent` and `rumor-tui` (which flattens
+//! [`NodeArgs`] into its own arguments). Only node options live here; flags that belong to one
+//! binary (output format, the dashboard's demo mode) stay in that binary.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::config::{Config, Profile, parse_duration};
+use crate::error::ConfigError;
+use crate::member::Tags;
+
+/// Options that configure one node: identity, addresses, seeds, a timing profile and an
+/// override for every timing field (named as in hashicorp/memberlist).
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct NodeArgs {
+    /// Unique node name [default: <hostname>-<pid>]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Local UDP address to bind (port 0 picks a free port)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7946")]
+    pub bind: SocketAddr,
+
+    /// Address announced to other members, when it differs from --bind (NAT, 0.0.0.0)
+    #[arg(long, value_name = "IP:PORT")]
+    pub advertise: Option<SocketAddr>,
+
+    /// A member to join through (repeatable); none starts a new cluster
+    #[arg(long = "join", value_name = "IP:PORT")]
+    pub join: Vec<SocketAddr>,
+
+    /// Timing profile: lan, wan, local (memberlist's) or test (fast, for loopback)
+    #[arg(long, value_name = "PROFILE", default_value = "lan")]
+    pub profile: Profile,
+
+    /// A key=value tag gossiped with this node (repeatable)
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = Tags::parse_pair)]
+    pub tags: Vec<(String, String)>,
+
+    /// Cluster label: datagrams from other labels are dropped, so clusters never merge
+    #[arg(long, value_name = "LABEL")]
+    pub cluster_label: Option<String>,
+
+    /// Time between probes (one protocol period), e.g. 1s or 200ms
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub probe_interval: Option<Duration>,
+
+    /// Wait for a direct ack before indirect probing; below --probe-interval
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub probe_timeout: Option<Duration>,
+
+    /// Time between dedicated gossip sends
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub gossip_interval: Option<Duration>,
+
+    /// Members each gossip send goes to
+    #[arg(long, value_name = "N")]
+    pub gossip_nodes: Option<usize>,
+
+    /// Members asked to probe indirectly (k)
+    #[arg(long, value_name = "N")]
+    pub indirect_checks: Option<usize>,
+
+    /// Suspicion timeout multiplier (x max(1, log10 N) x probe interval)
+    #[arg(long, value_name = "N")]
+    pub suspicion_mult: Option<u32>,
+
+    /// Lifeguard: an unconfirmed suspicion lasts up to this many times the minimum
+    #[arg(long, value_name = "N")]
+    pub suspicion_max_timeout_mult: Option<u32>,
+
+    /// Each update is retransmitted up to this x ceil(log10(N+1)) times
+    #[arg(long, value_name = "N")]
+    pub retransmit_mult: Option<u32>,
+
+    /// Time between full-state syncs with a random member (0s turns them off)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub push_pull_interval: Option<Duration>,
+
+    /// How long dead and left members are remembered
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub dead_node_reclaim: Option<Duration>,
+
+    /// Lifeguard: ceiling of the local health multiplier (1 turns it off)
+    #[arg(long, value_name = "N")]
+    pub awareness_max_multiplier: Option<u32>,
+
+    /// Give up joining when no seed answered within this time
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub join_timeout: Option<Duration>,
+
+    /// Longest time a graceful leave keeps gossiping before stopping
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub leave_timeout: Option<Duration>,
+
+    /// Largest datagram sent, in bytes
+    #[arg(long, value_name = "BYTES")]
+    pub packet_budget: Option<usize>,
+}
+
+impl NodeArgs {
+    /// Builds and validates the node's [`Config`]: the profile's values, then every override
+    /// given. The error names the [`Config`] field; [`flag_for_field`] gives its flag.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let name = self.name.unwrap_or_else(default_name);
+        let mut c = Config::new(self.profile, name, self.bind);
+        c.advertise_addr = self.advertise;
+        c.seeds = self.join;
+        c.tags = Tags::new(self.tags).map_err(|reason| ConfigError {
+            field: "tags",
+            reason,
+        })?;
+        c.cluster_label = self.cluster_label;
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        set(&mut c.probe_interval, self.probe_interval);
+        set(&mut c.probe_timeout, self.probe_timeout);
+        set(&mut c.gossip_interval, self.gossip_interval);
+        set(&mut c.gossip_nodes, self.gossip_nodes);
+        set(&mut c.indirect_checks, self.indirect_checks);
+        set(&mut c.suspicion_mult, self.suspicion_mult);
+        set(
+            &mut c.suspicion_max_timeout_mult,
+            self.suspicion_max_timeout_mult,
+        );
+        set(&mut c.retransmit_mult, self.retransmit_mult);
+        set(&mut c.push_pull_interval, self.push_pull_interval);
+        set(&mut c.dead_node_reclaim, self.dead_node_reclaim);
+        set(
+            &mut c.awareness_max_multiplier,
+            self.awareness_max_multiplier,
+        );
+        set(&mut c.join_timeout, self.join_timeout);
+        set(&mut c.leave_timeout, self.leave_timeout);
+        set(&mut c.packet_budget, self.packet_budget);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// The command-line flag that sets a [`Config`] field, for error messages: a user who typed
+/// `--probe-timeout` should be told about `--probe-timeout`, not `probe_timeout`.
+pub fn flag_for_field(field: &str) -> String {
+    match field {
+        "bind_addr" => "--bind".into(),
+        "advertise_addr" => "--advertise".into(),
+        "seeds" => "--join".into(),
+        "tags" => "--tag".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// `<hostname>-<pid>`: unique per process on a host, readable on a dashboard. Reads Linux's
+/// hostname file rather than calling into libc (the crate forbids unsafe code); elsewhere the
+/// `HOSTNAME` variable, else plain `rumor`.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "rumor".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NodeArgs, clap::Error> {
+        let argv = std::iter::once("rumor").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|c| c.node)
+    }
+
+    #[test]
+    fn defaults_give_the_lan_profile_on_port_7946() {
+        let c = parse(&["--name", "n1"]).unwrap().into_config().unwrap();
+        let lan = Config::new(Profile::Lan, "n1", "127.0.0.1:7946".parse().unwrap());
+        assert_eq!(c, lan);
+    }
+
+    #[test]
+    fn overrides_replace_profile_values() {
+        let c = parse(&[
+            "--name",
+            "n1",
+            "--profile",
+            "test",
+            "--probe-interval",
+            "200ms",
+            "--probe-timeout",
+            "100ms",
+            "--gossip-interval",
+            "50ms",
+            "--gossip-nodes",
+            "5",
+            "--indirect-checks",
+            "2",
+            "--suspicion-mult",
+            "6",
+            "--suspicion-max-timeout-mult",
+            "3",
+            "--retransmit-mult",
+            "5",
+            "--push-pull-interval",
+            "0s",
+            "--dead-node-reclaim",
+            "1m",
+            "--awareness-max-multiplier",
+            "1",
+            "--join-timeout",
+            "3s",
+            "--leave-timeout",
+            "1.5s",
+            "--packet-budget",
+            "1200",
+            "--join",
+            "127.0.0.1:7000",
+            "--join",
+            "127.0.0.1:7001",
+            "--tag",
+            "role=db",
+            "--tag",
+            "zone=a=b",
+            "--cluster-label",
+            "prod",
+            "--advertise",
+            "127.0.0.2:9000",
+        ])
+        .unwrap()
+        .into_config()
+        .unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(c.probe_interval, ms(200));
+        assert_eq!(c.probe_timeout, ms(100));
+        assert_eq!(c.gossip_interval, ms(50));
+        assert_eq!(c.gossip_nodes, 5);
+        assert_eq!(c.indirect_checks, 2);
+        assert_eq!(c.suspicion_mult, 6);
+        assert_eq!(c.suspicion_max_timeout_mult, 3);
+        assert_eq!(c.retransmit_mult, 5);
+        assert_eq!(c.push_pull_interval, Duration::ZERO);
+        assert_eq!(c.dead_node_reclaim, ms(60_000));
+        assert_eq!(c.awareness_max_multiplier, 1);
+        assert_eq!(c.join_timeout, ms(3000));
+        assert_eq!(c.leave_timeout, ms(1500));
+        assert_eq!(c.packet_budget, 1200);
+        assert_eq!(c.seeds.len(), 2);
+        assert_eq!(c.tags.get("role"), Some("db"));
+        assert_eq!(c.tags.get("zone"), Some("a=b"));
+        assert_eq!(c.cluster_label.as_deref(), Some("prod"));
+        assert_eq!(c.advertised(), "127.0.0.2:9000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_naming_its_field() {
+        let err = parse(&["--probe-interval", "1s", "--probe-timeout", "2s"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert_eq!(err.field, "probe_timeout");
+        assert_eq!(flag_for_field(err.field), "--probe-timeout");
+    }
+
+    #[test]
+    fn unparsable_flags_are_refused_by_clap() {
+        for args in [
+            &["--probe-interval", "200"][..],
+            &["--profile", "moon"],
+            &["--tag", "novalue"],
+            &["--bind", "localhost"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.to_string().contains(args[0]), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_name_is_host_and_pid() {
+        let c = parse(&[]).unwrap().into_config().unwrap();
+        assert!(
+            c.name.ends_with(&format!("-{}", std::process::id())),
+            "{}",
+            c.name
+        );
+    }
+
+    #[test]
+    fn flags_are_named_after_config_fields() {
+        assert_eq!(flag_for_field("bind_addr"), "--bind");
+        assert_eq!(flag_for_field("seeds"), "--join");
+        assert_eq!(
+            flag_for_field("suspicion_max_timeout_mult"),
+            "--suspicion-max-timeout-mult"
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! The handle a program holds on a running node: start it, read its view of the cluster, hear
+//! its membership changes, and stop it (gracefully or as a crash).
+//!
+//! A [`Node`] owns one loop thread (see the crate docs' diagram). Every method talks to that
+//! thread through a command channel and a mio `Waker`; queries wait for a reply on a one-shot
+//! channel. Once the loop has stopped (after [`Node::leave`], or if it ever died), queries answer
+//! from the snapshot the loop left behind, so they never block or panic.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::event::{Event, Stats};
+use crate::member::{Member, Tags};
+use crate::proto::Status;
+use crate::runtime::{Command, FaultCommand, Runtime, Snapshot, fresh_seed};
+
+/// Extra time [`Node::start`] waits beyond `join_timeout` for the core's own verdict, so that a
+/// loaded machine is not mistaken for an unreachable seed.
+const JOIN_GRACE: Duration = Duration::from_millis(500);
+
+/// Extra time [`Node::shutdown`] gives a leave beyond `leave_timeout`: the core itself stops
+/// leaving at `leave_timeout`, this only covers a descheduled loop thread.
+const LEAVE_GRACE: Duration = Duration::from_millis(500);
+
+/// A running rumor node: one UDP socket and one loop thread driving the SWIM core.
+///
+/// Dropping a `Node` stops it abruptly, like [`Node::kill`]: a graceful leave can take up to
+/// `leave_timeout`, and a destructor should not block that long by surprise. Call
+/// [`Node::shutdown`] (or [`Node::leave`]) to leave gracefully.
+pub struct Node {
+    commands: Sender<Command>,
+    waker: Arc<Waker>,
+    events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+    name: String,
+    leave_timeout: Duration,
+    last: Arc<Mutex<Option<Snapshot>>>,
+}
+
+/// Why [`Node::leave`] did not complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaveError {
+    /// The core had not finished leaving when the wait ran out. The loop was stopped anyway, so
+    /// some members may report this node Failed instead of Left.
+    TimedOut {
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// The loop had already stopped (killed, or a previous leave), before this leave began.
+    NotRunning,
+}
+
+impl fmt::Display for LeaveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaveError::TimedOut { waited } => {
+                write!(f, "leave did not finish within {waited:?}; stopped anyway")
+            }
+            LeaveError::NotRunning => f.write_str("the node was not running"),
+        }
+    }
+}
+
+impl std::error::Error for LeaveError {}
+
+impl Node {
+    /// Validates `config`, binds its address, starts the loop thread and joins the cluster.
+    ///
+    /// With seeds, this blocks until the core reports it joined, or fails with
+    /// [`StartError::JoinTimeout`] when no seed answered within `join_timeout`. Without seeds
+    /// the node starts a new cluster at once. On any error no thread is left running and the
+    /// socket is closed. The core's RNG gets a fresh random seed; see [`Node::start_seeded`].
+    pub fn start(config: Config) -> Result<Node, StartError> {
+        Self::start_seeded(config, fresh_seed())
+    }
+
+    /// Like [`Node::start`], with the seed for the core's RNG and the fault layer's RNG given,
+    /// so that a test can print it. Timing still comes from the real clock and network, so a
+    /// seed does not replay a real-UDP run exactly; it only fixes the random choices.
+    pub fn start_seeded(config: Config, seed: u64) -> Result<Node, StartError> {
+        let name = config.name.clone();
+        let seeds = config.seeds.clone();
+        let join_timeout = config.join_timeout;
+        let leave_timeout = config.leave_timeout;
+        let (runtime, handles) = Runtime::new(config, seed)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("rumor {name}"))
+            .spawn(move || runtime.run())
+            .map_err(StartError::Io)?;
+        let mut node = Node {
+            commands: handles.commands,
+            waker: handles.waker,
+            events: handles.events,
+            thread: Some(thread),
+            addr: handles.bound,
+            name,
+            leave_timeout,
+            last: handles.last,
+        };
+        if let Some(joined) = handles.joined {
+            let verdict = joined.recv_timeout(join_timeout + JOIN_GRACE);
+            if verdict != Ok(Status::Running) {
+                // JoinFailed, no verdict in time, or a loop that died: in each case the caller
+                // gets the error and nothing keeps running behind its back.
+                node.stop_now();
+                return Err(StartError::JoinTimeout {
+                    seeds,
+                    waited: join_timeout,
+                });
+            }
+        }
+        Ok(node)
+    }
+
+    /// This node's membership changes, in the order it observed them.
+    ///
+    /// Every call returns a clone of the same receiver, so each event goes to exactly one of
+    /// the clones that asks. The channel is unbounded and filled from the start, whether or not
+    /// anyone reads it; a long-running program should read it or drop its copies (the node keeps
+    /// one, so events accumulate at one per membership change until read). The channel
+    /// disconnects once the node has stopped and every event was read.
+    pub fn events(&self) -> Receiver<Event> {
+        self.events.clone()
+    }
+
+    /// Every member this node knows, itself excluded, as the core sees them right now.
+    pub fn members(&self) -> Vec<Member> {
+        self.ask(Command::Members, |s| s.members.clone())
+    }
+
+    /// This node itself, as it presents itself to the cluster (incarnation, tags, state).
+    pub fn local(&self) -> Member {
+        self.ask(Command::Local, |s| s.local.clone())
+    }
+
+    /// A copy of the running counters.
+    pub fn stats(&self) -> Stats {
+        self.ask(Command::Stats, |s| s.stats.clone())
+    }
+
+    /// Lifeguard's local health score: 0 is healthy, higher means this node's own probes go
+    /// unanswered and it is slowing down before accusing others.
+    pub fn health(&self) -> u32 {
+        self.ask(Command::Health, |s| s.health)
+    }
+
+    /// Where the node stands: joining, running, leaving, left...
+    pub fn status(&self) -> Status {
+        self.ask(Command::Status, |s| s.status)
+    }
+
+    /// The address the socket is bound to, with the real port when the config asked for port 0.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The node's name, as configured.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Replaces this node's tags; the change is gossiped with a higher incarnation and other
+    /// members report it as `Updated`.
+    pub fn set_tags(&self, tags: Tags) {
+        self.send(Command::SetTags(tags));
+    }
+
+    /// Leaves the cluster gracefully: gossips Left about itself, waits until the core is done
+    /// (at most `timeout`), then stops the loop and closes the socket. Members that heard the
+    /// leave report this node `Left` rather than `Failed`.
+    ///
+    /// Queries keep answering afterwards, from the state at the moment the loop stopped.
+    pub fn leave(&self, timeout: Duration) -> Result<(), LeaveError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if !self.send(Command::Leave(tx)) {
+            return Err(LeaveError::NotRunning);
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(()) => Ok(()),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                // The loop stopped before answering. If it stopped because the leave finished in
+                // the same iteration the reply was dropped with it; the snapshot tells.
+                match self.last_snapshot().map(|s| s.status) {
+                    Some(Status::Left) => Ok(()),
+                    _ => Err(LeaveError::NotRunning),
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                self.send(Command::Stop);
+                Err(LeaveError::TimedOut { waited: timeout })
+            }
+        }
+    }
+
+    /// Leaves gracefully (waiting up to the config's `leave_timeout`, plus a little grace), then
+    /// waits for the loop thread to end.
+    pub fn shutdown(mut self) -> Result<(), LeaveError> {
+        let result = self.leave(self.leave_timeout + LEAVE_GRACE);
+        self.stop_now();
+        match result {
+            // A node that had already left (or was never running) has nothing left to do.
+            Err(LeaveError::NotRunning) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Stops the node abruptly, as a crash would: no leave, no further datagrams; the socket is
+    /// closed once the loop thread has ended, which this waits for. Other members will suspect
+    /// it and declare it Failed.
+    pub fn kill(mut self) {
+        self.stop_now();
+    }
+
+    /// Fault injection, for tests and demos: drops each outgoing and each incoming datagram with
+    /// probability `rate` (0 turns loss off). Dropped datagrams count in `Stats::dropped_fault`.
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is not within `0.0..=1.0`.
+    pub fn set_loss(&self, rate: f64) {
+        self.set_loss_rates(rate, rate);
+    }
+
+    /// Fault injection, for tests and demos: separate drop probabilities for outgoing (`send`)
+    /// and incoming (`recv`) datagrams. Giving every node of a cluster the same `recv` rate (and
+    /// no `send` loss) models uniform loss `recv` on every link.
+    ///
+    /// # Panics
+    ///
+    /// If a rate is not within `0.0..=1.0`.
+    pub fn set_loss_rates(&self, send: f64, recv: f64) {
+        for (which, rate) in [("send", send), ("recv", recv)] {
+            assert!(
+                (0.0..=1.0).contains(&rate),
+                "{which} loss rate must be within 0.0..=1.0, got {rate}"
+            );
+        }
+        self.send(Command::Fault(FaultCommand::Loss { send, recv }));
+    }
+
+    /// Fault injection, for tests and demos: drops every datagram to or from `peer`, as a
+    /// network partition would. Blocking on both sides of a cut makes it symmetric.
+    pub fn block(&self, peer: SocketAddr) {
+        self.send(Command::Fault(FaultCommand::Block(peer)));
+    }
+
+    /// Fault injection: lifts a [`Node::block`] of `peer`.
+    pub fn unblock(&self, peer: SocketAddr) {
+        self.send(Command::Fault(FaultCommand::Unblock(peer)));
+    }
+
+    /// Fault injection: lifts every [`Node::block`] (heals the partition on this side).
+    pub fn unblock_all(&self) {
+        self.send(Command::Fault(FaultCommand::UnblockAll));
+    }
+
+    /// Fault injection, for tests and demos: freezes the protocol for `duration`, like a GC
+    /// pause or a stopped VM. The loop reads no datagrams (they queue in the kernel's socket
+    /// buffer and are handled late), runs no timers and sends nothing; when the pause ends,
+    /// every overdue timer fires at once. Queries from this handle are still answered. A pause
+    /// during a pause extends it to the later end.
+    pub fn pause(&self, duration: Duration) {
+        self.send(Command::Fault(FaultCommand::Pause(duration)));
+    }
+
+    /// Sends a command and wakes the loop; false when the loop is gone.
+    fn send(&self, cmd: Command) -> bool {
+        if self.commands.send(cmd).is_err() {
+            return false;
+        }
+        // A failed wake means the poll is gone, i.e. the loop is ending; the command then goes
+        // unanswered and queries fall back to the final snapshot.
+        self.waker.wake().is_ok()
+    }
+
+    /// Asks the loop a question; answers from the final snapshot once the loop is gone.
+    fn ask<T>(
+        &self,
+        make: impl FnOnce(Sender<T>) -> Command,
+        from_last: impl Fn(&Snapshot) -> T,
+    ) -> T {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self.send(make(tx))
+            && let Ok(answer) = rx.recv()
+        {
+            return answer;
+        }
+        // The loop drops pending replies only after writing the snapshot, so it is there now.
+        match self.last_snapshot() {
+            Some(s) => from_last(&s),
+            None => unreachable!("the rumor loop thread ended without leaving its final state"),
+        }
+    }
+
+    fn last_snapshot(&self) -> Option<Snapshot> {
+        self.last.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.send(Command::Stop);
+            // A panic in the loop thread has already been reported on stderr by the default
+            // hook; re-raising it here, possibly inside Drop, would only abort the program.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}

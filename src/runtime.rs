@@ -1,0 +1,474 @@
+//! The mio event loop that drives one [`Swim`](crate::Swim) over a UDP socket.
+//!
+//! One thread per node owns the socket, the `Poll`, the core and the fault layer. Other threads
+//! talk to it only through [`Command`]s on a crossbeam channel followed by a [`Waker::wake`], and
+//! hear from it through the event channel and one-shot reply channels. Nothing here is shared
+//! behind a lock except the final snapshot the loop leaves behind when it stops.
+//!
+//! Each iteration, in this order:
+//!
+//! 1. sleep in `Poll::poll` until a datagram, a command, or the core's next deadline;
+//! 2. read the clock once, then drain the socket until `WouldBlock` into `handle_datagram`;
+//! 3. call `handle_timeout` when the core's deadline has passed;
+//! 4. serve commands (snapshots, tags, leave, stop, faults);
+//! 5. send every datagram `poll_transmit` hands out;
+//! 6. forward every `poll_event` into the event channel.
+//!
+//! The loop never spins: with no deadline and no input it blocks in `poll` indefinitely.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::event::{Event, Stats};
+use crate::member::{Member, Tags};
+use crate::proto::{Status, Swim};
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// Kernel socket buffers asked for. A join or a full-state sync can burst dozens of datagrams at
+/// once; the default ~200 KiB receive buffer overflows when the loop is briefly descheduled on a
+/// busy machine. The kernel caps the request at `net.core.rmem_max`, which is fine.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Largest UDP payload: a receive buffer this size never truncates a datagram.
+const MAX_DATAGRAM: usize = 65_536;
+
+/// The one place the runtime reads the clock.
+///
+/// clippy.toml forbids `Instant::now` everywhere so that the protocol core stays testable under
+/// a fake clock; the real-UDP runtime is the one component that must live in wall-clock time.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// A seed for a node that was started without one: OS randomness (via `RandomState`'s
+/// per-process random keys), the process id and a per-process counter, so that nodes started in
+/// one process, or in many processes at once, never share an RNG stream.
+pub(crate) fn fresh_seed() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.finish()
+}
+
+/// What the loop knew when it stopped; read by the handle once the loop is gone.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) members: Vec<Member>,
+    pub(crate) local: Member,
+    pub(crate) stats: Stats,
+    pub(crate) health: u32,
+    pub(crate) status: Status,
+}
+
+/// A request from the handle to the loop. Queries carry a bounded(1) reply channel.
+pub(crate) enum Command {
+    Members(Sender<Vec<Member>>),
+    Local(Sender<Member>),
+    Stats(Sender<Stats>),
+    Health(Sender<u32>),
+    Status(Sender<Status>),
+    SetTags(Tags),
+    /// Start a graceful leave; the sender hears `()` once the core reports `Left`, after which
+    /// the loop stops.
+    Leave(Sender<()>),
+    /// Stop at once: no leave, no further datagrams (a crash, as seen from the network).
+    Stop,
+    Fault(FaultCommand),
+}
+
+/// Fault-injection commands (tests and demos only).
+pub(crate) enum FaultCommand {
+    /// Drop rates for outgoing and incoming datagrams, each in `0.0..=1.0`.
+    Loss {
+        send: f64,
+        recv: f64,
+    },
+    Block(SocketAddr),
+    Unblock(SocketAddr),
+    UnblockAll,
+    Pause(Duration),
+}
+
+/// The fault layer: off (`active == false`) unless a fault command turned something on, and
+/// then checked with one branch per datagram.
+///
+/// A pause models a stop-the-world stall (a GC pause, a frozen VM, SIGSTOP): the loop neither
+/// reads the socket nor runs timers nor sends, so datagrams queue in the kernel buffer and are
+/// processed, late, when the pause ends, and every overdue timer fires at once. This is the
+/// realistic shape of Lifeguard's "slow node", unlike dropping everything, which would look
+/// like packet loss. Local queries from the handle are still answered, so a dashboard stays live.
+struct Faults {
+    active: bool,
+    send_loss: f64,
+    recv_loss: f64,
+    blocked: HashSet<SocketAddr>,
+    paused_until: Option<Instant>,
+    rng: SmallRng,
+}
+
+impl Faults {
+    fn new(seed: u64) -> Self {
+        Faults {
+            active: false,
+            send_loss: 0.0,
+            recv_loss: 0.0,
+            blocked: HashSet::new(),
+            paused_until: None,
+            // Its own stream, so that turning faults on does not shift the core's randomness.
+            rng: SmallRng::seed_from_u64(seed ^ 0x5eed_fa17_5eed_fa17),
+        }
+    }
+
+    fn apply(&mut self, now: Instant, cmd: FaultCommand) {
+        match cmd {
+            FaultCommand::Loss { send, recv } => {
+                self.send_loss = send;
+                self.recv_loss = recv;
+            }
+            FaultCommand::Block(addr) => {
+                self.blocked.insert(addr);
+            }
+            FaultCommand::Unblock(addr) => {
+                self.blocked.remove(&addr);
+            }
+            FaultCommand::UnblockAll => self.blocked.clear(),
+            FaultCommand::Pause(d) => {
+                let until = now + d;
+                self.paused_until = Some(self.paused_until.map_or(until, |u| u.max(until)));
+            }
+        }
+        self.active = self.send_loss > 0.0
+            || self.recv_loss > 0.0
+            || !self.blocked.is_empty()
+            || self.paused_until.is_some();
+    }
+
+    /// True while paused; clears an expired pause.
+    fn paused(&mut self, now: Instant) -> bool {
+        match self.paused_until {
+            Some(until) if now < until => true,
+            Some(_) => {
+                self.paused_until = None;
+                self.active =
+                    self.send_loss > 0.0 || self.recv_loss > 0.0 || !self.blocked.is_empty();
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn drops(&mut self, peer: SocketAddr, rate: f64) -> bool {
+        if !self.active {
+            return false;
+        }
+        if self.blocked.contains(&peer) {
+            return true;
+        }
+        rate > 0.0 && self.rng.random_bool(rate.min(1.0))
+    }
+}
+
+/// Creates the node's UDP socket. SO_REUSEADDR stays off on purpose: on Linux it lets a second
+/// UDP socket bind the same address, and two nodes silently sharing a port must instead be
+/// reported as [`StartError::AddrInUse`].
+fn bind(addr: SocketAddr) -> Result<std::net::UdpSocket, StartError> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| StartError::Bind(addr, e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| StartError::Bind(addr, e))?;
+    // Best effort: a smaller buffer than asked for only makes bursts likelier to drop.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into()).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => StartError::AddrInUse(addr),
+        _ => StartError::Bind(addr, e),
+    })?;
+    Ok(socket.into())
+}
+
+/// Everything the loop thread owns. Built on the caller's thread so that every setup error is
+/// returned from `Node::start` before any thread exists.
+pub(crate) struct Runtime {
+    poll: Poll,
+    socket: UdpSocket,
+    swim: Swim,
+    faults: Faults,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    /// False once every event receiver is gone: the core's events are then drained and dropped.
+    events_open: bool,
+    /// The last drain stopped at its bound with datagrams possibly left in the socket.
+    backlog: bool,
+    /// Told the status once a join with seeds stops being `Joining`.
+    join_waiter: Option<Sender<Status>>,
+    leave_waiters: Vec<Sender<()>>,
+    last: Arc<Mutex<Option<Snapshot>>>,
+}
+
+/// What `Runtime::new` hands back to the handle besides the runtime itself.
+pub(crate) struct Handles {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) events: Receiver<Event>,
+    pub(crate) joined: Option<Receiver<Status>>,
+    pub(crate) bound: SocketAddr,
+    pub(crate) last: Arc<Mutex<Option<Snapshot>>>,
+}
+
+impl Runtime {
+    /// Binds the socket, builds the core and asks it to join. With a bind port of 0 the
+    /// kernel's choice becomes the node's address (and the advertised one, unless an advertise
+    /// address with a port was given).
+    pub(crate) fn new(mut config: Config, seed: u64) -> Result<(Runtime, Handles), StartError> {
+        config.validate()?;
+        let std_socket = bind(config.bind_addr)?;
+        let bound = std_socket.local_addr().map_err(StartError::Io)?;
+        config.bind_addr = bound;
+        if let Some(adv) = &mut config.advertise_addr
+            && adv.port() == 0
+        {
+            adv.set_port(bound.port());
+        }
+        let mut socket = UdpSocket::from_std(std_socket);
+        let poll = Poll::new().map_err(StartError::Io)?;
+        poll.registry()
+            .register(&mut socket, SOCKET, Interest::READABLE)
+            .map_err(StartError::Io)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
+
+        let seeds = config.seeds.clone();
+        let mut swim = Swim::new(config, seed, now())?;
+        swim.join(now(), &seeds);
+
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        // Unbounded: membership changes are rare and small, and a bounded channel would force
+        // the loop to either block (stalling the protocol) or drop events. A program that never
+        // reads its events grows by one Event per change; see `Node::events`.
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let (join_waiter, joined) = if seeds.is_empty() {
+            (None, None)
+        } else {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            (Some(tx), Some(rx))
+        };
+        let last = Arc::new(Mutex::new(None));
+        let runtime = Runtime {
+            poll,
+            socket,
+            swim,
+            faults: Faults::new(seed),
+            commands: cmd_rx,
+            events: ev_tx,
+            events_open: true,
+            backlog: false,
+            join_waiter,
+            leave_waiters: Vec::new(),
+            last: Arc::clone(&last),
+        };
+        let handles = Handles {
+            commands: cmd_tx,
+            waker,
+            events: ev_rx,
+            joined,
+            bound,
+            last,
+        };
+        Ok((runtime, handles))
+    }
+
+    /// Runs until a `Stop` command, a finished leave, or the handle disappearing. Never panics
+    /// on network or channel trouble: socket errors are counted, closed channels end quietly.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        let mut recv_buf = vec![0u8; MAX_DATAGRAM];
+        let mut send_buf = Vec::with_capacity(MAX_DATAGRAM);
+        loop {
+            let before = now();
+            let paused = self.faults.paused(before);
+            let deadline = if paused {
+                self.faults.paused_until
+            } else {
+                self.swim.poll_timeout()
+            };
+            let timeout = if self.backlog && !paused {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| d.saturating_duration_since(before))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                // epoll_wait only fails on programming errors (bad fd); stopping beats spinning.
+                break;
+            }
+            // mio may wake early (a datagram) or late (a loaded machine): the deadline checks
+            // below use a fresh reading, never the timeout that was asked for.
+            let now = now();
+            let paused = self.faults.paused(now);
+            if !paused {
+                // Always drain, not only on a readable event: readiness is edge-triggered, and a
+                // pause leaves datagrams queued without a new edge to announce them.
+                self.drain_socket(now, &mut recv_buf);
+                if self.swim.poll_timeout().is_some_and(|d| d <= now) {
+                    self.swim.handle_timeout(now);
+                }
+            }
+            if self.serve_commands(now) {
+                // A stop is a crash as the network sees it: nothing queued goes out.
+                break;
+            }
+            if !paused {
+                self.flush_transmits(&mut send_buf);
+                self.forward_events();
+            }
+            self.notify_waiters();
+            if self.swim.status() == Status::Left {
+                break;
+            }
+        }
+    }
+
+    fn drain_socket(&mut self, now: Instant, buf: &mut [u8]) {
+        self.backlog = false;
+        // Bounded so that a flood cannot starve timers and commands forever; the rest is read
+        // next iteration (the loop does not sleep while datagrams remain, see below).
+        for _ in 0..4096 {
+            match self.socket.recv_from(buf) {
+                Ok((len, from)) => {
+                    let recv_loss = self.faults.recv_loss;
+                    if self.faults.drops(from, recv_loss) {
+                        self.swim.stats_mut().dropped_fault += 1;
+                        continue;
+                    }
+                    self.swim.handle_datagram(now, from, &buf[..len]);
+                }
+                // No more datagrams queued: the next readable edge will wake the poll.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // ICMP port-unreachable from an earlier send surfaces here as ConnectionRefused
+                // on some systems; it says nothing about this datagram, so keep reading.
+                Err(_) => {}
+            }
+        }
+        // Datagrams may remain, and no new readiness edge will announce them: poll without
+        // sleeping next time.
+        self.backlog = true;
+    }
+
+    fn serve_commands(&mut self, now: Instant) -> bool {
+        loop {
+            let cmd = match self.commands.try_recv() {
+                Ok(cmd) => cmd,
+                Err(crossbeam_channel::TryRecvError::Empty) => return false,
+                // The handle is gone (dropped without stopping us): nobody can ever talk to
+                // this node again, so stop rather than run ownerless forever.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return true,
+            };
+            // A reply whose receiver is gone (the caller gave up) is simply dropped.
+            match cmd {
+                Command::Members(tx) => drop(tx.try_send(self.swim.members())),
+                Command::Local(tx) => drop(tx.try_send(self.swim.local())),
+                Command::Stats(tx) => drop(tx.try_send(self.swim.stats().clone())),
+                Command::Health(tx) => drop(tx.try_send(self.swim.health())),
+                Command::Status(tx) => drop(tx.try_send(self.swim.status())),
+                Command::SetTags(tags) => self.swim.set_tags(now, tags),
+                Command::Leave(tx) => {
+                    if !matches!(self.swim.status(), Status::Leaving | Status::Left) {
+                        self.swim.leave(now);
+                    }
+                    self.leave_waiters.push(tx);
+                }
+                Command::Stop => return true,
+                Command::Fault(f) => self.faults.apply(now, f),
+            }
+        }
+    }
+
+    fn flush_transmits(&mut self, buf: &mut Vec<u8>) {
+        loop {
+            buf.clear();
+            let Some(to) = self.swim.poll_transmit(buf) else {
+                return;
+            };
+            let send_loss = self.faults.send_loss;
+            if self.faults.drops(to, send_loss) {
+                self.swim.stats_mut().dropped_fault += 1;
+                continue;
+            }
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                match self.socket.send_to(buf, to) {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted && attempts < 3 => {}
+                    // WouldBlock means the send buffer is full: the datagram is lost, exactly as
+                    // a congested network would lose it; the protocol tolerates loss.
+                    Err(_) => {
+                        self.swim.stats_mut().send_errors += 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn forward_events(&mut self) {
+        while let Some(event) = self.swim.poll_event() {
+            if self.events_open && self.events.send(event).is_err() {
+                // Every receiver is gone (the program stopped listening): keep running the
+                // protocol, just stop reporting.
+                self.events_open = false;
+            }
+        }
+    }
+
+    fn notify_waiters(&mut self) {
+        let status = self.swim.status();
+        if status != Status::Joining
+            && let Some(tx) = self.join_waiter.take()
+        {
+            let _ = tx.try_send(status);
+        }
+        if status == Status::Left {
+            for tx in self.leave_waiters.drain(..) {
+                let _ = tx.try_send(());
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    /// Leaves the final snapshot for the handle, on every way out of the loop (a panic in the
+    /// core included), so that `Node` queries always have an answer. The socket closes right
+    /// after, and the event sender with it, so readers of the event channel see it disconnect.
+    fn drop(&mut self) {
+        let snapshot = Snapshot {
+            members: self.swim.members(),
+            local: self.swim.local(),
+            stats: self.swim.stats().clone(),
+            health: self.swim.health(),
+            status: self.swim.status(),
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(snapshot);
+        }
+    }
+}

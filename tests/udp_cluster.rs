@@ -1,0 +1,469 @@
+//! Real nodes over real UDP on 127.0.0.1, with the test profile's timings (probe 50 ms). These
+//! prove the wiring (socket, loop, timers, commands, fault layer); the simulator proves the
+//! protocol. Every wait has a deadline, and each test prints what it measured.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use rand::Rng;
+use rumor::{Config, Event, EventKind, MemberState, Node, Profile, StartError};
+
+use common::{free_addr, now, rng, wait_for, wait_until};
+
+/// Scheduling slack added to every protocol bound: two cores shared with compilers and other
+/// test binaries can delay a loop thread by a few hundred milliseconds. Small next to the bounds
+/// themselves, so a protocol that is off by a period or more still fails.
+const SLACK: Duration = Duration::from_millis(500);
+
+fn config(name: &str, seeds: Vec<SocketAddr>) -> Config {
+    let mut c = Config::new(Profile::Test, name, "127.0.0.1:0".parse().unwrap());
+    c.seeds = seeds;
+    c
+}
+
+/// The longest a crash may take to be reported Failed everywhere: an unconfirmed (Lifeguard
+/// maximum) suspicion timeout plus three probe periods to notice the crash and spread the news.
+fn detection_bound(c: &Config, n: usize) -> Duration {
+    let scale = (n as f64).log10().max(1.0);
+    let min = c
+        .probe_interval
+        .mul_f64(f64::from(c.suspicion_mult) * scale);
+    min * c.suspicion_max_timeout_mult + 3 * c.probe_interval
+}
+
+/// A set of nodes on loopback; a slot is `None` once its node was killed or dropped.
+struct Cluster {
+    nodes: Vec<Option<Node>>,
+    names: Vec<String>,
+    events: Vec<Receiver<Event>>,
+    /// Every event each node reported so far, filled by [`Cluster::collect`].
+    log: Vec<Vec<Event>>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes; each joins through a random node started before it.
+    fn start(n: usize) -> Cluster {
+        let (seed, mut rng) = rng();
+        let mut c = Cluster {
+            nodes: Vec::new(),
+            names: Vec::new(),
+            events: Vec::new(),
+            log: Vec::new(),
+        };
+        for i in 0..n {
+            let seeds = if i == 0 {
+                vec![]
+            } else {
+                vec![c.addr(rng.random_range(0..i))]
+            };
+            let name = format!("n{i}");
+            let node = Node::start_seeded(config(&name, seeds), seed.wrapping_add(i as u64))
+                .unwrap_or_else(|e| panic!("seed={seed}: {name} did not start: {e}"));
+            c.events.push(node.events());
+            c.log.push(Vec::new());
+            c.nodes.push(Some(node));
+            c.names.push(name);
+        }
+        c
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        self.node(i).addr()
+    }
+
+    fn live(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect()
+    }
+
+    /// What `viewer` believes about node `about`.
+    fn state(&self, viewer: usize, about: usize) -> Option<MemberState> {
+        let name = &self.names[about];
+        self.node(viewer)
+            .members()
+            .into_iter()
+            .find(|m| m.name.as_str() == name)
+            .map(|m| m.state)
+    }
+
+    /// True when every node in `group` sees every other node in `group` in `state`.
+    fn all_see(&self, group: &[usize], about: &[usize], state: MemberState) -> bool {
+        group.iter().all(|&v| {
+            about
+                .iter()
+                .filter(|&&a| a != v)
+                .all(|&a| self.state(v, a) == Some(state))
+        })
+    }
+
+    fn converged(&self) -> bool {
+        let live = self.live();
+        live.iter()
+            .all(|&v| self.node(v).members().len() == live.len() - 1)
+            && self.all_see(&live, &live, MemberState::Alive)
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.nodes[i].take().expect("node is running").kill();
+    }
+
+    /// Moves every reported event into the log.
+    fn collect(&mut self) {
+        for (rx, log) in self.events.iter().zip(&mut self.log) {
+            log.extend(rx.try_iter());
+        }
+    }
+
+    /// Events of `kind` that `viewer` reported about `about`.
+    fn reported(&self, viewer: usize, kind: EventKind, about: usize) -> usize {
+        self.log[viewer]
+            .iter()
+            .filter(|e| e.kind == kind && e.member.name.as_str() == self.names[about])
+            .count()
+    }
+
+    /// Failed events about nodes that are still running: false positives.
+    fn false_failures(&mut self) -> Vec<String> {
+        self.collect();
+        let live = self.live();
+        let mut out = Vec::new();
+        for &v in &live {
+            for &a in &live {
+                if self.reported(v, EventKind::Failed, a) > 0 {
+                    out.push(format!(
+                        "{} reported {} Failed",
+                        self.names[v], self.names[a]
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn converge(c: &mut Cluster, timeout: Duration) -> Duration {
+    let took = wait_for(timeout, || c.converged());
+    let took = took.unwrap_or_else(|| {
+        let views: Vec<String> = c
+            .live()
+            .iter()
+            .map(|&i| format!("{}: {:?}", c.names[i], c.node(i).members()))
+            .collect();
+        panic!("no convergence within {timeout:?}:\n{}", views.join("\n"))
+    });
+    assert_eq!(c.false_failures(), Vec::<String>::new());
+    took
+}
+
+#[test]
+fn five_nodes_converge() {
+    let mut c = Cluster::start(5);
+    let took = converge(&mut c, Duration::from_secs(5));
+    println!("5 nodes converged {took:?} after the last join");
+    // Each node reports every other as Joined, exactly once. An event trails the member
+    // table by at most one loop iteration, hence the short wait.
+    let all_joined = |c: &Cluster| {
+        (0..5).all(|v| (0..5).all(|a| a == v || c.reported(v, EventKind::Joined, a) == 1))
+    };
+    assert!(wait_until(Duration::from_secs(1), || {
+        c.collect();
+        all_joined(&c)
+    }));
+}
+
+#[test]
+fn twenty_nodes_converge() {
+    let mut c = Cluster::start(20);
+    let took = converge(&mut c, Duration::from_secs(10));
+    println!("20 nodes converged {took:?} after the last join");
+}
+
+#[test]
+fn crashed_node_is_reported_failed_by_every_survivor_within_the_bound() {
+    let n = 6;
+    let mut c = Cluster::start(n);
+    converge(&mut c, Duration::from_secs(5));
+    let bound = detection_bound(&config("x", vec![]), n);
+    let victim = 3;
+    let survivors: Vec<usize> = (0..n).filter(|&i| i != victim).collect();
+    c.kill(victim);
+    let start = now();
+    let mut seen = vec![None; n];
+    let all = wait_until(bound + SLACK + Duration::from_secs(5), || {
+        for &s in &survivors {
+            if seen[s].is_none() && c.state(s, victim) == Some(MemberState::Dead) {
+                seen[s] = Some(now() - start);
+            }
+        }
+        survivors.iter().all(|&s| seen[s].is_some())
+    });
+    println!(
+        "crash of n{victim}: bound {bound:?} (+{SLACK:?} slack), reported Dead after {seen:?}"
+    );
+    assert!(all, "not every survivor reported the crash: {seen:?}");
+    let slowest = survivors.iter().filter_map(|&s| seen[s]).max().unwrap();
+    assert!(
+        slowest <= bound + SLACK,
+        "slowest detection {slowest:?} exceeds {bound:?} + {SLACK:?}"
+    );
+    c.collect();
+    for &s in &survivors {
+        assert_eq!(c.reported(s, EventKind::Failed, victim), 1, "n{s}");
+    }
+    assert_eq!(c.false_failures(), Vec::<String>::new());
+}
+
+#[test]
+fn graceful_leave_is_reported_left_not_failed() {
+    let mut c = Cluster::start(5);
+    converge(&mut c, Duration::from_secs(5));
+    let leaver = 2;
+    let survivors: Vec<usize> = (0..5).filter(|&i| i != leaver).collect();
+    let start = now();
+    c.node(leaver)
+        .leave(Duration::from_secs(3))
+        .expect("leave finishes");
+    let left = wait_for(Duration::from_secs(3), || {
+        c.all_see(&survivors, &[leaver], MemberState::Left)
+    });
+    println!("leave of n{leaver}: every survivor saw Left after {left:?}");
+    assert!(left.is_some(), "not every survivor saw the leave");
+    // Its queries still answer, from the state it stopped in.
+    assert_eq!(c.node(leaver).local().state, MemberState::Left);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Give a would-be false Failed the time it needs to show up before checking for it.
+    let bound = detection_bound(&config("x", vec![]), 5);
+    let failed = wait_for(bound + SLACK, || {
+        survivors
+            .iter()
+            .any(|&s| c.state(s, leaver) != Some(MemberState::Left))
+    });
+    assert_eq!(failed, None, "a survivor changed its mind about the leave");
+    c.collect();
+    for &s in &survivors {
+        assert_eq!(c.reported(s, EventKind::Left, leaver), 1, "n{s}");
+        assert_eq!(c.reported(s, EventKind::Failed, leaver), 0, "n{s}");
+    }
+    assert_eq!(c.false_failures(), Vec::<String>::new());
+}
+
+#[test]
+fn crashed_node_restarted_with_the_same_name_is_alive_everywhere() {
+    let mut c = Cluster::start(5);
+    converge(&mut c, Duration::from_secs(5));
+    let victim = 4;
+    let survivors: Vec<usize> = (0..4).collect();
+    let addr = c.addr(victim);
+    c.kill(victim);
+    let bound = detection_bound(&config("x", vec![]), 5);
+    assert!(
+        wait_until(bound + SLACK, || c.all_see(
+            &survivors,
+            &[victim],
+            MemberState::Dead
+        )),
+        "crash not detected"
+    );
+    let dead_inc = c
+        .node(0)
+        .members()
+        .into_iter()
+        .find(|m| m.name.as_str() == "n4");
+    let dead_inc = dead_inc.unwrap().incarnation;
+
+    // Same name, same port: what a process supervisor restarting it would do.
+    let mut cfg = config("n4", vec![c.addr(0)]);
+    cfg.bind_addr = addr;
+    let node = Node::start(cfg).expect("restart on the same port");
+    c.events[victim] = node.events();
+    c.nodes[victim] = Some(node);
+    let back = wait_for(Duration::from_secs(5), || c.converged());
+    println!("restart of n4: Alive everywhere after {back:?}");
+    assert!(back.is_some(), "restarted node not Alive everywhere");
+    for s in survivors {
+        let m = c
+            .node(s)
+            .members()
+            .into_iter()
+            .find(|m| m.name.as_str() == "n4");
+        let m = m.unwrap();
+        assert!(
+            m.incarnation > dead_inc,
+            "n{s} sees {m:?}, dead at {dead_inc}"
+        );
+        assert_eq!(m.addr, addr);
+    }
+}
+
+#[test]
+fn node_with_total_loss_is_failed_by_the_others() {
+    let mut c = Cluster::start(5);
+    converge(&mut c, Duration::from_secs(5));
+    let lossy = 1;
+    let others: Vec<usize> = (0..5).filter(|&i| i != lossy).collect();
+    c.node(lossy).set_loss(1.0);
+    let bound = detection_bound(&config("x", vec![]), 5);
+    let took = wait_for(bound + SLACK, || {
+        c.all_see(&others, &[lossy], MemberState::Dead)
+    });
+    println!("100% loss on n{lossy}: Dead everywhere after {took:?} (bound {bound:?})");
+    assert!(
+        took.is_some(),
+        "the isolated node was not failed by everyone"
+    );
+    // The others stay healthy among themselves.
+    assert!(c.all_see(&others, &others, MemberState::Alive));
+    let stats = c.node(lossy).stats();
+    assert!(stats.dropped_fault > 0, "{stats:?}");
+    // The healthy ones never dropped anything on purpose.
+    assert_eq!(c.node(0).stats().dropped_fault, 0);
+}
+
+#[test]
+fn partition_is_visible_on_both_sides_and_heals() {
+    let n = 6;
+    let mut c = Cluster::start(n);
+    converge(&mut c, Duration::from_secs(5));
+    let a: Vec<usize> = (0..3).collect();
+    let b: Vec<usize> = (3..n).collect();
+    for &x in &a {
+        for &y in &b {
+            c.node(x).block(c.addr(y));
+            c.node(y).block(c.addr(x));
+        }
+    }
+    let bound = detection_bound(&config("x", vec![]), n);
+    let split = wait_for(2 * bound + SLACK, || {
+        c.all_see(&a, &b, MemberState::Dead) && c.all_see(&b, &a, MemberState::Dead)
+    });
+    println!("partition 3|3: each side failed the other after {split:?}");
+    assert!(split.is_some(), "the partition was not seen on both sides");
+    assert!(c.all_see(&a, &a, MemberState::Alive));
+    assert!(c.all_see(&b, &b, MemberState::Alive));
+
+    for i in 0..n {
+        c.node(i).unblock_all();
+    }
+    let cfg = config("x", vec![]);
+    let heal_within = 2 * cfg.push_pull_interval + cfg.dead_node_reclaim + SLACK;
+    let healed = wait_for(heal_within, || c.converged());
+    println!("partition healed after {healed:?} (allowed {heal_within:?})");
+    assert!(healed.is_some(), "the two sides did not merge back");
+}
+
+#[test]
+fn paused_node_is_suspected_then_alive_again() {
+    let mut c = Cluster::start(5);
+    converge(&mut c, Duration::from_secs(5));
+    let frozen = 0;
+    let others: Vec<usize> = (1..5).collect();
+    let pause = Duration::from_millis(800);
+    c.node(frozen).pause(pause);
+    let noticed = wait_for(pause, || {
+        others.iter().any(|&o| {
+            matches!(
+                c.state(o, frozen),
+                Some(MemberState::Suspect | MemberState::Dead)
+            )
+        })
+    });
+    println!("pause of n{frozen} for {pause:?}: first suspicion after {noticed:?}");
+    assert!(noticed.is_some(), "nobody noticed a frozen node");
+    let back = wait_for(pause + Duration::from_secs(5), || c.converged());
+    println!("n{frozen} Alive everywhere again {back:?} after the suspicion");
+    assert!(back.is_some(), "the paused node did not come back");
+    c.collect();
+    let refuted: usize = others
+        .iter()
+        .map(|&o| c.reported(o, EventKind::Alive, frozen))
+        .sum();
+    assert!(
+        refuted > 0,
+        "the paused node came back without a refutation"
+    );
+}
+
+#[test]
+fn a_second_node_on_the_same_address_is_refused() {
+    let first = Node::start(config("first", vec![])).unwrap();
+    let mut cfg = config("second", vec![]);
+    cfg.bind_addr = first.addr();
+    match Node::start(cfg) {
+        Err(StartError::AddrInUse(addr)) => {
+            assert_eq!(addr, first.addr());
+            let msg = StartError::AddrInUse(addr).to_string();
+            assert!(msg.contains("already in use"), "{msg}");
+        }
+        other => panic!("expected AddrInUse, got {other:?}"),
+    }
+    // The first node is unharmed.
+    assert_eq!(first.status(), rumor::Status::Running);
+}
+
+#[test]
+fn join_without_an_answering_seed_fails_and_frees_the_port() {
+    let silent = free_addr();
+    let bind = free_addr();
+    let mut cfg = config("lonely", vec![silent]);
+    cfg.bind_addr = bind;
+    cfg.join_timeout = Duration::from_millis(300);
+    let start = now();
+    match Node::start(cfg) {
+        Err(StartError::JoinTimeout { seeds, waited }) => {
+            assert_eq!(seeds, vec![silent]);
+            assert_eq!(waited, Duration::from_millis(300));
+        }
+        other => panic!("expected JoinTimeout, got {other:?}"),
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    // Nothing was left behind holding the socket.
+    std::net::UdpSocket::bind(bind).expect("the failed node's port is free again");
+}
+
+#[test]
+fn tags_set_on_a_running_node_reach_the_others() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(5));
+    let tags = rumor::Tags::new([("role", "db")]).unwrap();
+    c.node(2).set_tags(tags.clone());
+    let spread = wait_for(Duration::from_secs(3), || {
+        (0..2).all(|v| {
+            c.node(v)
+                .members()
+                .iter()
+                .any(|m| m.name.as_str() == "n2" && m.tags == tags)
+        })
+    });
+    println!("tags of n2 reached everyone after {spread:?}");
+    assert!(spread.is_some());
+    assert_eq!(c.node(2).local().tags, tags);
+    c.collect();
+    assert!(c.reported(0, EventKind::Updated, 2) >= 1);
+}
+
+#[test]
+fn shutdown_leaves_and_closes_the_event_channel() {
+    let mut c = Cluster::start(2);
+    converge(&mut c, Duration::from_secs(5));
+    let node = c.nodes[1].take().unwrap();
+    let events = node.events();
+    node.shutdown().expect("graceful shutdown");
+    // The loop is gone, so the channel ends once read: a `for ev in events` loop terminates.
+    let rest: Vec<Event> = events.iter().collect();
+    assert!(rest.len() < 100, "{rest:?}");
+    assert!(wait_until(Duration::from_secs(3), || {
+        c.state(0, 1) == Some(MemberState::Left)
+    }));
+}
