@@ -1,0 +1,1 @@
+//! A deterministic simulator of many SWIM nodes (being written for the benchmarks issue).
