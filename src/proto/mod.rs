@@ -260,7 +260,7 @@ impl Swim {
             }
             Message::PingReq { seq, target, addr } => self.relay(now, from, seq, target, addr),
             Message::Ack { seq } => self.on_ack(now, from, seq),
-            Message::Nack { seq } => self.on_nack(seq),
+            Message::Nack { seq } => self.on_nack(now, seq),
             Message::Gossip => {}
             Message::Sync { reply, join } => self.on_sync(now, from, reply, join),
         }
@@ -640,8 +640,11 @@ impl Swim {
                     let mut u = update;
                     u.state = Suspect;
                     self.gossip.enqueue(u);
-                } else if cur == Suspect && inc == ci {
-                    self.confirm(now, i, update);
+                } else if cur == Suspect
+                    && inc == ci
+                    && let Some(from) = &update.from
+                {
+                    self.confirm(now, i, from);
                 }
             }
             Dead => {

@@ -72,7 +72,7 @@ impl Swim {
             .schedule(now + timeout, Timer::ProbeTimeout { seq });
     }
 
-    fn finish_probe(&mut self, now: Instant) {
+    pub(super) fn finish_probe(&mut self, now: Instant) {
         let Some(p) = self.probe.take() else {
             return;
         };
@@ -91,18 +91,28 @@ impl Swim {
         let Some(i) = self.members.find(p.target.as_str()) else {
             return;
         };
-        let still = self
-            .members
-            .get(i)
-            .is_some_and(|e| e.state == MemberState::Alive && e.incarnation == p.incarnation);
-        if still {
-            self.stats.suspicions += 1;
-            let me = self.local.name.clone();
-            self.suspect(now, i, p.incarnation, Some(me));
-            if let Some(e) = self.members.get(i) {
-                let update = Self::entry_update(e, Some(self.local.name.clone()));
-                self.gossip.enqueue(update);
+        let Some((state, inc)) = self.members.get(i).map(|e| (e.state, e.incarnation)) else {
+            return;
+        };
+        if inc != p.incarnation {
+            return;
+        }
+        let me = self.local.name.clone();
+        match state {
+            MemberState::Alive => {
+                self.stats.suspicions += 1;
+                self.suspect(now, i, inc, Some(me.clone()));
+                if let Some(e) = self.members.get(i) {
+                    let update = Self::entry_update(e, Some(me));
+                    self.gossip.enqueue(update);
+                }
             }
+            // Someone else suspected it first: our own failed probe is an independent
+            // confirmation (memberlist counts it the same way).
+            MemberState::Suspect => {
+                self.confirm(now, i, &me);
+            }
+            MemberState::Dead | MemberState::Left => {}
         }
     }
 
@@ -164,12 +174,19 @@ impl Swim {
         }
     }
 
-    pub(super) fn on_nack(&mut self, seq: u32) {
+    pub(super) fn on_nack(&mut self, now: Instant, seq: u32) {
         self.stats.nacks_in += 1;
-        if let Some(p) = self.probe.as_mut()
-            && p.seq == seq
-        {
-            p.nacks += 1;
+        let Some(p) = self.probe.as_mut() else {
+            return;
+        };
+        if p.seq != seq {
+            return;
+        }
+        p.nacks += 1;
+        // Every helper tried and failed: waiting out the period cannot add evidence, so the
+        // verdict (and the suspicion's clock) starts now.
+        if !p.acked && p.nacks >= p.indirect {
+            self.finish_probe(now);
         }
     }
 

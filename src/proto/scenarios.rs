@@ -131,20 +131,50 @@ fn late_indirect_ack_keeps_the_member_alive() {
 #[test]
 fn unconfirmed_suspicion_fails_the_member_after_the_max_timeout() {
     let mut h = Harness::with_peers(6);
+    // p3 still answers our pings (so we never confirm), but never refutes.
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(3, 0), MemberState::Suspect, Some(1))],
+    );
+    assert_eq!(h.events_about(&peer_name(3)), [EventKind::Suspected]);
+    // n = 7: min = 4 * 1 s, max = 6 * min; the suspicion we heard is not its own confirmation.
+    h.advance(24 * SEC - 10 * MS);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
+    h.advance(20 * MS);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
+    assert_eq!(h.events_about(&peer_name(3)), [EventKind::Failed]);
+}
+
+#[test]
+fn our_own_failed_probe_of_a_suspect_confirms_it() {
+    let mut h = Harness::with_peers(6);
+    let start = h.now;
     h.deliver(
         peer_addr(1),
         Message::Gossip,
         vec![with_state(alive(3, 0), MemberState::Suspect, Some(1))],
     );
     h.responsive.remove(&peer_addr(3));
-    assert_eq!(h.events_about(&peer_name(3)), [EventKind::Suspected]);
-    // n = 7: min = 4 * 1 s; one confirmation of the expected 2 (the suspicion we heard).
-    let expected = super::suspicion::timeout(1, 2, 4 * SEC, 24 * SEC);
-    h.advance(expected - 100 * MS);
+    h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
+    h.advance(SEC);
+    let confirmation = h
+        .sent_updates()
+        .find(|u| u.name == peer_name(3) && u.from == Some(me()))
+        .cloned();
+    let c = confirmation.expect("our confirmation is gossiped");
+    assert_eq!(c.state, MemberState::Suspect);
+    // One of two confirmations: the timeout is now below the max.
+    let deadline = start + timeout_after(1);
+    assert!(h.now < deadline - 10 * MS);
+    h.advance(deadline - 10 * MS - h.now);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
-    h.advance(200 * MS);
+    h.advance(20 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
-    assert_eq!(h.events_about(&peer_name(3)), [EventKind::Failed]);
+}
+
+fn timeout_after(confirmations: u32) -> Duration {
+    super::suspicion::timeout(confirmations, 2, 4 * SEC, 24 * SEC)
 }
 
 #[test]
@@ -566,7 +596,7 @@ fn probe_with_all_nacks_does_not_raise_health() {
     for helper in helpers {
         h.deliver(helper, Message::Nack { seq }, vec![]);
     }
-    h.advance(500 * MS);
+    // All helpers answered "no": the verdict does not wait for the period to end.
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
     assert_eq!(h.swim.health(), before);
 }

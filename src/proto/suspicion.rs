@@ -43,7 +43,9 @@ pub(crate) fn expected_confirmations(suspicion_mult: u32, n: usize) -> u32 {
 pub(crate) struct Suspicion {
     pub(crate) incarnation: Incarnation,
     pub(crate) start: Instant,
-    /// Who else independently suspected it (Lifeguard's confirmations), at most `expected`.
+    /// Who raised the suspicion we first heard; it is the suspicion, not a confirmation of it.
+    pub(crate) origin: Option<NodeName>,
+    /// Others who independently suspected it (Lifeguard's confirmations), at most `expected`.
     pub(crate) confirmed_by: Vec<NodeName>,
     pub(crate) expected: u32,
     pub(crate) min: Duration,
@@ -80,22 +82,15 @@ impl Swim {
         let n = self.members.active() + 1;
         let min = min_timeout(self.config.suspicion_mult, n, self.config.probe_interval);
         let max = min * self.config.suspicion_max_timeout_mult;
-        let expected = expected_confirmations(self.config.suspicion_mult, n);
-        let mut s = Suspicion {
+        let s = Suspicion {
             incarnation: inc,
             start: now,
+            origin: from,
             confirmed_by: Vec::new(),
-            expected,
+            expected: expected_confirmations(self.config.suspicion_mult, n),
             min,
             max,
         };
-        // The suspicion we heard about is itself the first confirmation, unless it is ours.
-        if let Some(f) = from
-            && f != self.local.name
-            && expected > 0
-        {
-            s.confirmed_by.push(f);
-        }
         let deadline = now + s.timeout();
         self.suspicions.insert(name.clone(), s);
         self.timers.schedule(
@@ -110,36 +105,38 @@ impl Swim {
         }
     }
 
-    /// Another member independently suspects member `i` at the same incarnation: the timeout
-    /// shrinks (Lifeguard), and the news is passed on so others can count it too.
-    pub(super) fn confirm(&mut self, now: Instant, i: usize, update: crate::wire::Update) {
-        let _ = now;
-        let (Some(from), Some(name)) = (
-            update.from.as_ref(),
-            self.members.get(i).map(|e| e.id.name.clone()),
-        ) else {
-            return;
+    /// `from` independently suspects member `i` at the incarnation we suspect it at (its own
+    /// probe failed too): the timeout shrinks (Lifeguard), and the news is passed on so that
+    /// others can count it as well. Returns whether it counted.
+    pub(super) fn confirm(&mut self, now: Instant, i: usize, from: &NodeName) -> bool {
+        let Some(e) = self.members.get(i) else {
+            return false;
         };
-        if *from == self.local.name {
-            return;
-        }
+        let (name, inc) = (e.id.name.clone(), e.incarnation);
         let Some(s) = self.suspicions.get_mut(name.as_str()) else {
-            return;
+            return false;
         };
-        if s.confirmed_by.len() as u32 >= s.expected || s.confirmed_by.contains(from) {
-            return;
+        if s.incarnation != inc
+            || s.origin.as_ref() == Some(from)
+            || s.confirmed_by.len() as u32 >= s.expected
+            || s.confirmed_by.contains(from)
+        {
+            return false;
         }
         s.confirmed_by.push(from.clone());
-        let deadline = s.start + s.timeout();
-        let incarnation = s.incarnation;
+        let deadline = (s.start + s.timeout()).max(now);
         self.timers.schedule(
             deadline,
             Timer::SuspicionTimeout {
                 member: name,
-                incarnation,
+                incarnation: inc,
             },
         );
-        self.gossip.enqueue(update);
+        if let Some(e) = self.members.get(i) {
+            self.gossip
+                .enqueue(Self::entry_update(e, Some(from.clone())));
+        }
+        true
     }
 
     pub(super) fn on_suspicion_timeout(
