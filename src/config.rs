@@ -61,8 +61,12 @@ pub struct Config {
     /// Time between full-state syncs with one random member (anti-entropy); zero turns them
     /// off. memberlist: `PushPullInterval`, lan 30 s.
     pub push_pull_interval: Duration,
-    /// How long Dead and Left members are remembered (for partition healing and to ignore stale
-    /// gossip) before they are forgotten. memberlist: `GossipToTheDeadTime`, lan 30 s.
+    /// How long Dead and Left members are remembered before they are forgotten. While remembered,
+    /// stale gossip about them is ignored and anti-entropy now and then syncs with one of them,
+    /// which is how two halves of a healed partition find each other: a partition longer than
+    /// this needs a rejoin. Lan 10 min (memberlist forgets after `GossipToTheDeadTime`, 30 s,
+    /// and cannot heal a longer partition by itself). Longer costs one table row per departed
+    /// member.
     pub dead_node_reclaim: Duration,
     /// Lifeguard: the local health multiplier's ceiling (probe interval and timeout scale up to
     /// this many times while this node itself looks unhealthy). memberlist:
@@ -142,7 +146,7 @@ impl Config {
             gossip_interval: ms(200),
             gossip_nodes: 3,
             push_pull_interval: ms(30_000),
-            dead_node_reclaim: ms(30_000),
+            dead_node_reclaim: ms(600_000),
             awareness_max_multiplier: 8,
             join_timeout: ms(5_000),
             leave_timeout: ms(2_000),
@@ -157,7 +161,7 @@ impl Config {
                 c.gossip_interval = ms(500);
                 c.gossip_nodes = 4;
                 c.push_pull_interval = ms(60_000);
-                c.dead_node_reclaim = ms(60_000);
+                c.dead_node_reclaim = ms(1_800_000);
                 c.join_timeout = ms(15_000);
                 c.leave_timeout = ms(5_000);
             }
@@ -167,14 +171,14 @@ impl Config {
                 c.retransmit_mult = 2;
                 c.gossip_interval = ms(100);
                 c.push_pull_interval = ms(15_000);
-                c.dead_node_reclaim = ms(15_000);
+                c.dead_node_reclaim = ms(300_000);
             }
             Profile::Test => {
                 c.probe_interval = ms(50);
                 c.probe_timeout = ms(25);
                 c.gossip_interval = ms(20);
                 c.push_pull_interval = ms(2_000);
-                c.dead_node_reclaim = ms(3_000);
+                c.dead_node_reclaim = ms(30_000);
                 c.join_timeout = ms(2_000);
                 c.leave_timeout = ms(500);
             }
