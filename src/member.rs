@@ -43,6 +43,19 @@ impl NodeName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A 4-byte fingerprint of the name (32-bit FNV-1a), sent in pings instead of the name so
+    /// that a ping stays tiny and decodes without allocating. It only guards against a different
+    /// process answering at a member's old address, where a rare collision costs nothing worse
+    /// than what SWIM without the check would do.
+    pub fn id(&self) -> [u8; 4] {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in self.0.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        h.to_le_bytes()
+    }
 }
 
 impl fmt::Display for NodeName {
@@ -124,8 +137,9 @@ impl fmt::Display for MemberState {
 }
 
 /// A member's metadata: small key/value strings (role, zone, version...), shared between copies.
+/// Empty tags (the common case) hold no allocation at all.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Tags(Arc<BTreeMap<String, String>>);
+pub struct Tags(Option<Arc<BTreeMap<String, String>>>);
 
 impl Tags {
     /// Builds tags from pairs, or says why they are refused (total size over [`MAX_TAGS_LEN`]).
@@ -139,7 +153,7 @@ impl Tags {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        let tags = Self(Arc::new(map));
+        let tags = Self::from_map(map);
         let size = tags.encoded_len();
         if size > MAX_TAGS_LEN {
             return Err(format!("take {size} bytes, at most {MAX_TAGS_LEN} allowed"));
@@ -157,30 +171,37 @@ impl Tags {
 
     /// Bytes of keys and values together, the figure [`MAX_TAGS_LEN`] bounds.
     pub fn encoded_len(&self) -> usize {
-        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+        self.iter().map(|(k, v)| k.len() + v.len()).sum()
     }
 
     /// True when there are no tags.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 
     /// The pairs, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// One value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.as_ref()?.get(key).map(String::as_str)
     }
 
-    pub(crate) fn map(&self) -> &BTreeMap<String, String> {
-        &self.0
+    pub(crate) fn map(&self) -> Option<&BTreeMap<String, String>> {
+        self.0.as_deref()
     }
 
     pub(crate) fn from_map(map: BTreeMap<String, String>) -> Self {
-        Self(Arc::new(map))
+        if map.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Arc::new(map)))
+        }
     }
 }
 
@@ -200,7 +221,7 @@ impl fmt::Display for Tags {
 
 impl fmt::Debug for Tags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter()).finish()
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 

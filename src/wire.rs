@@ -67,20 +67,20 @@ fn config() -> impl bincode::config::Config {
 /// else. `Sync` carries a chunk of the sender's full member table as its updates.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum Message {
-    /// Are you alive? `target` names the member meant, so a different process that took over the
-    /// address does not answer for it.
+    /// Are you alive? `target` is the fingerprint ([`NodeName::id`]) of the member meant, so a
+    /// different process that took over the address does not answer for it.
     Ping {
         /// Sequence number the ack echoes.
         seq: u32,
-        /// The member this ping is for.
-        target: NodeName,
+        /// Fingerprint of the member this ping is for.
+        target: [u8; 4],
     },
-    /// Please probe `target` at `addr` for me and forward its ack (or a nack).
+    /// Please probe the member `target` at `addr` for me and forward its ack (or a nack).
     PingReq {
         /// The requester's sequence number, echoed in the forwarded ack or nack.
         seq: u32,
-        /// The member to probe.
-        target: NodeName,
+        /// Fingerprint of the member to probe.
+        target: [u8; 4],
         /// Where to probe it.
         addr: SocketAddr,
     },
@@ -371,7 +371,11 @@ bincode::impl_borrow_decode!(MemberState);
 
 impl Encode for Tags {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
-        self.map().encode(encoder)
+        // The same bytes as a map: a length, then the pairs.
+        match self.map() {
+            Some(map) => map.encode(encoder),
+            None => 0u64.encode(encoder),
+        }
     }
 }
 
@@ -411,11 +415,11 @@ mod tests {
         vec![
             Message::Ping {
                 seq: 1,
-                target: name("b"),
+                target: name("b").id(),
             },
             Message::PingReq {
                 seq: u32::MAX,
-                target: name("b"),
+                target: name("b").id(),
                 addr: "[::1]:9000".parse().unwrap(),
             },
             Message::Ack { seq: 3 },
@@ -454,12 +458,12 @@ mod tests {
             &Packet {
                 message: Message::Ping {
                     seq: 1000,
-                    target: name("node-12"),
+                    target: name("node-12").id(),
                 },
                 updates: vec![],
             },
         );
-        assert!(bytes.len() <= 20, "ping is {} bytes", bytes.len());
+        assert!(bytes.len() <= 13, "ping is {} bytes", bytes.len());
     }
 
     #[test]

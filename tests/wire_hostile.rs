@@ -64,11 +64,11 @@ fn corpus() -> Vec<Vec<u8>> {
     let messages = [
         Message::Ping {
             seq: 1,
-            target: target.clone(),
+            target: target.id(),
         },
         Message::PingReq {
             seq: 2,
-            target,
+            target: target.id(),
             addr: "127.0.0.1:9".parse().unwrap(),
         },
         Message::Ack { seq: 3 },
@@ -214,7 +214,7 @@ fn core_counts_every_hostile_datagram_and_keeps_working() {
         &Packet {
             message: Message::Ping {
                 seq: 99,
-                target: NodeName::new("me").unwrap(),
+                target: NodeName::new("me").unwrap().id(),
             },
             updates: vec![],
         },

@@ -68,9 +68,20 @@ struct Outgoing {
     body: Body,
 }
 
+impl Outgoing {
+    fn piggyback(to: SocketAddr, message: Message) -> Self {
+        Outgoing {
+            to,
+            message,
+            body: Body::Piggyback { buddy: None },
+        }
+    }
+}
+
 enum Body {
-    /// Fill the room left with queued gossip.
-    Piggyback,
+    /// Fill the room left with queued gossip; a ping first carries what we suspect about its
+    /// target (`buddy`).
+    Piggyback { buddy: Option<NodeName> },
     /// Member records of a full-state sync; what does not fit goes in the next datagram.
     Records(VecDeque<Update>),
 }
@@ -94,6 +105,8 @@ enum Body {
 pub struct Swim {
     config: Config,
     local: Arc<Identity>,
+    /// `local.name.id()`, compared with every ping received.
+    local_id: [u8; 4],
     incarnation: Incarnation,
     status: Status,
     members: Members,
@@ -129,6 +142,7 @@ impl Swim {
         });
         Ok(Swim {
             created: now,
+            local_id: local.name.id(),
             awareness: Awareness::new(config.awareness_max_multiplier),
             config,
             local,
@@ -254,7 +268,7 @@ impl Swim {
         }
         match packet.message {
             Message::Ping { seq, target } => {
-                if target == self.local.name {
+                if target == self.local_id {
                     self.send(from, Message::Ack { seq });
                 }
             }
@@ -322,9 +336,9 @@ impl Swim {
             let mut w = PacketWriter::new(buf, label, &out.message, budget);
             let mut follow_up = None;
             match out.body {
-                Body::Piggyback => {
-                    if let Message::Ping { target, .. } = &out.message
-                        && let Some(update) = self.buddy_update(target)
+                Body::Piggyback { buddy } => {
+                    if let Some(target) = buddy
+                        && let Some(update) = self.buddy_update(&target)
                     {
                         w.push(&update);
                     }
@@ -467,11 +481,7 @@ impl Swim {
     }
 
     fn send(&mut self, to: SocketAddr, message: Message) {
-        self.outbox.push_back(Outgoing {
-            to,
-            message,
-            body: Body::Piggyback,
-        });
+        self.outbox.push_back(Outgoing::piggyback(to, message));
     }
 
     fn local_update(&self, state: MemberState) -> Update {

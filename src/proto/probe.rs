@@ -49,13 +49,15 @@ impl Swim {
             return;
         };
         let seq = self.next_seq();
-        self.send(
-            addr,
-            Message::Ping {
-                seq,
-                target: target.clone(),
-            },
-        );
+        let ping = Message::Ping {
+            seq,
+            target: target.id(),
+        };
+        let mut out = super::Outgoing::piggyback(addr, ping);
+        out.body = super::Body::Piggyback {
+            buddy: Some(target.clone()),
+        };
+        self.outbox.push_back(out);
         self.stats.probes += 1;
         self.probe = Some(Probe {
             seq,
@@ -141,7 +143,7 @@ impl Swim {
                     helper,
                     Message::PingReq {
                         seq,
-                        target: target.clone(),
+                        target: target.id(),
                         addr,
                     },
                 );
@@ -196,10 +198,10 @@ impl Swim {
         now: Instant,
         requester: SocketAddr,
         seq: u32,
-        target: NodeName,
+        target: [u8; 4],
         addr: SocketAddr,
     ) {
-        if self.relays.len() >= MAX_RELAYS || target == self.local.name {
+        if self.relays.len() >= MAX_RELAYS || target == self.local_id {
             return;
         }
         let mine = self.next_seq();

@@ -19,7 +19,7 @@ fn me() -> NodeName {
 }
 
 fn is_ping_to(target: &NodeName) -> impl Fn(&std::net::SocketAddr, &Packet) -> bool + '_ {
-    move |_, p| matches!(&p.message, Message::Ping { target: t, .. } if t == target)
+    move |_, p| matches!(&p.message, Message::Ping { target: t, .. } if *t == target.id())
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn ping_addressed_to_us_is_acked() {
         peer_addr(1),
         Message::Ping {
             seq: 42,
-            target: me(),
+            target: me().id(),
         },
         vec![],
     );
@@ -45,7 +45,7 @@ fn ping_for_another_name_is_not_acked() {
         peer_addr(1),
         Message::Ping {
             seq: 42,
-            target: peer_name(9),
+            target: peer_name(9).id(),
         },
         vec![],
     );
@@ -62,7 +62,7 @@ fn each_member_is_probed_once_per_round() {
             .sent
             .iter()
             .filter_map(|(_, p)| match &p.message {
-                Message::Ping { target, .. } => Some(target.clone()),
+                Message::Ping { target, .. } => Some(*target),
                 _ => None,
             })
             .collect();
@@ -86,7 +86,7 @@ fn ping_req_is_sent_to_k_members_after_probe_timeout() {
     h.advance(510 * MS);
     let reqs: Vec<_> = h.sent[before..]
         .iter()
-        .filter(|(_, p)| matches!(&p.message, Message::PingReq { seq: s, target, .. } if *s == seq && *target == peer_name(3)))
+        .filter(|(_, p)| matches!(&p.message, Message::PingReq { seq: s, target, .. } if *s == seq && *target == peer_name(3).id()))
         .map(|(to, _)| *to)
         .collect();
     assert_eq!(reqs.len(), 3, "k = indirect_checks ping-reqs");
@@ -228,7 +228,7 @@ fn suspicion_about_self_is_refuted_with_a_higher_incarnation() {
         peer_addr(1),
         Message::Ping {
             seq: 9,
-            target: me(),
+            target: me().id(),
         },
         vec![about_me],
     );
@@ -531,7 +531,7 @@ fn relayed_probe_forwards_the_ack_or_nacks_in_time() {
     let mut h = Harness::with_peers(3);
     let req = |seq| Message::PingReq {
         seq,
-        target: peer_name(2),
+        target: peer_name(2).id(),
         addr: peer_addr(2),
     };
     // Target answers: the ack is forwarded with the requester's sequence number.

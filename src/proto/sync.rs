@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 
@@ -15,6 +15,20 @@ use super::timer::Timer;
 use super::{Body, MAX_SYNC_REPLIES_PER_PERIOD, Outgoing, Status, Swim};
 use crate::member::MemberState;
 use crate::wire::Message;
+
+/// Clusters up to this size sync at the configured interval.
+const SCALE_THRESHOLD: usize = 32;
+
+/// The push-pull interval for a cluster of `n`: the configured one up to 32 members, then one
+/// more multiple per doubling, so the cluster's total sync traffic grows like N log N rather than
+/// N² (memberlist's `pushPullScale`).
+pub(crate) fn scaled_interval(base: Duration, n: usize) -> Duration {
+    if n <= SCALE_THRESHOLD {
+        return base;
+    }
+    let extra = ((n as f64).log2() - (SCALE_THRESHOLD as f64).log2()).ceil() as u32;
+    base * (extra + 1)
+}
 
 impl Swim {
     /// Sends a join request (our own record, asking for the table) to every seed.
@@ -59,8 +73,8 @@ impl Swim {
     /// Anti-entropy: now and then sync with one random member; sometimes with one we believe
     /// dead, which is how two halves of a healed partition find each other again.
     pub(super) fn on_push_pull_tick(&mut self, now: Instant) {
-        self.timers
-            .schedule(now + self.config.push_pull_interval, Timer::PushPullTick);
+        let every = scaled_interval(self.config.push_pull_interval, self.members.active() + 1);
+        self.timers.schedule(now + every, Timer::PushPullTick);
         if self.status != Status::Running {
             return;
         }
@@ -99,5 +113,21 @@ impl Swim {
             message: Message::Sync { reply, join },
             body: Body::Records(records),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pull_slows_down_past_32_members() {
+        let base = Duration::from_secs(30);
+        assert_eq!(scaled_interval(base, 1), base);
+        assert_eq!(scaled_interval(base, 32), base);
+        assert_eq!(scaled_interval(base, 33), base * 2);
+        assert_eq!(scaled_interval(base, 64), base * 2);
+        assert_eq!(scaled_interval(base, 65), base * 3);
+        assert_eq!(scaled_interval(base, 10_000), base * 10);
     }
 }
