@@ -7,11 +7,12 @@
 //! Random picks (ping-req helpers, gossip targets) index into the table and never scan it
 //! unless it is small.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -32,27 +33,76 @@ pub struct Identity {
     pub tags: Tags,
 }
 
-/// One row of the member table.
+/// One row of the member table: 24 bytes, so that a simulator holding 10,000 tables of
+/// 10,000 members stays within a few GiB.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) id: Arc<Identity>,
     pub(crate) incarnation: Incarnation,
-    pub(crate) state: MemberState,
     /// Round trip of the last direct probe in microseconds; 0 before the first answer.
     pub(crate) rtt_us: u32,
-    pub(crate) since: Instant,
+    /// When the state last changed, in tenths of a second since the table's epoch (13 years fit).
+    since_ds: u32,
+    pub(crate) state: MemberState,
 }
 
-#[derive(Default)]
+impl Entry {
+    pub(crate) fn since(&self, epoch: Instant) -> Instant {
+        epoch + std::time::Duration::from_millis(u64::from(self.since_ds) * 100)
+    }
+}
+
+/// The member table. `index` holds positions into `entries`, hashed by name, so a lookup costs
+/// one hash and a name comparison and the index costs ~5 bytes a member.
 pub(crate) struct Members {
+    epoch: Instant,
     entries: Vec<Entry>,
-    index: HashMap<NodeName, u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     order: Vec<u32>,
     cursor: usize,
     active: usize,
 }
 
 impl Members {
+    pub(crate) fn new(epoch: Instant) -> Self {
+        Members {
+            epoch,
+            entries: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            order: Vec::new(),
+            cursor: 0,
+            active: 0,
+        }
+    }
+
+    /// A new row, Alive or otherwise, whose state changed at `now`.
+    pub(crate) fn entry(
+        &self,
+        id: Arc<Identity>,
+        incarnation: Incarnation,
+        state: MemberState,
+        now: Instant,
+    ) -> Entry {
+        Entry {
+            id,
+            incarnation,
+            rtt_us: 0,
+            since_ds: self.deciseconds(now),
+            state,
+        }
+    }
+
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    fn deciseconds(&self, now: Instant) -> u32 {
+        let ds = now.saturating_duration_since(self.epoch).as_millis() / 100;
+        u32::try_from(ds).unwrap_or(u32::MAX)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -63,7 +113,15 @@ impl Members {
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
-        self.index.get(name).map(|&i| i as usize)
+        let hash = self.hasher.hash_one(name);
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| {
+                entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.id.name.as_str() == name)
+            })
+            .map(|&i| i as usize)
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<&Entry> {
@@ -85,7 +143,8 @@ impl Members {
             _ => {}
         }
         if e.state != state {
-            e.since = now;
+            e.since_ds = u32::try_from(now.saturating_duration_since(self.epoch).as_millis() / 100)
+                .unwrap_or(u32::MAX);
         }
         e.state = state;
         e.incarnation = inc;
@@ -110,8 +169,14 @@ impl Members {
         if entry.state.is_active() {
             self.active += 1;
         }
-        self.index.insert(entry.id.name.clone(), i as u32);
+        let hash = self.hasher.hash_one(entry.id.name.as_str());
         self.entries.push(entry);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert_unique(hash, i as u32, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+        });
         let pos = rng.random_range(self.cursor..=self.order.len());
         self.order.insert(pos, i as u32);
         i
@@ -124,13 +189,22 @@ impl Members {
             return;
         }
         let last = self.entries.len() - 1;
+        self.unindex(i, i);
+        if i != last {
+            self.unindex(last, last);
+        }
         let gone = self.entries.swap_remove(i);
         if gone.state.is_active() {
             self.active -= 1;
         }
-        self.index.remove(gone.id.name.as_str());
         if let Some(moved) = self.entries.get(i) {
-            self.index.insert(moved.id.name.clone(), i as u32);
+            let hash = self.hasher.hash_one(moved.id.name.as_str());
+            let (entries, hasher) = (&self.entries, &self.hasher);
+            self.index.insert_unique(hash, i as u32, |&j| {
+                entries
+                    .get(j as usize)
+                    .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+            });
         }
         if let Some(p) = self.order.iter().position(|&x| x as usize == i) {
             self.order.remove(p);
@@ -142,6 +216,17 @@ impl Members {
             && let Some(slot) = self.order.iter_mut().find(|x| **x as usize == last)
         {
             *slot = i as u32;
+        }
+    }
+
+    /// Drops position `pos` (the row of entry `i`) from the index.
+    fn unindex(&mut self, i: usize, pos: usize) {
+        let Some(name) = self.entries.get(i).map(|e| e.id.name.clone()) else {
+            return;
+        };
+        let hash = self.hasher.hash_one(name.as_str());
+        if let Ok(slot) = self.index.find_entry(hash, |&j| j as usize == pos) {
+            slot.remove();
         }
     }
 
@@ -206,17 +291,16 @@ mod tests {
     use std::collections::HashSet;
 
     fn entry(name: &str, now: Instant) -> Entry {
-        Entry {
-            id: Arc::new(Identity {
+        Members::new(now).entry(
+            Arc::new(Identity {
                 name: NodeName::new(name).unwrap(),
                 addr: "127.0.0.1:1".parse().unwrap(),
                 tags: Tags::default(),
             }),
-            incarnation: Incarnation(0),
-            state: MemberState::Alive,
-            rtt_us: 0,
-            since: now,
-        }
+            Incarnation(0),
+            MemberState::Alive,
+            now,
+        )
     }
 
     fn epoch() -> Instant {
@@ -224,10 +308,19 @@ mod tests {
     }
 
     #[test]
+    fn entries_stay_small() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 24,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+
+    #[test]
     fn every_member_is_probed_once_per_round() {
         let now = epoch();
         let mut rng = SmallRng::seed_from_u64(1);
-        let mut m = Members::default();
+        let mut m = Members::new(now);
         for i in 0..10 {
             m.insert(entry(&format!("n{i}"), now), &mut rng);
         }
@@ -241,7 +334,7 @@ mod tests {
     fn probe_order_skips_dead_and_inserted_members_come_within_the_round() {
         let now = epoch();
         let mut rng = SmallRng::seed_from_u64(2);
-        let mut m = Members::default();
+        let mut m = Members::new(now);
         for i in 0..5 {
             m.insert(entry(&format!("n{i}"), now), &mut rng);
         }
@@ -262,7 +355,7 @@ mod tests {
     fn remove_keeps_index_and_order_consistent() {
         let now = epoch();
         let mut rng = SmallRng::seed_from_u64(3);
-        let mut m = Members::default();
+        let mut m = Members::new(now);
         for i in 0..6 {
             m.insert(entry(&format!("n{i}"), now), &mut rng);
         }
@@ -283,7 +376,7 @@ mod tests {
         let now = epoch();
         let mut rng = SmallRng::seed_from_u64(4);
         for size in [5usize, 200] {
-            let mut m = Members::default();
+            let mut m = Members::new(now);
             for i in 0..size {
                 m.insert(entry(&format!("n{i}"), now), &mut rng);
             }

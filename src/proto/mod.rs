@@ -148,7 +148,7 @@ impl Swim {
             local,
             incarnation: Incarnation(0),
             status: Status::Idle,
-            members: Members::default(),
+            members: Members::new(now),
             gossip: Gossip::default(),
             timers: Timers::default(),
             rng: SmallRng::seed_from_u64(seed),
@@ -400,7 +400,8 @@ impl Swim {
     /// Every member this node knows of, itself excluded, Dead and Left ones included until
     /// they are forgotten.
     pub fn members(&self) -> Vec<Member> {
-        self.members.iter().map(member_of).collect()
+        let epoch = self.members.epoch();
+        self.members.iter().map(|e| member_of(e, epoch)).collect()
     }
 
     /// Members this node considers Alive or Suspect, itself excluded.
@@ -458,13 +459,9 @@ impl Swim {
             if id.name == self.local.name || self.members.find(id.name.as_str()).is_some() {
                 continue;
             }
-            let entry = Entry {
-                id,
-                incarnation: Incarnation(0),
-                state: MemberState::Alive,
-                rtt_us: 0,
-                since: now,
-            };
+            let entry = self
+                .members
+                .entry(id, Incarnation(0), MemberState::Alive, now);
             self.members.insert(entry, &mut self.rng);
         }
     }
@@ -561,7 +558,7 @@ impl Swim {
         if let Some(e) = self.members.get(i) {
             self.events.push_back(Event {
                 kind,
-                member: member_of(e),
+                member: member_of(e, self.members.epoch()),
                 at: now,
             });
         }
@@ -592,17 +589,12 @@ impl Swim {
         let inc = update.incarnation;
         let Some(i) = self.members.find(update.name.as_str()) else {
             if state == MemberState::Alive {
-                let entry = Entry {
-                    id: Arc::new(Identity {
-                        name: update.name.clone(),
-                        addr: update.addr,
-                        tags: update.tags.clone(),
-                    }),
-                    incarnation: inc,
-                    state,
-                    rtt_us: 0,
-                    since: now,
-                };
+                let id = Arc::new(Identity {
+                    name: update.name.clone(),
+                    addr: update.addr,
+                    tags: update.tags.clone(),
+                });
+                let entry = self.members.entry(id, inc, state, now);
                 let i = self.members.insert(entry, &mut self.rng);
                 self.emit(now, EventKind::Joined, i);
                 self.gossip.enqueue(update);
@@ -738,14 +730,14 @@ impl Swim {
     }
 }
 
-fn member_of(e: &Entry) -> Member {
+fn member_of(e: &Entry, epoch: Instant) -> Member {
     Member {
         name: e.id.name.clone(),
         addr: e.id.addr,
         incarnation: e.incarnation,
         state: e.state,
         tags: e.id.tags.clone(),
-        since: e.since,
+        since: e.since(epoch),
         rtt: (e.rtt_us > 0).then(|| Duration::from_micros(u64::from(e.rtt_us))),
     }
 }
