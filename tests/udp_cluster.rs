@@ -304,6 +304,38 @@ fn crashed_node_restarted_with_the_same_name_is_alive_everywhere() {
 }
 
 #[test]
+fn crashed_node_restarted_on_a_new_port_is_alive_at_its_new_address() {
+    let mut c = Cluster::start(4);
+    converge(&mut c, Duration::from_secs(5));
+    let victim = 3;
+    let survivors: Vec<usize> = (0..3).collect();
+    let old = c.addr(victim);
+    c.kill(victim);
+    // No waiting for the death: a supervisor restarts at once, before anyone noticed.
+    let node = Node::start(config("n3", vec![c.addr(1)])).expect("restart on a new port");
+    let new = node.addr();
+    assert_ne!(new, old);
+    c.events[victim] = node.events();
+    c.nodes[victim] = Some(node);
+    let moved = wait_for(Duration::from_secs(5), || {
+        c.converged()
+            && survivors.iter().all(|&s| {
+                let m = c
+                    .node(s)
+                    .members()
+                    .into_iter()
+                    .find(|m| m.name.as_str() == "n3");
+                m.is_some_and(|m| m.addr == new)
+            })
+    });
+    println!("n3 restarted from {old} to {new}: Alive at the new address after {moved:?}");
+    assert!(
+        moved.is_some(),
+        "the new address did not replace the old one everywhere"
+    );
+}
+
+#[test]
 fn node_with_total_loss_is_failed_by_the_others() {
     let mut c = Cluster::start(5);
     converge(&mut c, Duration::from_secs(5));
@@ -466,4 +498,15 @@ fn shutdown_leaves_and_closes_the_event_channel() {
     assert!(wait_until(Duration::from_secs(3), || {
         c.state(0, 1) == Some(MemberState::Left)
     }));
+}
+
+#[test]
+fn node_can_be_shared_between_threads() {
+    // The dashboard reads a node from its draw loop while an input thread sends commands.
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Node>();
+    let node = Node::start(config("shared", vec![])).unwrap();
+    let from_other_thread = std::thread::scope(|s| s.spawn(|| node.local()).join().unwrap());
+    assert_eq!(from_other_thread.name.as_str(), "shared");
+    assert_eq!(from_other_thread.addr, node.addr());
 }
