@@ -1,0 +1,416 @@
+//! rumor-tui: a rumor node with a live dashboard, or (`--demo N`) a whole loopback cluster.
+//!
+//! This file wires things together: arguments, the node(s), the terminal (always restored: on
+//! quit, on error, on panic, on SIGTERM), and the draw loop. State lives in `app`, drawing in
+//! `ui`, the demo's faults in `demo`.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+use std::{panic, thread};
+
+use clap::Parser;
+use crossbeam_channel::{Receiver, Sender, never, select};
+use ratatui::DefaultTerminal;
+use rumor::cli::{NodeArgs, flag_for_field};
+use rumor::{Event, Node};
+use rumor_tui::app::{Action, App, DemoState, Fault, Level, Sample};
+use rumor_tui::demo::{Demo, Restarted, demo_config};
+use rumor_tui::input::{self, UiEvent};
+use rumor_tui::logfile::LogFile;
+use rumor_tui::ui;
+
+/// At most this many frames a second: bursts of events are drawn together.
+const FRAME: Duration = Duration::from_millis(50);
+/// How often the node is asked for counters, RTTs and its table; also the idle redraw rate,
+/// since ages and uptime are shown in seconds.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// Extra time given to a graceful leave beyond the node's own leave timeout.
+const LEAVE_GRACE: Duration = Duration::from_millis(500);
+
+/// A rumor node with a live dashboard of its cluster.
+#[derive(Parser, Debug)]
+#[command(name = "rumor-tui", version, about, after_help = KEYS_HELP)]
+struct Cli {
+    #[command(flatten)]
+    node: NodeArgs,
+
+    /// Run N real nodes on 127.0.0.1 in this process, fast timings, and watch the first one;
+    /// the node options above are then ignored
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=500))]
+    demo: Option<u16>,
+
+    /// Where the dashboard writes its log and every membership event
+    /// [default: <temp dir>/rumor-tui-<name>.log]
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+}
+
+const KEYS_HELP: &str = "Keys: q quit (leaves gracefully), j/k move, / filter, s sort, Enter \
+detail, ? help, L leave. Demo: x crash, r restart, p pause, +/- packet loss.";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rumor-tui: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the clock for uptime, ages and rates: the dashboard is a host, like the runtime, so
+/// it owns its clock reads; everything it hands the app carries the time as an argument.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the dashboard's draw loop is a host and reads the clock for display"
+)]
+fn clock() -> Instant {
+    Instant::now()
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
+    // Nodes start before the terminal is taken over, so that a start error prints plainly.
+    let (watched, demo, leave_timeout) = match cli.demo {
+        Some(n) => {
+            eprintln!("rumor-tui: starting {n} demo nodes on 127.0.0.1 ...");
+            let (first, demo) = Demo::start(n.into())?;
+            let timeout = demo_config("n1", first.addr(), Vec::new(), 0).leave_timeout;
+            (first, Some(demo), timeout + LEAVE_GRACE)
+        }
+        None => {
+            let config = cli
+                .node
+                .into_config()
+                .map_err(|e| format!("{} {}", flag_for_field(e.field), e.reason))?;
+            let timeout = config.leave_timeout;
+            (Node::start(config)?, None, timeout + LEAVE_GRACE)
+        }
+    };
+    let log_path = cli
+        .log_file
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("rumor-tui-{}.log", watched.name())));
+    let origin = (clock(), wall_clock());
+    let log = LogFile::create(&log_path, origin)
+        .map_err(|e| format!("cannot create the log file {}: {e}", log_path.display()))?;
+
+    let mut app = App::new(origin.0, watched.local());
+    app.log_path = Some(log_path.display().to_string());
+    app.demo = demo.as_ref().map(|d| DemoState { loss: d.loss() });
+    app.log(
+        Level::Info,
+        format!("{} running at {}", watched.name(), watched.addr()),
+    );
+    if let Some(n) = cli.demo {
+        app.log(
+            Level::Info,
+            format!("demo: {n} nodes; select one and press x, r, p; +/- for loss"),
+        );
+    }
+
+    let (panic_tx, panics) = crossbeam_channel::unbounded();
+    let signals = spawn_signal_listener()?;
+    let mut terminal = ratatui::try_init()?;
+    install_panic_hook(panic_tx);
+    let mut session = Session {
+        app,
+        log,
+        watched,
+        demo,
+        leave_timeout,
+    };
+    let result = input::spawn_terminal_reader()
+        .map_err(Box::<dyn Error>::from)
+        .and_then(|keys| session.run(&mut terminal, &keys, &panics, &signals));
+    let farewell = session.stop(&mut terminal);
+    ratatui::restore();
+    eprintln!("rumor-tui: {farewell}; log in {}", log_path.display());
+    result
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "read once, to print wall-clock times in the log file"
+)]
+fn wall_clock() -> SystemTime {
+    SystemTime::now()
+}
+
+/// Replaces ratatui's panic hook (which restores the terminal on any thread's panic) with one
+/// that tells the threads apart: a panic of the draw loop restores the terminal and prints as
+/// usual; a panic on another thread (a node's loop, a restart) goes to the log pane and file,
+/// because the dashboard is still running and the screen is still its own.
+fn install_panic_hook(to_log: Sender<String>) {
+    let _ratatui_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let thread = thread::current();
+        match thread.name() {
+            Some("main") | None => {
+                ratatui::restore();
+                eprintln!("{info}");
+                eprintln!("{}", std::backtrace::Backtrace::capture());
+            }
+            Some(name) => {
+                let _ = to_log.send(format!("thread `{name}` panicked: {info}"));
+            }
+        }
+    }));
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the dashboard like `q` does: a graceful leave, then the
+/// terminal is restored.
+fn spawn_signal_listener() -> std::io::Result<Receiver<i32>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(signal).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
+/// Everything the draw loop works with.
+struct Session {
+    app: App,
+    log: LogFile,
+    watched: Node,
+    demo: Option<Demo>,
+    leave_timeout: Duration,
+}
+
+impl Session {
+    /// The draw loop: wait for an input or the next deadline, fold it into the app, draw when
+    /// something changed (at most once per [`FRAME`]) and at least once per [`SAMPLE_EVERY`].
+    fn run(
+        &mut self,
+        terminal: &mut DefaultTerminal,
+        keys: &Receiver<UiEvent>,
+        panics: &Receiver<String>,
+        signals: &Receiver<i32>,
+    ) -> Result<(), Box<dyn Error>> {
+        let mut events: Receiver<Event> = self.watched.events();
+        let restarted: Receiver<Restarted> = match &self.demo {
+            Some(demo) => demo.restarted().clone(),
+            None => never(),
+        };
+        let mut dirty = true;
+        let mut last_draw: Option<Instant> = None;
+        let mut next_sample = clock();
+        loop {
+            let now = clock();
+            if now >= next_sample {
+                self.sample(now);
+                next_sample = now + SAMPLE_EVERY;
+                dirty = true;
+            }
+            if dirty && last_draw.is_none_or(|at| now >= at + FRAME) {
+                terminal.draw(|frame| ui::draw(frame, &self.app))?;
+                self.log.sync(&self.app)?;
+                last_draw = Some(now);
+                dirty = false;
+            }
+            if self.app.quitting {
+                return Ok(());
+            }
+            let wake = match last_draw {
+                Some(at) if dirty => at + FRAME,
+                _ => next_sample,
+            };
+            let timeout = wake.saturating_duration_since(clock());
+            select! {
+                recv(keys) -> key => {
+                    let key = key.map_err(|_| "the terminal input ended")?;
+                    if let Some(action) = self.app.handle(clock(), key) {
+                        self.act(terminal, action)?;
+                    }
+                    dirty = true;
+                }
+                recv(events) -> event => match event {
+                    Ok(event) => {
+                        self.log.event(&event)?;
+                        self.app.handle(clock(), UiEvent::Node(event));
+                        dirty = true;
+                    }
+                    // The node stopped (it left): no more events will come.
+                    Err(_) => events = never(),
+                },
+                recv(restarted) -> done => {
+                    if let Ok(done) = done {
+                        self.finish_restart(done);
+                        dirty = true;
+                    }
+                }
+                recv(panics) -> message => {
+                    if let Ok(message) = message {
+                        self.app.log(Level::Error, message);
+                        dirty = true;
+                    }
+                }
+                recv(signals) -> signal => {
+                    if let Ok(signal) = signal {
+                        self.app.log(Level::Info, format!("signal {signal}: quitting"));
+                    }
+                    self.app.quitting = true;
+                }
+                default(timeout) => {
+                    self.app.handle(clock(), UiEvent::Tick);
+                }
+            }
+        }
+    }
+
+    /// Asks the node for what events do not carry: counters, RTTs, its table, its health.
+    fn sample(&mut self, now: Instant) {
+        let sample = Sample {
+            local: self.watched.local(),
+            members: self.watched.members(),
+            stats: self.watched.stats(),
+            health: self.watched.health(),
+        };
+        self.app.handle_sample(now, sample);
+    }
+
+    fn act(
+        &mut self,
+        terminal: &mut DefaultTerminal,
+        action: Action,
+    ) -> Result<(), Box<dyn Error>> {
+        match action {
+            Action::Quit => {}
+            Action::Leave => {
+                self.app.log(Level::Info, "leaving the cluster ...");
+                terminal.draw(|frame| ui::draw(frame, &self.app))?;
+                match self.watched.leave(self.leave_timeout) {
+                    Ok(()) => {
+                        self.app.left_cluster = true;
+                        self.app
+                            .log(Level::Info, "left the cluster; q quits the dashboard");
+                    }
+                    Err(e) => {
+                        self.app.left_cluster = true;
+                        self.app.log(Level::Error, format!("leave: {e}"));
+                    }
+                }
+            }
+            Action::Crash(name) => {
+                let Some(demo) = &mut self.demo else {
+                    return Ok(());
+                };
+                match demo.crash(name.as_str()) {
+                    Ok(()) => {
+                        self.app.set_fault(&name, Some(Fault::Killed));
+                        self.app
+                            .log(Level::Info, format!("crashed {name} (killed, no leave)"));
+                    }
+                    Err(e) => self.app.log(Level::Warn, e),
+                }
+            }
+            Action::Restart(name) => {
+                let Some(demo) = &mut self.demo else {
+                    return Ok(());
+                };
+                let mut seeds = vec![self.watched.addr()];
+                seeds.extend(demo.live_addrs());
+                match demo.restart(name.as_str(), seeds) {
+                    Ok(()) => {
+                        self.app.set_fault(&name, Some(Fault::Restarting));
+                        self.app.log(Level::Info, format!("restarting {name} ..."));
+                    }
+                    Err(e) => self.app.log(Level::Warn, e),
+                }
+            }
+            Action::Pause(name) => {
+                let Some(demo) = &self.demo else {
+                    return Ok(());
+                };
+                match demo.pause(name.as_str()) {
+                    Ok(d) => {
+                        let until = clock() + d;
+                        self.app.set_fault(&name, Some(Fault::Paused { until }));
+                        self.app.log(
+                            Level::Info,
+                            format!("paused {name} for {}s", d.as_secs_f64()),
+                        );
+                    }
+                    Err(e) => self.app.log(Level::Warn, e),
+                }
+            }
+            Action::Loss(steps) => {
+                let Some(demo) = &mut self.demo else {
+                    return Ok(());
+                };
+                let loss = demo.change_loss(steps, &self.watched);
+                self.app.demo = Some(DemoState { loss });
+                self.app.log(
+                    Level::Info,
+                    format!("packet loss on every node: {:.0}%", loss * 100.0),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_restart(&mut self, done: Restarted) {
+        let Some(demo) = &mut self.demo else {
+            return;
+        };
+        let name = done.name.clone();
+        let key = rumor::NodeName::new(&name).ok();
+        match demo.finish_restart(done) {
+            Ok(addr) => {
+                if let Some(key) = &key {
+                    self.app.set_fault(key, None);
+                }
+                self.app.log(
+                    Level::Info,
+                    format!("{name} restarted at {addr} and joined"),
+                );
+            }
+            Err(e) => {
+                if let Some(key) = &key {
+                    self.app.set_fault(key, Some(Fault::Killed));
+                }
+                self.app
+                    .log(Level::Error, format!("restart of {name} failed: {e}"));
+            }
+        }
+    }
+
+    /// Leaves gracefully (every demo node too, in parallel), showing it on screen; returns a
+    /// line for the restored terminal.
+    fn stop(self, terminal: &mut DefaultTerminal) -> String {
+        let Session {
+            mut app,
+            mut log,
+            watched,
+            demo,
+            ..
+        } = self;
+        if !app.left_cluster {
+            app.log(Level::Info, "leaving the cluster ...");
+        }
+        // The screen may already be gone (the error that ended the loop); that is fine.
+        let _ = terminal.draw(|frame| ui::draw(frame, &app));
+        let result = thread::scope(|scope| {
+            if let Some(demo) = demo {
+                scope.spawn(move || demo.shutdown());
+            }
+            watched.shutdown()
+        });
+        let farewell = match result {
+            Ok(()) => "left the cluster".to_string(),
+            Err(e) => format!("stopped without a complete leave ({e})"),
+        };
+        app.log(Level::Info, farewell.clone());
+        let _ = log.sync(&app);
+        farewell
+    }
+}

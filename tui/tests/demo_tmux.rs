@@ -1,0 +1,137 @@
+//! Drives `rumor-tui --demo 4` in a real pseudo-terminal (tmux) as a person would: the screen
+//! shows four alive members, `q` quits with status 0, and the terminal is restored (alternate
+//! screen off, canonical mode and echo back on).
+//!
+//! Skipped, with the reason printed, only where tmux is not installed.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own (its own socket), killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "demo"]).stdout)
+            .into_owned()
+    }
+
+    fn alternate_screen_on(&self) -> bool {
+        let out = self.run(&["display-message", "-p", "-t", "demo", "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Ends the pane's shell and anything still running in it (the dashboard, if the test
+        // failed before it quit): only this test's server, by its own socket.
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Polls `probe` until it gives a value or `timeout` passes.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a polling helper: the deadline needs the clock and the gap between polls a sleep"
+)]
+fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn shell_quote(path: &std::path::Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn demo_of_four_shows_four_alive_members_and_quits_cleanly_on_q() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipped: tmux is not installed (CI installs it in .ci/run)");
+        return;
+    }
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_rumor-tui"));
+    let dir = std::env::temp_dir().join(format!("rumor-tui-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("demo.log");
+    let tmux = Tmux {
+        socket: format!("rumor-tui-test-{}", std::process::id()),
+    };
+    // After the dashboard exits, the pane prints its status and the terminal modes, then stays
+    // open so the test can read them.
+    let script = format!(
+        "{} --demo 4 --log-file {}; echo \"exit=$?\"; stty -a; echo modes-printed; sleep 120",
+        shell_quote(&bin),
+        shell_quote(&log)
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &script,
+    ]);
+    assert!(
+        started.status.success(),
+        "tmux new-session failed: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let screen = wait_until(Duration::from_secs(30), || {
+        let screen = tmux.capture();
+        screen.contains("4 members: 4 alive").then_some(screen)
+    })
+    .unwrap_or_else(|| panic!("no 4 alive members within 30 s:\n{}", tmux.capture()));
+    assert!(
+        tmux.alternate_screen_on(),
+        "the dashboard draws on the alternate screen"
+    );
+    for name in ["n1", "n2", "n3", "n4"] {
+        let row = screen
+            .lines()
+            .find(|l| l.starts_with(&format!("│{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"));
+        assert!(row.contains(" alive "), "{name} not alive: {row}");
+    }
+
+    tmux.run(&["send-keys", "-t", "demo", "q"]);
+    let after = wait_until(Duration::from_secs(15), || {
+        let screen = tmux.capture();
+        screen.contains("modes-printed").then_some(screen)
+    })
+    .unwrap_or_else(|| panic!("the dashboard did not exit on q:\n{}", tmux.capture()));
+    assert!(after.contains("exit=0"), "exit status:\n{after}");
+    assert!(!tmux.alternate_screen_on(), "alternate screen left on");
+    let modes: Vec<&str> = after.split_whitespace().collect();
+    assert!(
+        modes.contains(&"icanon") && modes.contains(&"echo"),
+        "terminal left in raw mode:\n{after}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("left the cluster"), "log file:\n{logged}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
