@@ -472,3 +472,70 @@ impl Drop for Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn faults_are_off_by_default() {
+        let mut f = Faults::new(1);
+        assert!(!f.active);
+        for _ in 0..1000 {
+            assert!(!f.drops(addr(1), 1.0), "an inactive layer never drops");
+        }
+    }
+
+    #[test]
+    fn blocked_peers_are_dropped_both_ways_until_unblocked() {
+        let t = now();
+        let mut f = Faults::new(1);
+        f.apply(t, FaultCommand::Block(addr(1)));
+        assert!(f.drops(addr(1), f.recv_loss));
+        assert!(f.drops(addr(1), f.send_loss));
+        assert!(!f.drops(addr(2), f.send_loss));
+        f.apply(t, FaultCommand::UnblockAll);
+        assert!(!f.active);
+        assert!(!f.drops(addr(1), f.send_loss));
+    }
+
+    #[test]
+    fn loss_drops_about_the_given_share() {
+        let mut f = Faults::new(7);
+        f.apply(
+            now(),
+            FaultCommand::Loss {
+                send: 0.3,
+                recv: 0.0,
+            },
+        );
+        let dropped = (0..10_000)
+            .filter(|_| f.drops(addr(1), f.send_loss))
+            .count();
+        assert!((2_700..3_300).contains(&dropped), "{dropped}");
+        assert!(!f.drops(addr(1), f.recv_loss));
+        f.apply(
+            now(),
+            FaultCommand::Loss {
+                send: 0.0,
+                recv: 0.0,
+            },
+        );
+        assert!(!f.active);
+    }
+
+    #[test]
+    fn a_pause_ends_at_its_deadline_and_extends_to_the_later_one() {
+        let t = now();
+        let mut f = Faults::new(1);
+        f.apply(t, FaultCommand::Pause(Duration::from_millis(100)));
+        f.apply(t, FaultCommand::Pause(Duration::from_millis(50)));
+        assert!(f.paused(t + Duration::from_millis(99)));
+        assert!(!f.paused(t + Duration::from_millis(100)));
+        assert!(!f.active, "an ended pause turns the layer off again");
+    }
+}
