@@ -510,3 +510,53 @@ fn node_can_be_shared_between_threads() {
     assert_eq!(from_other_thread.name.as_str(), "shared");
     assert_eq!(from_other_thread.addr, node.addr());
 }
+
+/// The lossy-network test's loss rate and run time: `RUMOR_LOSS_RATE` (default 0.05) and
+/// `RUMOR_LOSS_SECS` (default 8 s). Issue 5 asks for 20% and 30% over 60 s in a dedicated run:
+/// `RUMOR_LOSS_RATE=0.3 RUMOR_LOSS_SECS=60 cargo test --test udp_cluster lossy -- --nocapture`.
+///
+/// The default stays at 5% because with the test profile's 50 ms periods the core still
+/// produces rare false Failed events from 10% loss up (the simulator shows the same:
+/// `rumor sim false-positives --nodes 10 --loss 0.1,0.2 --profile test`); at 5% it produced
+/// none in 20 simulated minutes, so a failure here is a regression, not bad luck.
+fn lossy_settings() -> (f64, Duration) {
+    fn var(name: &str, default: f64) -> f64 {
+        std::env::var(name).map_or(default, |s| {
+            s.parse()
+                .unwrap_or_else(|_| panic!("{name}={s} is not a number"))
+        })
+    }
+    let rate = var("RUMOR_LOSS_RATE", 0.05);
+    assert!(
+        (0.0..1.0).contains(&rate),
+        "RUMOR_LOSS_RATE={rate} must be within 0..1"
+    );
+    (rate, Duration::from_secs_f64(var("RUMOR_LOSS_SECS", 8.0)))
+}
+
+#[test]
+fn lossy_network_raises_no_false_failures() {
+    let n = 10;
+    let mut c = Cluster::start(n);
+    converge(&mut c, Duration::from_secs(5));
+    // Loss on receive at every node: each datagram crosses one lossy hop, so every link
+    // loses `rate` of its traffic, the issue's uniform loss.
+    let (rate, run) = lossy_settings();
+    for i in 0..n {
+        c.node(i).set_loss_rates(0.0, rate);
+    }
+    // Waiting for a false failure that must never come: the wait is the test's run time.
+    let failed = wait_for(run, || !c.false_failures().is_empty());
+    let suspicions: u64 = (0..n).map(|i| c.node(i).stats().suspicions).sum();
+    let dropped: u64 = (0..n).map(|i| c.node(i).stats().dropped_fault).sum();
+    println!(
+        "{n} nodes, {:.0}% loss for {run:?}: {suspicions} suspicions, {dropped} datagrams dropped",
+        rate * 100.0
+    );
+    assert_eq!(failed, None, "false failures: {:?}", c.false_failures());
+    assert!(dropped > 0, "the loss was not applied");
+    for i in 0..n {
+        c.node(i).set_loss(0.0);
+    }
+    assert!(wait_until(Duration::from_secs(5), || c.converged()));
+}
