@@ -442,7 +442,9 @@ fn a_second_node_on_the_same_address_is_refused() {
 
 #[test]
 fn join_without_an_answering_seed_fails_and_frees_the_port() {
-    let silent = free_addr();
+    // A seed that exists but never answers; held open so the node's own port cannot be it.
+    let silent_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = silent_socket.local_addr().unwrap();
     let bind = free_addr();
     let mut cfg = config("lonely", vec![silent]);
     cfg.bind_addr = bind;
