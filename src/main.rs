@@ -30,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run a node; print its membership changes as JSON lines on stdout
     Agent(AgentArgs),
+    /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
+    Sim(rumor::sim::cli::SimArgs),
 }
 
 /// `rumor agent`: node options plus what only the agent prints.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Agent(args) => agent(args),
+        Command::Sim(args) => rumor::sim::cli::run(args),
     }
 }
 

@@ -1,1 +1,830 @@
-//! A deterministic simulator of many SWIM nodes (being written for the benchmarks issue).
+//! A deterministic discrete-event simulator of many SWIM nodes: the same sans-IO
+//! [`Swim`] cores the runtime drives over UDP, here driven by a virtual clock and a virtual
+//! network ([`network`]), in one thread, as fast as the CPU allows.
+//!
+//! ```text
+//!   timers: BinaryHeap<(deadline, node)>      deliveries: BinaryHeap<(at, seq, packet)>
+//!                     \                               /
+//!                      `--- step(): the earlier one --'
+//!                               |
+//!        handle_timeout(now) / handle_datagram(now, from, bytes) on one core
+//!                               |
+//!        drain poll_transmit -> network.judge (loss, partition, latency) -> deliveries
+//!        drain poll_event    -> the event log and the trace hash
+//!        poll_timeout        -> re-push (deadline, node) if it changed
+//! ```
+//!
+//! Each step is O(log N): a core's deadline sits in one global heap and stale entries (the
+//! deadline moved) are skipped when they surface, never searched for. The clock jumps straight
+//! to the next deadline or delivery. One seed drives every core's RNG and the network's, and
+//! ties are broken by sequence numbers, so a seed replays a run exactly; [`Sim::trace_hash`]
+//! digests every delivery and event to check that.
+//!
+//! Nodes are numbered `0..n` and live at virtual addresses `127.x.y.z:7946` (node `i` at
+//! `127.0.0.1 + i`); nothing is ever sent to them. Faults: [`crash`](Sim::crash) (stop driving
+//! a node), [`pause`](Sim::pause) (a node stops processing for a while; what arrives meanwhile
+//! is held or dropped), [`restart`](Sim::restart), and the network's partitions and drop rates
+//! through [`net_mut`](Sim::net_mut).
+
+pub mod cli;
+pub mod network;
+pub mod report;
+pub mod scenario;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{Config, Profile};
+use crate::error::ConfigError;
+use crate::event::EventKind;
+use crate::member::{NodeName, Tags};
+use crate::proto::{Identity, Status, Swim};
+
+pub use network::{Latency, NetStats, Network, Verdict};
+
+/// The port every virtual node listens on.
+pub const PORT: u16 = 7946;
+/// First virtual address (node 0); node `i` is this plus `i`.
+const BASE_IP: u32 = 0x7f00_0001;
+/// Most nodes a simulation may hold: the virtual addresses must stay inside 127.0.0.0/8.
+pub const MAX_NODES: usize = 0x00ff_fff0;
+/// Datagrams a paused node holds for later; more are dropped (a real socket buffer is finite).
+const HOLD_LIMIT: usize = 4096;
+/// Datagrams taken from one core after one input before the rest wait for its next input; only
+/// a core bug would reach it.
+const MAX_TRANSMITS_PER_INPUT: usize = 1 << 20;
+/// Steps allowed without the clock moving before a run is declared livelocked.
+const MAX_STEPS_WITHOUT_PROGRESS: u64 = 1 << 22;
+
+/// The virtual address of node `i`.
+pub fn addr_of(i: usize) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::from(BASE_IP + i as u32), PORT))
+}
+
+/// The node living at `addr`, if it is a virtual address of a simulation with `n` nodes.
+pub fn index_of(addr: SocketAddr, n: usize) -> Option<usize> {
+    let SocketAddr::V4(v4) = addr else {
+        return None;
+    };
+    if v4.port() != PORT {
+        return None;
+    }
+    let i = u32::from(*v4.ip()).checked_sub(BASE_IP)? as usize;
+    (i < n).then_some(i)
+}
+
+/// The name of node `i`.
+pub fn name_of(i: usize) -> String {
+    format!("n{i}")
+}
+
+/// What a simulation is made of: how many nodes, their timings, the network and the seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Timings every node starts from; its name and addresses are set per node.
+    pub template: Config,
+    /// Packet latency.
+    pub latency: Latency,
+    /// Uniform loss rate, 0.0 to 1.0.
+    pub loss: f64,
+    /// Drives every core's RNG and the network's.
+    pub seed: u64,
+}
+
+impl SimConfig {
+    /// `nodes` nodes with a profile's timings, the default latency and no loss.
+    pub fn new(nodes: usize, profile: Profile, seed: u64) -> Self {
+        SimConfig {
+            nodes,
+            template: Config::new(profile, "n0", addr_of(0)),
+            latency: Latency::default(),
+            loss: 0.0,
+            seed,
+        }
+    }
+
+    /// The config of node `i`: the template with its own name and address.
+    pub fn node_config(&self, i: usize) -> Config {
+        let mut c = self.template.clone();
+        c.name = name_of(i);
+        c.bind_addr = addr_of(i);
+        c.advertise_addr = None;
+        c.seeds = Vec::new();
+        c
+    }
+}
+
+/// Whether a node is being driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// Running normally.
+    Up,
+    /// Stopped for good (until [`Sim::restart`]): no timers, arriving datagrams dropped.
+    Crashed,
+    /// Not processing until the given virtual time; arriving datagrams are held (delivered
+    /// on resume, up to a bound) or dropped.
+    Paused {
+        /// When it resumes, as time since the simulation started.
+        until: Duration,
+        /// Hold arriving datagrams (true) or drop them (false).
+        hold: bool,
+    },
+}
+
+/// One membership event as the simulator records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimEvent {
+    /// Virtual time since the simulation started.
+    pub at: Duration,
+    /// The node that observed it.
+    pub node: u32,
+    /// What it observed.
+    pub kind: EventKind,
+    /// The node it is about.
+    pub member: u32,
+    /// The member's incarnation in the event.
+    pub incarnation: u32,
+}
+
+/// Why a bounded run stopped without its condition holding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// The condition did not hold within the allowed virtual time.
+    Timeout {
+        /// Virtual time spent waiting.
+        waited: Duration,
+        /// Virtual time when it gave up.
+        at: Duration,
+    },
+    /// Nothing is left to happen (every node crashed or left) and the condition does not hold.
+    Idle {
+        /// Virtual time when the simulation ran out of work.
+        at: Duration,
+    },
+    /// Millions of steps without the clock moving: a core keeps asking to be woken in the past.
+    Livelock {
+        /// Virtual time where the clock got stuck.
+        at: Duration,
+    },
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::Timeout { waited, at } => write!(
+                f,
+                "condition not met after {waited:?} of virtual time (at {at:?})"
+            ),
+            SimError::Idle { at } => {
+                write!(f, "nothing left to simulate at {at:?}, condition not met")
+            }
+            SimError::Livelock { at } => write!(f, "virtual clock stuck at {at:?}: livelock"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+struct Slot {
+    swim: Swim,
+    state: NodeState,
+    /// The deadline this node has in the timer heap; other heap entries for it are stale.
+    deadline: Option<u64>,
+    held: Vec<(u32, Vec<u8>)>,
+}
+
+/// A datagram in flight. Ordered by arrival time, then by send order.
+struct Delivery {
+    at: u64,
+    seq: u64,
+    from: u32,
+    to: u32,
+    bytes: Vec<u8>,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Delivery {}
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delivery {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// Many SWIM cores, a virtual clock and a virtual network. See the [module docs](self).
+pub struct Sim {
+    config: SimConfig,
+    epoch: Instant,
+    /// Virtual nanoseconds since `epoch`.
+    now: u64,
+    slots: Vec<Slot>,
+    timers: BinaryHeap<Reverse<(u64, u32)>>,
+    deliveries: BinaryHeap<Reverse<Delivery>>,
+    net: Network,
+    /// Seeds the cores (at creation and restart); separate from the network's RNG.
+    seeder: SmallRng,
+    seq: u64,
+    pool: Vec<Vec<u8>>,
+    events: Vec<SimEvent>,
+    record_events: bool,
+    event_counts: [u64; 6],
+    hash: u64,
+    steps: u64,
+}
+
+impl Sim {
+    /// Nodes that know nothing of each other yet: call [`join_all`](Self::join_all) (or
+    /// [`join`](Self::join) per node) to form a cluster through the protocol.
+    pub fn new(config: SimConfig) -> Result<Self, ConfigError> {
+        let mut sim = Self::empty(config)?;
+        for i in 0..sim.config.nodes {
+            let swim = sim.make_core(i)?;
+            sim.slots.push(Slot {
+                swim,
+                state: NodeState::Up,
+                deadline: None,
+                held: Vec::new(),
+            });
+        }
+        Ok(sim)
+    }
+
+    /// A cluster that is already formed: every node starts with every other in its table as
+    /// Alive (through [`Swim::bootstrap`], one shared `Arc<Identity>` per member) and starts
+    /// probing at a random phase. This is how large simulations start; forming a 10,000-node
+    /// cluster through joins would itself take minutes of virtual time.
+    pub fn formed(config: SimConfig) -> Result<Self, ConfigError> {
+        let mut sim = Self::new(config)?;
+        let ids: Vec<Arc<Identity>> = (0..sim.config.nodes)
+            .map(|i| {
+                let name = NodeName::new(&name_of(i)).map_err(|reason| ConfigError {
+                    field: "name",
+                    reason,
+                })?;
+                Ok(Arc::new(Identity {
+                    name,
+                    addr: addr_of(i),
+                    tags: sim.config.template.tags.clone(),
+                }))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let now = sim.instant();
+        for i in 0..sim.slots.len() {
+            if let Some(slot) = sim.slots.get_mut(i) {
+                slot.swim.bootstrap(now, ids.iter().cloned());
+                slot.swim.join(now, &[]);
+            }
+            sim.after_input(i);
+        }
+        Ok(sim)
+    }
+
+    fn empty(config: SimConfig) -> Result<Self, ConfigError> {
+        if config.nodes > MAX_NODES {
+            return Err(ConfigError {
+                field: "nodes",
+                reason: format!("({}) must be at most {MAX_NODES}", config.nodes),
+            });
+        }
+        config.template.validate()?;
+        let mut seeder = SmallRng::seed_from_u64(config.seed);
+        let net_rng = SmallRng::seed_from_u64(seeder.random());
+        let net = Network::new(config.latency, config.loss, net_rng);
+        Ok(Sim {
+            epoch: virtual_epoch(),
+            now: 0,
+            slots: Vec::with_capacity(config.nodes),
+            timers: BinaryHeap::with_capacity(config.nodes * 2),
+            deliveries: BinaryHeap::new(),
+            net,
+            seeder,
+            seq: 0,
+            pool: Vec::new(),
+            events: Vec::new(),
+            record_events: true,
+            event_counts: [0; 6],
+            hash: FNV_OFFSET,
+            steps: 0,
+            config,
+        })
+    }
+
+    fn make_core(&mut self, i: usize) -> Result<Swim, ConfigError> {
+        let seed = self.seeder.random();
+        Swim::new(self.config.node_config(i), seed, self.instant())
+    }
+
+    // ---- time ----
+
+    /// Virtual time since the simulation started.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.now)
+    }
+
+    /// The current virtual time as the `Instant` the cores see.
+    pub fn instant(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.now)
+    }
+
+    /// The `Instant` the cores saw when the simulation started.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Virtual time since the start at which `instant` (from a core) falls.
+    pub fn since_start(&self, instant: Instant) -> Duration {
+        instant.saturating_duration_since(self.epoch)
+    }
+
+    // ---- running ----
+
+    /// Processes the earliest pending deadline or delivery; returns false when nothing is left
+    /// to do.
+    pub fn step(&mut self) -> bool {
+        let next_timer = self.timers.peek().map(|Reverse((t, _))| *t);
+        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.at);
+        match (next_timer, next_delivery) {
+            (None, None) => false,
+            (Some(t), Some(d)) if d <= t => self.deliver_next(),
+            (_, Some(_)) if next_timer.is_none() => self.deliver_next(),
+            _ => self.fire_next_timer(),
+        }
+    }
+
+    /// When the next step would happen, if anything is pending.
+    pub fn next_at(&self) -> Option<Duration> {
+        let t = self.timers.peek().map(|Reverse((t, _))| *t);
+        let d = self.deliveries.peek().map(|Reverse(d)| d.at);
+        let next = match (t, d) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(Duration::from_nanos)
+    }
+
+    /// Runs until `pred` holds (checked before the first step and after each one) or `max`
+    /// of virtual time has passed; returns how long it took.
+    pub fn run_until(
+        &mut self,
+        max: Duration,
+        mut pred: impl FnMut(&Sim) -> bool,
+    ) -> Result<Duration, SimError> {
+        let start = self.now;
+        let limit = start.saturating_add(max.as_nanos() as u64);
+        let mut last_now = self.now;
+        let mut still = 0u64;
+        loop {
+            if pred(self) {
+                return Ok(Duration::from_nanos(self.now - start));
+            }
+            let Some(next) = self.next_at() else {
+                return Err(SimError::Idle { at: self.now() });
+            };
+            if next.as_nanos() as u64 > limit {
+                self.now = limit;
+                return Err(SimError::Timeout {
+                    waited: max,
+                    at: self.now(),
+                });
+            }
+            self.step();
+            if self.now == last_now {
+                still += 1;
+                if still > MAX_STEPS_WITHOUT_PROGRESS {
+                    return Err(SimError::Livelock { at: self.now() });
+                }
+            } else {
+                last_now = self.now;
+                still = 0;
+            }
+        }
+    }
+
+    /// Runs for `d` of virtual time (everything due by then happens); the clock ends at
+    /// exactly `now + d`.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), SimError> {
+        match self.run_until(d, |_| false) {
+            Err(SimError::Timeout { .. }) | Ok(_) => Ok(()),
+            Err(SimError::Idle { .. }) => {
+                self.now = self.now.saturating_add(d.as_nanos() as u64);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn fire_next_timer(&mut self) -> bool {
+        let Some(Reverse((t, i))) = self.timers.pop() else {
+            return false;
+        };
+        let i = i as usize;
+        let Some(slot) = self.slots.get_mut(i) else {
+            return true;
+        };
+        if slot.deadline != Some(t) {
+            return true; // stale: the node's deadline moved since this entry was pushed
+        }
+        slot.deadline = None;
+        self.now = self.now.max(t);
+        self.steps += 1;
+        let now = self.epoch + Duration::from_nanos(self.now);
+        match slot.state {
+            NodeState::Crashed => return true,
+            NodeState::Paused { until, .. } => {
+                if (until.as_nanos() as u64) > self.now {
+                    return true;
+                }
+                slot.state = NodeState::Up;
+                let held = std::mem::take(&mut slot.held);
+                for (from, bytes) in held {
+                    if let Some(slot) = self.slots.get_mut(i) {
+                        slot.swim
+                            .handle_datagram(now, addr_of(from as usize), &bytes);
+                    }
+                    self.pool.push(bytes);
+                    self.after_input(i);
+                }
+            }
+            NodeState::Up => {}
+        }
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.swim.handle_timeout(now);
+        }
+        self.after_input(i);
+        true
+    }
+
+    fn deliver_next(&mut self) -> bool {
+        let Some(Reverse(d)) = self.deliveries.pop() else {
+            return false;
+        };
+        self.now = self.now.max(d.at);
+        self.steps += 1;
+        self.mix(d.at);
+        self.mix(u64::from(d.from) << 32 | u64::from(d.to));
+        self.mix(d.bytes.len() as u64);
+        let to = d.to as usize;
+        let Some(slot) = self.slots.get_mut(to) else {
+            self.pool.push(d.bytes);
+            return true;
+        };
+        match slot.state {
+            NodeState::Crashed | NodeState::Paused { hold: false, .. } => {
+                self.net.dropped_down();
+                self.pool.push(d.bytes);
+            }
+            NodeState::Paused { hold: true, .. } => {
+                if slot.held.len() < HOLD_LIMIT {
+                    slot.held.push((d.from, d.bytes));
+                } else {
+                    self.net.dropped_down();
+                    self.pool.push(d.bytes);
+                }
+            }
+            NodeState::Up => {
+                self.net.delivered();
+                let now = self.epoch + Duration::from_nanos(self.now);
+                slot.swim
+                    .handle_datagram(now, addr_of(d.from as usize), &d.bytes);
+                self.pool.push(d.bytes);
+                self.after_input(to);
+            }
+        }
+        true
+    }
+
+    /// After any input to node `i`: send what it wants sent, record what it observed, and
+    /// put its next deadline in the heap if that changed.
+    fn after_input(&mut self, i: usize) {
+        let n = self.slots.len();
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        for _ in 0..MAX_TRANSMITS_PER_INPUT {
+            let mut buf = self.pool.pop().unwrap_or_default();
+            let Some(to) = slot.swim.poll_transmit(&mut buf) else {
+                self.pool.push(buf);
+                break;
+            };
+            let Some(j) = index_of(to, n) else {
+                self.pool.push(buf);
+                continue;
+            };
+            match self.net.judge(i, j, buf.len()) {
+                Verdict::Deliver(latency) => {
+                    self.seq += 1;
+                    self.deliveries.push(Reverse(Delivery {
+                        at: self.now + latency.as_nanos() as u64,
+                        seq: self.seq,
+                        from: i as u32,
+                        to: j as u32,
+                        bytes: buf,
+                    }));
+                }
+                Verdict::Lost | Verdict::Blocked => self.pool.push(buf),
+            }
+        }
+        while let Some(e) = slot.swim.poll_event() {
+            let Some(member) = index_of(e.member.addr, n) else {
+                continue;
+            };
+            let ev = SimEvent {
+                at: Duration::from_nanos(self.now),
+                node: i as u32,
+                kind: e.kind,
+                member: member as u32,
+                incarnation: e.member.incarnation.0,
+            };
+            if let Some(c) = self.event_counts.get_mut(kind_index(e.kind)) {
+                *c += 1;
+            }
+            self.hash = fnv(self.hash, self.now);
+            self.hash = fnv(self.hash, (i as u64) << 32 | member as u64);
+            self.hash = fnv(self.hash, kind_index(e.kind) as u64);
+            self.hash = fnv(self.hash, u64::from(ev.incarnation));
+            if self.record_events {
+                self.events.push(ev);
+            }
+        }
+        if slot.state == NodeState::Up {
+            let deadline = slot
+                .swim
+                .poll_timeout()
+                .map(|t| (t.saturating_duration_since(self.epoch).as_nanos() as u64).max(self.now));
+            if deadline != slot.deadline {
+                slot.deadline = deadline;
+                if let Some(t) = deadline {
+                    self.timers.push(Reverse((t, i as u32)));
+                }
+            }
+        }
+    }
+
+    fn mix(&mut self, x: u64) {
+        self.hash = fnv(self.hash, x);
+    }
+
+    // ---- control ----
+
+    /// Node `i` joins the cluster through `seeds` (node indices).
+    pub fn join(&mut self, i: usize, seeds: &[usize]) {
+        let seeds: Vec<SocketAddr> = seeds.iter().map(|&s| addr_of(s)).collect();
+        let now = self.instant();
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.swim.join(now, &seeds);
+        }
+        self.after_input(i);
+    }
+
+    /// Node 0 starts the cluster and every other node joins through it, all at the current
+    /// virtual time. Run the simulation afterwards for the joins to happen.
+    pub fn join_all(&mut self) {
+        self.join(0, &[]);
+        for i in 1..self.slots.len() {
+            self.join(i, &[0]);
+        }
+    }
+
+    /// Node `i` leaves gracefully (it keeps being driven until its core says `Left`).
+    pub fn leave(&mut self, i: usize) {
+        let now = self.instant();
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.swim.leave(now);
+        }
+        self.after_input(i);
+    }
+
+    /// Node `i` changes its tags (gossiped with a new incarnation).
+    pub fn set_tags(&mut self, i: usize, tags: Tags) {
+        let now = self.instant();
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.swim.set_tags(now, tags);
+        }
+        self.after_input(i);
+    }
+
+    /// Node `i` crashes: no more timers, datagrams to it are dropped. Nothing is said to anyone.
+    pub fn crash(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.state = NodeState::Crashed;
+            slot.deadline = None;
+            for (_, bytes) in slot.held.drain(..) {
+                self.pool.push(bytes);
+            }
+        }
+    }
+
+    /// Node `i` stops processing for `d` (a GC pause, a stopped VM): its timers wait, and what
+    /// arrives meanwhile is held and delivered on resume (`hold`) or dropped. On resume it
+    /// handles the held datagrams, then its overdue timers, as a real process would.
+    pub fn pause(&mut self, i: usize, d: Duration, hold: bool) {
+        let until = self.now.saturating_add(d.as_nanos() as u64);
+        if let Some(slot) = self.slots.get_mut(i) {
+            if slot.state == NodeState::Crashed {
+                return;
+            }
+            slot.state = NodeState::Paused {
+                until: Duration::from_nanos(until),
+                hold,
+            };
+            slot.deadline = Some(until);
+            self.timers.push(Reverse((until, i as u32)));
+        }
+    }
+
+    /// Node `i` starts again from scratch (a new core, same name and address, a fresh seed)
+    /// and joins through `seeds`. Its incarnation starts at 0; the protocol makes it refute
+    /// whatever the cluster remembers about its previous life.
+    pub fn restart(&mut self, i: usize, seeds: &[usize]) -> Result<(), ConfigError> {
+        if i >= self.slots.len() {
+            return Ok(());
+        }
+        let swim = self.make_core(i)?;
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.swim = swim;
+            slot.state = NodeState::Up;
+            slot.deadline = None;
+            for (_, bytes) in slot.held.drain(..) {
+                self.pool.push(bytes);
+            }
+        }
+        self.join(i, seeds);
+        Ok(())
+    }
+
+    // ---- views ----
+
+    /// Number of nodes (crashed ones included).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True for a simulation of no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Node `i`'s core.
+    pub fn node(&self, i: usize) -> Option<&Swim> {
+        self.slots.get(i).map(|s| &s.swim)
+    }
+
+    /// Node `i`'s state in the simulation.
+    pub fn state(&self, i: usize) -> Option<NodeState> {
+        self.slots.get(i).map(|s| s.state)
+    }
+
+    /// True when node `i` is up and its core is running (joined, not left).
+    pub fn is_running(&self, i: usize) -> bool {
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.state == NodeState::Up && s.swim.status() == Status::Running)
+    }
+
+    /// Every core, in node order.
+    pub fn cores(&self) -> impl Iterator<Item = &Swim> {
+        self.slots.iter().map(|s| &s.swim)
+    }
+
+    /// The network, to read its counters.
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// The network, to partition it, cut links or change loss and latency.
+    pub fn net_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// The configuration the simulation was built from.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Events recorded since the last [`clear_events`](Self::clear_events), oldest first.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
+    }
+
+    /// Forgets the recorded events (the counts and the trace hash keep them).
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// Whether to keep events in [`events`](Self::events) (on by default). Long runs that only
+    /// need [`event_count`](Self::event_count) turn it off to save memory.
+    pub fn set_record_events(&mut self, on: bool) {
+        self.record_events = on;
+    }
+
+    /// Events of `kind` observed by all nodes since the start.
+    pub fn event_count(&self, kind: EventKind) -> u64 {
+        self.event_counts
+            .get(kind_index(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A digest of every delivery (time, ends, size) and every event so far: equal seeds and
+    /// equal inputs give equal hashes.
+    pub fn trace_hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Deadlines fired and datagrams delivered so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Datagrams in flight.
+    pub fn in_flight(&self) -> usize {
+        self.deliveries.len()
+    }
+}
+
+/// The one clock read of the simulator: a base `Instant` for the virtual clock (an `Instant`
+/// cannot be made any other way). Virtual time is an offset from it and never reads the clock
+/// again, so the value does not affect a run.
+#[allow(clippy::disallowed_methods)]
+fn virtual_epoch() -> Instant {
+    Instant::now()
+}
+
+fn kind_index(kind: EventKind) -> usize {
+    match kind {
+        EventKind::Joined => 0,
+        EventKind::Suspected => 1,
+        EventKind::Alive => 2,
+        EventKind::Failed => 3,
+        EventKind::Left => 4,
+        EventKind::Updated => 5,
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a over the eight bytes of `x`.
+fn fnv(mut h: u64, x: u64) -> u64 {
+    for b in x.to_le_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_map_back_to_indices() {
+        for i in [0usize, 1, 255, 256, 9_999, 70_000] {
+            assert_eq!(index_of(addr_of(i), 100_000), Some(i));
+        }
+        assert_eq!(index_of(addr_of(10), 10), None);
+        assert_eq!(index_of("127.0.0.1:1".parse().unwrap(), 10), None);
+        assert_eq!(index_of("[::1]:7946".parse().unwrap(), 10), None);
+    }
+
+    #[test]
+    fn a_formed_cluster_stays_quiet_and_alive() {
+        let mut sim = Sim::formed(SimConfig::new(5, Profile::Lan, 1)).unwrap();
+        sim.run_for(Duration::from_secs(30)).unwrap();
+        assert_eq!(sim.now(), Duration::from_secs(30));
+        assert_eq!(sim.event_count(EventKind::Failed), 0);
+        assert!(sim.net().stats().delivered > 100);
+        for core in sim.cores() {
+            assert_eq!(core.active_members(), 4);
+        }
+    }
+
+    #[test]
+    fn nodes_join_through_one_seed() {
+        let mut sim = Sim::new(SimConfig::new(8, Profile::Lan, 2)).unwrap();
+        sim.join_all();
+        let took = sim
+            .run_until(Duration::from_secs(30), |s| {
+                s.cores().all(|c| c.active_members() == 7)
+            })
+            .unwrap();
+        assert!(took < Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,211 @@
+//! `rumor sim <scenario>`: runs a scenario over several cluster sizes (and loss rates) and
+//! prints a table, JSON, CSV or an SVG plot, then the run's wall time and peak memory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use crate::config::{Profile, parse_duration};
+
+use super::Latency;
+use super::report::{Chart, Table, peak_memory_mib, write_svg};
+use super::scenario::{
+    Params, crash_suite, dissemination_suite, false_positives_suite, load_suite,
+};
+
+/// Which measurement to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// One update from one node: rounds until all N have it, against log2(N) and lambda*log(N)
+    Dissemination,
+    /// One member crashes: time to first suspicion and until every survivor reports it failed
+    Crash,
+    /// Packets and bytes sent per member per protocol period in a quiet cluster
+    Load,
+    /// No crashes under packet loss: false Failed events and suspicions
+    FalsePositives,
+}
+
+/// `rumor sim`: a deterministic simulation of N nodes in virtual time (no sockets, no sleeping).
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// What to measure
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+
+    /// Cluster sizes, comma separated
+    #[arg(long, value_delimiter = ',', default_values_t = [10usize, 100, 1000])]
+    pub nodes: Vec<usize>,
+
+    /// Uniform packet loss rates (0 to 1), comma separated [default: crash 0,0.05,0.2;
+    /// false-positives 0,0.1,0.2,0.3; others 0]
+    #[arg(long, value_delimiter = ',')]
+    pub loss: Vec<f64>,
+
+    /// Seed for everything random, the network's loss included; one seed gives one run
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Runs per cluster size (and loss rate), each with its own derived seed
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+
+    /// Node timings
+    #[arg(long, default_value_t = Profile::Lan)]
+    pub profile: Profile,
+
+    /// Packet latency: fixed (`1ms`) or a uniform range (`200us..1ms`)
+    #[arg(long, default_value = "200us..1ms")]
+    pub latency: Latency,
+
+    /// Virtual time simulated [default: false-positives 10m, load 60s]
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Settling time before the scenario acts
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the table as CSV to this file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Also draw the scenario's curves to this SVG file
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Say nothing on stderr while running
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `rumor sim`: 0 on success, 1 when a run failed, 2 for bad arguments.
+pub fn run(args: SimArgs) -> ExitCode {
+    let start = wall_clock();
+    if args.nodes.is_empty() || args.nodes.contains(&0) {
+        eprintln!("rumor sim: --nodes needs sizes of at least 1");
+        return ExitCode::from(2);
+    }
+    if args.loss.iter().any(|l| !(0.0..=1.0).contains(l)) {
+        eprintln!("rumor sim: --loss rates must be between 0 and 1");
+        return ExitCode::from(2);
+    }
+    if args.runs == 0 {
+        eprintln!("rumor sim: --runs must be at least 1");
+        return ExitCode::from(2);
+    }
+    let params = Params {
+        profile: args.profile,
+        latency: args.latency,
+        seed: args.seed,
+        runs: args.runs,
+        warmup: args.warmup,
+    };
+    let quiet = args.quiet;
+    let mut progress = |msg: &str| {
+        if !quiet {
+            eprintln!("[{:>7.1}s] {msg}", start.elapsed().as_secs_f64());
+        }
+    };
+    let losses = |default: &[f64]| {
+        if args.loss.is_empty() {
+            default.to_vec()
+        } else {
+            args.loss.clone()
+        }
+    };
+    let result: Result<(Table, Vec<Chart>), String> = match args.scenario {
+        Scenario::Dissemination => {
+            dissemination_suite(&params, &args.nodes, &losses(&[0.0]), &mut progress)
+        }
+        Scenario::Crash => crash_suite(
+            &params,
+            &args.nodes,
+            &losses(&[0.0, 0.05, 0.2]),
+            &mut progress,
+        ),
+        Scenario::Load => load_suite(
+            &params,
+            &args.nodes,
+            args.duration.unwrap_or(Duration::from_secs(60)),
+            &mut progress,
+        ),
+        Scenario::FalsePositives => false_positives_suite(
+            &params,
+            &args.nodes,
+            &losses(&[0.0, 0.1, 0.2, 0.3]),
+            args.duration.unwrap_or(Duration::from_secs(600)),
+            &mut progress,
+        ),
+    };
+    let (mut table, charts) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rumor sim: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    table.notes.push(format!(
+        "rumor sim {} --nodes {} --seed {} --runs {} --profile {} --latency {}{}",
+        args.scenario
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string()),
+        join(&args.nodes),
+        args.seed,
+        args.runs,
+        args.profile,
+        args.latency,
+        if args.loss.is_empty() {
+            String::new()
+        } else {
+            format!(" --loss {}", join(&args.loss))
+        }
+    ));
+    if let Some(path) = &args.csv
+        && let Err(e) = std::fs::write(path, table.to_csv())
+    {
+        eprintln!("rumor sim: cannot write {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    if let Some(path) = &args.plot
+        && let Err(e) = write_svg(path, &charts)
+    {
+        eprintln!("rumor sim: cannot draw {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let peak = peak_memory_mib();
+    if args.json {
+        let mut j = table.to_json();
+        j["wall_s"] = json!(wall);
+        j["peak_memory_mib"] = json!(peak);
+        println!("{j}");
+    } else {
+        println!("{}", table.to_markdown());
+        match peak {
+            Some(p) => println!("wall time {wall:.2} s, peak memory (VmHWM) {p:.1} MiB"),
+            None => println!("wall time {wall:.2} s, peak memory unknown (no /proc)"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn join<T: ToString>(v: &[T]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The wall clock, only to report how long a run took; virtual time never reads it.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Instant {
+    Instant::now()
+}
