@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use rumor::{Event, EventKind, Incarnation, Member, MemberState, NodeName, Stats};
+use rumor::{Event, EventKind, Incarnation, Member, MemberState, MessageKind, NodeName, Stats};
 
 use crate::input::UiEvent;
 
@@ -125,6 +125,9 @@ pub struct Rate {
     pub bytes_in: u64,
     /// Bytes sent per second.
     pub bytes_out: u64,
+    /// Datagrams sent per second by message kind (index with `MessageKind::index`), to show
+    /// which part of the protocol the traffic is.
+    pub packets_out_by_kind: [u64; MessageKind::COUNT],
 }
 
 /// What the draw loop reads from the node once a second.
@@ -397,6 +400,9 @@ impl App {
                     ),
                     bytes_in: per_sec(sample.stats.total_bytes_in(), prev.total_bytes_in()),
                     bytes_out: per_sec(sample.stats.total_bytes_out(), prev.total_bytes_out()),
+                    packets_out_by_kind: std::array::from_fn(|i| {
+                        per_sec(sample.stats.packets_out[i], prev.packets_out[i])
+                    }),
                 };
                 push_bounded(&mut self.traffic, rate, TRAFFIC_LEN);
             }

@@ -86,6 +86,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 .into_config()
                 .map_err(|e| format!("{} {}", flag_for_field(e.field), e.reason))?;
             let timeout = config.leave_timeout;
+            if config.seeds.is_empty() {
+                eprintln!("rumor-tui: starting a new cluster at {}", config.bind_addr);
+            } else {
+                let seeds: Vec<String> = config.seeds.iter().map(|s| s.to_string()).collect();
+                eprintln!(
+                    "rumor-tui: joining via {} (giving up after {:?}) ...",
+                    seeds.join(", "),
+                    config.join_timeout
+                );
+            }
             (Node::start(config)?, None, timeout + LEAVE_GRACE)
         }
     };

@@ -18,7 +18,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Paragraph, RenderDirection, Row, Sparkline, Table, TableState,
     Wrap,
 };
-use rumor::{EventKind, MemberState};
+use rumor::{EventKind, MemberState, MessageKind};
 
 use crate::app::{App, Level, MemberRow, Mode, Pane, Rate};
 
@@ -372,6 +372,15 @@ fn draw_traffic(frame: &mut Frame, area: Rect, app: &App) {
     }
     if let Some(&row) = rows.get(5) {
         frame.render_widget(Paragraph::new(protocol), row);
+    }
+    if let Some(&row) = rows.get(6) {
+        let mut kinds = vec!["out/s".dark_gray()];
+        for kind in MessageKind::ALL {
+            let n = latest.packets_out_by_kind[kind.index()];
+            kinds.push(format!(" {} ", kind.as_str()).dark_gray());
+            kinds.push(format_count(n).into());
+        }
+        frame.render_widget(Paragraph::new(Line::from(kinds)), row);
     }
 }
 
