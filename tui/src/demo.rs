@@ -157,8 +157,9 @@ impl Demo {
         }
     }
 
-    /// Starts a crashed `name` again, on its old address, joining through `seeds` (the live
-    /// nodes). The start runs on its own thread; its outcome arrives on [`Demo::restarted`].
+    /// Starts a crashed `name` again, on its old address (any free one if that was taken
+    /// meanwhile), joining through `seeds` (the live nodes). The start runs on its own thread;
+    /// its outcome arrives on [`Demo::restarted`].
     pub fn restart(&mut self, name: &str, seeds: Vec<SocketAddr>) -> Result<(), String> {
         let Some(Slot::Down(addr)) = self.nodes.get(name) else {
             return Err(format!("{name} is not down"));
@@ -171,7 +172,16 @@ impl Demo {
         thread::Builder::new()
             .name(format!("restart {name}"))
             .spawn(move || {
-                let result = Node::start(config).inspect(|node| node.set_loss(loss));
+                let result = match Node::start(config.clone()) {
+                    // Another program took the old port meanwhile: any port will do, the
+                    // cluster knows a member by its name.
+                    Err(StartError::AddrInUse(_)) => Node::start(Config {
+                        bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                        ..config
+                    }),
+                    other => other,
+                }
+                .inspect(|node| node.set_loss(loss));
                 // The dashboard may have quit meanwhile; the node then stops when dropped.
                 let _ = tx.send(Restarted {
                     name: owned,
