@@ -30,7 +30,8 @@ impl LogFile {
         })
     }
 
-    /// Writes a membership event.
+    /// Writes a membership event. Call [`LogFile::sync`] first, so that the file stays in time
+    /// order.
     pub fn event(&mut self, event: &Event) -> io::Result<()> {
         let m = &event.member;
         writeln!(
@@ -105,6 +106,67 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::Level;
+    use rumor::{EventKind, Incarnation, Member, MemberState, NodeName, Tags};
+
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test's one clock read, as an origin"
+    )]
+    fn origin() -> (Instant, SystemTime) {
+        (
+            Instant::now(),
+            UNIX_EPOCH + Duration::from_secs(1_795_564_800),
+        )
+    }
+
+    fn member(name: &str) -> Member {
+        Member {
+            name: NodeName::new(name).unwrap(),
+            addr: "127.0.0.1:7001".parse().unwrap(),
+            incarnation: Incarnation(2),
+            state: MemberState::Dead,
+            tags: Tags::default(),
+            since: origin().0,
+            rtt: None,
+        }
+    }
+
+    #[test]
+    fn each_log_line_and_event_is_written_once_with_its_wall_time() {
+        let path =
+            std::env::temp_dir().join(format!("rumor-tui-logfile-{}.log", std::process::id()));
+        let o = origin();
+        let mut file = LogFile::create(&path, o).unwrap();
+        let mut app = App::new(o.0, member("n1"));
+        app.log(Level::Info, "first");
+        app.log(Level::Warn, "second");
+        file.sync(&app).unwrap();
+        app.advance(o.0 + Duration::from_millis(1500));
+        app.log(Level::Error, "third");
+        // As the draw loop does: pending lines first, so the file stays in time order.
+        file.sync(&app).unwrap();
+        file.event(&Event {
+            kind: EventKind::Failed,
+            member: member("n2"),
+            at: o.0 + Duration::from_secs(2),
+        })
+        .unwrap();
+        file.sync(&app).unwrap();
+        file.sync(&app).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "2026-11-25T00:00:00.000Z INFO first",
+                "2026-11-25T00:00:00.000Z WARN second",
+                "2026-11-25T00:00:01.500Z ERROR third",
+                "2026-11-25T00:00:02.000Z EVENT failed n2 127.0.0.1:7001 incarnation 2 state dead",
+            ]
+        );
+    }
 
     #[test]
     fn utc_timestamps_match_known_dates() {

@@ -245,6 +245,7 @@ impl Session {
                 }
                 recv(events) -> event => match event {
                     Ok(event) => {
+                        self.log.sync(&self.app)?;
                         self.log.event(&event)?;
                         self.app.handle(clock(), UiEvent::Node(event));
                         dirty = true;

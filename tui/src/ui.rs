@@ -374,11 +374,17 @@ fn draw_traffic(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(protocol), row);
     }
     if let Some(&row) = rows.get(6) {
-        let mut kinds = vec!["out/s".dark_gray()];
+        // Only the kinds that were sent: the line is narrow and idle kinds say nothing.
+        let mut kinds = vec!["sent/s".dark_gray()];
         for kind in MessageKind::ALL {
             let n = latest.packets_out_by_kind[kind.index()];
-            kinds.push(format!(" {} ", kind.as_str()).dark_gray());
-            kinds.push(format_count(n).into());
+            if n > 0 {
+                kinds.push(format!(" {} ", kind.as_str()).dark_gray());
+                kinds.push(format_count(n).into());
+            }
+        }
+        if kinds.len() == 1 {
+            kinds.push(" 0".into());
         }
         frame.render_widget(Paragraph::new(Line::from(kinds)), row);
     }
