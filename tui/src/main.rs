@@ -122,8 +122,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
 
     let (panic_tx, panics) = crossbeam_channel::unbounded();
     let signals = spawn_signal_listener()?;
+    // The hook in place before ratatui's (normally the default one, which prints the message
+    // and the backtrace note); ours calls it once the terminal is restored.
+    let previous_hook = panic::take_hook();
     let mut terminal = ratatui::try_init()?;
-    install_panic_hook(panic_tx);
+    install_panic_hook(previous_hook, panic_tx);
     let mut session = Session {
         app,
         log,
@@ -148,22 +151,27 @@ fn wall_clock() -> SystemTime {
     SystemTime::now()
 }
 
+/// A panic hook, as `std::panic::take_hook` returns it.
+type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
 /// Replaces ratatui's panic hook (which restores the terminal on any thread's panic) with one
 /// that tells the threads apart: a panic of the draw loop restores the terminal and prints as
 /// usual; a panic on another thread (a node's loop, a restart) goes to the log pane and file,
 /// because the dashboard is still running and the screen is still its own.
-fn install_panic_hook(to_log: Sender<String>) {
+fn install_panic_hook(previous: PanicHook, to_log: Sender<String>) {
     let _ratatui_hook = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let thread = thread::current();
         match thread.name() {
             Some("main") | None => {
+                // Restore first, or the message lands on the alternate screen and vanishes.
                 ratatui::restore();
-                eprintln!("{info}");
-                eprintln!("{}", std::backtrace::Backtrace::capture());
+                previous(info);
             }
             Some(name) => {
-                let _ = to_log.send(format!("thread `{name}` panicked: {info}"));
+                // One line: the message's own line break would split it in the pane.
+                let text = info.to_string().replace('\n', " ");
+                let _ = to_log.send(format!("thread `{name}` {text}"));
             }
         }
     }));
