@@ -107,32 +107,25 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
 
     let counts = app.counts();
     let total = counts.alive + counts.suspect + counts.dead + counts.left;
+    // Suspect and dead counts light up only when non-zero, so trouble is what catches the eye;
+    // left members are no trouble and stay plain.
+    let count = |n: usize, state: MemberState| {
+        let style = match state {
+            MemberState::Alive => state_style(state),
+            MemberState::Suspect | MemberState::Dead if n > 0 => state_style(state),
+            _ => Style::new(),
+        };
+        Span::styled(format!("{n} {}", state.as_str()), style)
+    };
     let mut second: Vec<Span> = vec![
         format!(" {total} members: ").into(),
-        Span::styled(
-            format!("{} alive", counts.alive),
-            state_style(MemberState::Alive),
-        ),
+        count(counts.alive, MemberState::Alive),
         "  ".into(),
-        Span::styled(
-            format!("{} suspect", counts.suspect),
-            if counts.suspect > 0 {
-                state_style(MemberState::Suspect)
-            } else {
-                Style::new()
-            },
-        ),
+        count(counts.suspect, MemberState::Suspect),
         "  ".into(),
-        Span::styled(
-            format!("{} dead", counts.dead),
-            if counts.dead > 0 {
-                state_style(MemberState::Dead)
-            } else {
-                Style::new()
-            },
-        ),
+        count(counts.dead, MemberState::Dead),
         "  ".into(),
-        format!("{} left", counts.left).into(),
+        count(counts.left, MemberState::Left),
     ];
     if let Some(demo) = app.demo {
         second.extend([

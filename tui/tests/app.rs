@@ -252,37 +252,27 @@ fn demo_keys_act_on_the_selected_member_only_when_they_make_sense() {
     assert_eq!(app.logs.back().unwrap().level, Level::Warn);
 
     app.handle_key(key(KeyCode::Char('j')));
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('r'))),
-        None,
-        "n2 is running"
-    );
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('p'))),
-        Some(Action::Pause(name("n2")))
-    );
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('x'))),
-        Some(Action::Crash(name("n2")))
-    );
-    app.set_fault(&name("n2"), Some(Fault::Killed));
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('p'))),
-        None,
-        "a killed node cannot pause"
-    );
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('r'))),
-        Some(Action::Restart(name("n2")))
-    );
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('+'))),
-        Some(Action::Loss(1))
-    );
-    assert_eq!(
-        app.handle_key(key(KeyCode::Char('-'))),
-        Some(Action::Loss(-1))
-    );
+    let n2 = || Some(name("n2"));
+    // (key, fault of n2 before the key, expected action): n2 is running, then killed.
+    let script = [
+        ('r', None, None),
+        ('p', None, Some(Action::Pause(name("n2")))),
+        ('x', None, Some(Action::Crash(name("n2")))),
+        ('p', Some(Fault::Killed), None),
+        ('x', Some(Fault::Killed), None),
+        ('r', Some(Fault::Killed), Some(Action::Restart(name("n2")))),
+        ('+', Some(Fault::Killed), Some(Action::Loss(1))),
+        ('-', Some(Fault::Killed), Some(Action::Loss(-1))),
+    ];
+    for (c, fault, expected) in script {
+        app.set_fault(&name("n2"), fault);
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char(c))),
+            expected,
+            "key {c} with n2 {fault:?}"
+        );
+        assert_eq!(app.selected_row().map(|r| r.member.name.clone()), n2());
+    }
 
     // A restarted member's fault clears once the cluster sees it active again.
     app.set_fault(&name("n2"), Some(Fault::Restarting));

@@ -17,26 +17,16 @@ fn table_shows_each_member_with_state_incarnation_and_age() {
     let app = cluster_app(o);
     let screen = lines(&render(&app, 80, 24));
 
-    assert_eq!(
-        table_cells(&screen, "n1"),
-        ["n1", "(self)", "127.0.0.1:7001", "alive", "0", "10s", "-"]
-    );
-    assert_eq!(
-        table_cells(&screen, "n2"),
-        ["n2", "127.0.0.1:7002", "alive", "0", "9s", "-"]
-    );
-    assert_eq!(
-        table_cells(&screen, "n3"),
-        ["n3", "127.0.0.1:7003", "suspect", "0", "8s", "-"]
-    );
-    assert_eq!(
-        table_cells(&screen, "n4"),
-        ["n4", "127.0.0.1:7004", "dead", "1", "6s", "-"]
-    );
-    assert_eq!(
-        table_cells(&screen, "n5"),
-        ["n5", "127.0.0.1:7005", "left", "0", "5s", "-"]
-    );
+    let expected: [&[&str]; 5] = [
+        &["n1", "(self)", "127.0.0.1:7001", "alive", "0", "10s", "-"],
+        &["n2", "127.0.0.1:7002", "alive", "0", "9s", "-"],
+        &["n3", "127.0.0.1:7003", "suspect", "0", "8s", "-"],
+        &["n4", "127.0.0.1:7004", "dead", "1", "6s", "-"],
+        &["n5", "127.0.0.1:7005", "left", "0", "5s", "-"],
+    ];
+    for row in expected {
+        assert_eq!(table_cells(&screen, row[0]), row);
+    }
 }
 
 #[test]
