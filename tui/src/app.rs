@@ -161,7 +161,7 @@ pub enum Mode {
 /// The column the member table is ordered by; `s` cycles through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortColumn {
-    /// By name.
+    /// By name, numbers by value (`n2` before `n10`).
     Name,
     /// Troubled members first: suspect, dead, alive, left.
     State,
@@ -640,7 +640,7 @@ impl App {
             .collect();
         rows.sort_by(|a, b| {
             self.compare(a, b)
-                .then_with(|| a.member.name.cmp(&b.member.name))
+                .then_with(|| natural_cmp(a.member.name.as_str(), b.member.name.as_str()))
         });
         rows
     }
@@ -700,6 +700,44 @@ impl App {
     pub fn uptime(&self) -> Duration {
         self.now.saturating_duration_since(self.started)
     }
+}
+
+/// Orders names as a person would: digit runs by value, so `n2` comes before `n10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (da, ra) = split_digits(a);
+                let (db, rb) = split_digits(b);
+                let (ta, tb) = (da.trim_start_matches('0'), db.trim_start_matches('0'));
+                // Same value: fewer leading zeros first, so the order stays total.
+                let order = ta
+                    .len()
+                    .cmp(&tb.len())
+                    .then_with(|| ta.cmp(tb))
+                    .then_with(|| da.len().cmp(&db.len()));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (ra, rb);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(end)
 }
 
 /// Sort rank for [`SortColumn::State`]: what needs attention first.

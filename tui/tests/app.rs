@@ -338,3 +338,27 @@ fn terminal_input_keeps_presses_and_resizes_only() {
     ));
     assert!(from_terminal(Term::FocusGained).is_none());
 }
+
+#[test]
+fn names_sort_with_numbers_by_value() {
+    use rumor_tui::app::natural_cmp;
+    use std::cmp::Ordering::*;
+    let mut names = vec![
+        "n10", "n2", "n1", "web-3b", "web-3a", "n010", "n02", "n", "m100",
+    ];
+    names.sort_by(|a, b| natural_cmp(a, b));
+    assert_eq!(
+        names,
+        [
+            "m100", "n", "n1", "n2", "n02", "n10", "n010", "web-3a", "web-3b"
+        ]
+    );
+    assert_eq!(natural_cmp("n2", "n2"), Equal);
+    assert_eq!(natural_cmp("a9", "a10"), Less);
+    assert_eq!(natural_cmp("é2", "é10"), Less);
+    assert_eq!(
+        natural_cmp("n18446744073709551616", "n9"),
+        Greater,
+        "beyond u64"
+    );
+}
