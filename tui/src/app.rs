@@ -4,6 +4,7 @@
 //! draw loop carries out, and the loop reports back what it did ([`App::set_fault`],
 //! [`App::log`]). That keeps every state change testable with a fixed list of inputs.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -283,6 +284,9 @@ pub struct App {
     pub left_cluster: bool,
     /// True once the user asked to quit.
     pub quitting: bool,
+    /// The member table's scroll position in the last frame. Drawing takes `&App`, and keeping
+    /// the position lets the selection move within the view instead of pinning it to an edge.
+    pub table_offset: Cell<usize>,
     last_sample: Option<(Instant, Stats)>,
     next_log_seq: u64,
 }
@@ -320,6 +324,7 @@ impl App {
             demo: None,
             left_cluster: false,
             quitting: false,
+            table_offset: Cell::new(0),
             last_sample: None,
             next_log_seq: 0,
         }

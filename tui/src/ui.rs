@@ -216,8 +216,11 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         .block(Block::bordered().title(Line::from(title)))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .column_spacing(1);
-    let mut state = TableState::default().with_selected(app.selected_index());
+    let mut state = TableState::default()
+        .with_offset(app.table_offset.get())
+        .with_selected(app.selected_index());
     frame.render_stateful_widget(table, area, &mut state);
+    app.table_offset.set(state.offset());
 }
 
 fn display_name(row: &MemberRow) -> String {

@@ -262,3 +262,41 @@ fn demo_shows_faults_and_loss() {
     let screen = lines(&render(&app, 100, 30));
     assert_eq!(table_cells(&screen, "n3").len(), 6, "no fault column entry");
 }
+
+#[test]
+fn selection_moves_within_the_view_once_scrolled() {
+    let o = origin();
+    let mut app = cluster_app(o);
+    for i in 6..=30 {
+        app.handle_event(event(
+            rumor::EventKind::Joined,
+            &format!("n{i}"),
+            rumor::MemberState::Alive,
+            0,
+            at(o, 1.0),
+        ));
+    }
+    // 80x24 shows nine member rows. Going to the end scrolls; one step up then moves the
+    // highlight inside the view rather than scrolling again.
+    app.handle_key(key(KeyCode::End));
+    let bottom = lines(&render(&app, 80, 24));
+    let (last_y, _) = row_with(&bottom, "│n30 ");
+    app.handle_key(key(KeyCode::Char('k')));
+    let buffer = render(&app, 80, 24);
+    let screen = lines(&buffer);
+    assert_eq!(
+        row_with(&screen, "│n30 ").0,
+        last_y,
+        "the view did not scroll"
+    );
+    let (y, _) = row_with(&screen, "│n29 ");
+    assert!(
+        buffer[(2, y as u16)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+    assert!(
+        !screen.iter().any(|l| l.contains("│n2 ")),
+        "n2 scrolled out"
+    );
+}
