@@ -25,9 +25,14 @@ pub(crate) fn retransmit_limit(retransmit_mult: u32, n: usize) -> u32 {
     retransmit_mult.saturating_mul(scale).max(1)
 }
 
+/// Refutations are sent this many times the usual limit. Every member holding the suspicion
+/// must hear its refutation before its timer fires, and the chance that one member misses all
+/// copies falls exponentially with their number; other news can afford to be merely likely.
+pub(crate) const REFUTATION_BOOST: u8 = 3;
+
 #[derive(Default)]
 pub(crate) struct Gossip {
-    queue: BTreeMap<Key, Update>,
+    queue: BTreeMap<Key, (Update, u8)>,
     by_name: HashMap<NodeName, Key>,
     next_id: u64,
     sent: Vec<Key>,
@@ -36,13 +41,18 @@ pub(crate) struct Gossip {
 impl Gossip {
     /// Queues `update`, replacing any older news about the same member.
     pub(crate) fn enqueue(&mut self, update: Update) {
+        self.enqueue_boosted(update, 1);
+    }
+
+    /// Queues `update` to be sent `boost` times the usual limit.
+    pub(crate) fn enqueue_boosted(&mut self, update: Update, boost: u8) {
         if let Some(old) = self.by_name.remove(update.name.as_str()) {
             self.queue.remove(&old);
         }
         self.next_id += 1;
         let key = (0, Reverse(self.next_id));
         self.by_name.insert(update.name.clone(), key);
-        self.queue.insert(key, update);
+        self.queue.insert(key, (update, boost.max(1)));
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -63,7 +73,7 @@ impl Gossip {
     pub(crate) fn fill(&mut self, w: &mut PacketWriter<'_>, limit: u32) -> usize {
         self.sent.clear();
         let mut misfits = 0;
-        for (key, update) in &self.queue {
+        for (key, (update, _)) in &self.queue {
             if w.remaining() < MIN_UPDATE || misfits >= MAX_MISFITS {
                 break;
             }
@@ -76,16 +86,16 @@ impl Gossip {
         }
         let written = self.sent.len();
         for key in self.sent.drain(..) {
-            let Some(update) = self.queue.remove(&key) else {
+            let Some((update, boost)) = self.queue.remove(&key) else {
                 continue;
             };
             let transmits = key.0 + 1;
-            if transmits >= limit {
+            if transmits >= limit.saturating_mul(u32::from(boost)) {
                 self.by_name.remove(update.name.as_str());
             } else {
                 let next = (transmits, key.1);
                 self.by_name.insert(update.name.clone(), next);
-                self.queue.insert(next, update);
+                self.queue.insert(next, (update, boost));
             }
         }
         written

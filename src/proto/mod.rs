@@ -30,7 +30,7 @@ use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{self, Message, PacketWriter, Update, WireError};
 
 use awareness::Awareness;
-use gossip::{Gossip, retransmit_limit};
+use gossip::{Gossip, REFUTATION_BOOST, retransmit_limit};
 pub use members::Identity;
 use members::{Entry, Members};
 use probe::{Probe, Relay};
@@ -298,6 +298,10 @@ impl Swim {
                     member,
                     incarnation,
                 } => self.on_suspicion_timeout(now, member, incarnation),
+                Timer::SuspicionCheck {
+                    member,
+                    incarnation,
+                } => self.on_suspicion_check(now, member, incarnation),
                 Timer::GossipTick => self.on_gossip_tick(now),
                 Timer::PushPullTick => self.on_push_pull_tick(now),
                 Timer::JoinRetry => {
@@ -630,7 +634,11 @@ impl Swim {
                 if let Some(kind) = kind {
                     self.emit(now, kind, i);
                 }
-                self.gossip.enqueue(update);
+                if cur == Suspect {
+                    self.gossip.enqueue_boosted(update, REFUTATION_BOOST);
+                } else {
+                    self.gossip.enqueue(update);
+                }
             }
             Suspect => {
                 let newer = match cur {
@@ -692,6 +700,15 @@ impl Swim {
             }
         };
         if !refute {
+            // Someone still holds a suspicion or death we already refuted: the refutation did
+            // not reach it. Say it again (same incarnation), so the ack or gossip that follows
+            // carries it; otherwise that member's timer would declare us dead.
+            if update.state != MemberState::Alive
+                && self.gossip.transmits(self.local.name.as_str()).is_none()
+            {
+                self.gossip
+                    .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
+            }
             return;
         }
         if update.state != MemberState::Alive {
@@ -700,7 +717,8 @@ impl Swim {
             self.awareness.apply(1);
         }
         self.incarnation = update.incarnation.max(self.incarnation).next();
-        self.gossip.enqueue(self.local_update(MemberState::Alive));
+        self.gossip
+            .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
     }
 
     fn declare_dead(&mut self, now: Instant, i: usize, inc: Incarnation) {

@@ -49,15 +49,7 @@ impl Swim {
             return;
         };
         let seq = self.next_seq();
-        let ping = Message::Ping {
-            seq,
-            target: target.id(),
-        };
-        let mut out = super::Outgoing::piggyback(addr, ping);
-        out.body = super::Body::Piggyback {
-            buddy: Some(target.clone()),
-        };
-        self.outbox.push_back(out);
+        self.send_ping(addr, seq, &target);
         self.stats.probes += 1;
         self.probe = Some(Probe {
             seq,
@@ -128,6 +120,10 @@ impl Swim {
             return;
         }
         let (target, addr) = (p.target.clone(), p.addr);
+        // A second direct try alongside the indirect ones: under loss, most failed probes are
+        // one lost ping or ack, and this halves the suspicions that loss alone causes (the role
+        // memberlist gives its TCP fallback ping).
+        self.send_ping(addr, seq, &target);
         let exclude = self.members.find(target.as_str());
         let mut picks = std::mem::take(&mut self.picks);
         self.members.random(
@@ -154,6 +150,22 @@ impl Swim {
             p.indirect = picks.len() as u32;
         }
         self.picks = picks;
+    }
+
+    /// Sends a ping that carries, first, what we suspect about its target (Lifeguard's buddy
+    /// system), so a live target refutes in its ack.
+    pub(super) fn send_ping(&mut self, addr: SocketAddr, seq: u32, target: &NodeName) {
+        let ping = Message::Ping {
+            seq,
+            target: target.id(),
+        };
+        self.outbox.push_back(super::Outgoing {
+            to: addr,
+            message: ping,
+            body: super::Body::Piggyback {
+                buddy: Some(target.clone()),
+            },
+        });
     }
 
     pub(super) fn on_ack(&mut self, now: Instant, from: SocketAddr, seq: u32) {

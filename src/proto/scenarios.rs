@@ -647,3 +647,155 @@ fn tag_change_is_reported_as_updated() {
     h.deliver(peer_addr(2), Message::Gossip, vec![u]);
     assert_eq!(h.events_about(&peer_name(2)), [EventKind::Updated]);
 }
+
+#[test]
+fn probe_timeout_also_retries_the_target_directly() {
+    let mut h = Harness::with_peers(6);
+    h.responsive.remove(&peer_addr(3));
+    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
+    let Message::Ping { seq, .. } = ping.message else {
+        unreachable!()
+    };
+    let before = h.sent.len();
+    h.advance(510 * MS);
+    let direct = h.sent[before..]
+        .iter()
+        .filter(|(to, p)| {
+            *to == peer_addr(3)
+                && p.message
+                    == Message::Ping {
+                        seq,
+                        target: peer_name(3).id(),
+                    }
+        })
+        .count();
+    assert_eq!(
+        direct, 1,
+        "one more direct ping with the same sequence number"
+    );
+}
+
+#[test]
+fn a_lingering_suspicion_makes_us_ask_the_suspect_ourselves() {
+    let mut h = Harness::with_peers(6);
+    // p3 answers pings (so the harness acks) but its refutation never reached us.
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(3, 0), MemberState::Suspect, Some(1))],
+    );
+    let start = h.now;
+    // Unconfirmed: 24 s; checks start at a quarter of it.
+    h.advance(6 * SEC - 100 * MS);
+    let pings_before = h
+        .sent
+        .iter()
+        .filter(|(to, p)| *to == peer_addr(3) && matches!(p.message, Message::Ping { .. }))
+        .count();
+    h.advance(200 * MS);
+    let check = h
+        .sent
+        .iter()
+        .rev()
+        .find(|(to, p)| *to == peer_addr(3) && matches!(p.message, Message::Ping { .. }))
+        .cloned();
+    let pings_after = h
+        .sent
+        .iter()
+        .filter(|(to, p)| *to == peer_addr(3) && matches!(p.message, Message::Ping { .. }))
+        .count();
+    assert!(
+        pings_after > pings_before,
+        "a check ping at start + timeout/4 ({:?})",
+        h.now - start
+    );
+    let (_, check) = check.unwrap();
+    assert_eq!(
+        check.updates[0].state,
+        MemberState::Suspect,
+        "the check carries the suspicion"
+    );
+    // The suspect's answer carries its refutation: the checks stop.
+    h.deliver(peer_addr(3), Message::Ack { seq: 0 }, vec![alive(3, 1)]);
+    let count = |h: &Harness| {
+        h.sent
+            .iter()
+            .filter(|(to, p)| *to == peer_addr(3) && matches!(p.message, Message::Ping { .. }))
+            .count()
+    };
+    let settled = count(&h);
+    h.advance(3 * SEC);
+    assert!(count(&h) <= settled + 3, "only round-robin probes remain");
+    assert_eq!(h.state_of(3), Some((MemberState::Alive, Incarnation(1))));
+}
+
+#[test]
+fn stale_suspicion_about_us_gets_our_current_incarnation_back() {
+    let mut h = Harness::with_peers(3);
+    let about_me = |inc| crate::wire::Update {
+        name: me(),
+        addr: my_addr(),
+        incarnation: Incarnation(inc),
+        state: MemberState::Suspect,
+        tags: Default::default(),
+        from: Some(peer_name(1)),
+    };
+    h.deliver(peer_addr(1), Message::Gossip, vec![about_me(0)]);
+    assert_eq!(h.swim.local().incarnation, Incarnation(1));
+    // Let the refutation run out of retransmissions.
+    h.advance(30 * SEC);
+    h.sent.clear();
+    // A member that missed it pings us with the old suspicion.
+    h.deliver(
+        peer_addr(2),
+        Message::Ping {
+            seq: 5,
+            target: me().id(),
+        },
+        vec![about_me(0)],
+    );
+    let (_, ack) = h
+        .sent
+        .iter()
+        .find(|(_, p)| p.message == Message::Ack { seq: 5 })
+        .unwrap();
+    let mine = ack
+        .updates
+        .iter()
+        .find(|u| u.name == me())
+        .expect("the ack repeats our Alive");
+    assert_eq!(
+        (mine.state, mine.incarnation),
+        (MemberState::Alive, Incarnation(1))
+    );
+    assert_eq!(
+        h.swim.local().incarnation,
+        Incarnation(1),
+        "no needless bump"
+    );
+}
+
+#[test]
+fn refutations_are_sent_more_often_than_other_news() {
+    let mut h = Harness::with_peers(5);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(2, 0), MemberState::Suspect, Some(1))],
+    );
+    h.deliver(peer_addr(2), Message::Gossip, vec![alive(2, 1)]);
+    h.advance(60 * SEC);
+    let sends = h
+        .sent
+        .iter()
+        .filter(|(_, p)| !matches!(p.message, Message::Sync { .. }))
+        .flat_map(|(_, p)| p.updates.iter())
+        .filter(|u| {
+            u.name == peer_name(2)
+                && u.state == MemberState::Alive
+                && u.incarnation == Incarnation(1)
+        })
+        .count();
+    // n = 6: the usual limit is 4 * ceil(log10(7)) = 4; a refutation gets three times that.
+    assert_eq!(sends, 12);
+}

@@ -92,7 +92,15 @@ impl Swim {
             max,
         };
         let deadline = now + s.timeout();
+        let check = now + s.timeout() / 4;
         self.suspicions.insert(name.clone(), s);
+        self.timers.schedule(
+            check,
+            Timer::SuspicionCheck {
+                member: name.clone(),
+                incarnation: inc,
+            },
+        );
         self.timers.schedule(
             deadline,
             Timer::SuspicionTimeout {
@@ -137,6 +145,48 @@ impl Swim {
                 .enqueue(Self::entry_update(e, Some(from.clone())));
         }
         true
+    }
+
+    /// Gossip reaches almost every member, but "almost" times thousands of suspicions is a
+    /// false death now and then: a member whose copies of the refutation were all lost would
+    /// declare a live member dead. So a member still suspecting past a quarter of the timeout
+    /// asks the suspect itself, once a protocol period: the ping carries the suspicion, and a
+    /// live suspect answers with its refutation. Members that heard the refutation never send
+    /// these, so in a healthy cluster they cost nothing.
+    pub(super) fn on_suspicion_check(
+        &mut self,
+        now: Instant,
+        member: NodeName,
+        incarnation: Incarnation,
+    ) {
+        let Some(s) = self.suspicions.get(member.as_str()) else {
+            return;
+        };
+        if s.incarnation != incarnation {
+            return;
+        }
+        let deadline = s.start + s.timeout();
+        let Some(addr) = self
+            .members
+            .find(member.as_str())
+            .and_then(|i| self.members.get(i))
+            .filter(|e| e.state == MemberState::Suspect && e.incarnation == incarnation)
+            .map(|e| e.id.addr)
+        else {
+            return;
+        };
+        let seq = self.next_seq();
+        self.send_ping(addr, seq, &member);
+        let next = now + self.config.probe_interval;
+        if next < deadline {
+            self.timers.schedule(
+                next,
+                Timer::SuspicionCheck {
+                    member,
+                    incarnation,
+                },
+            );
+        }
     }
 
     pub(super) fn on_suspicion_timeout(

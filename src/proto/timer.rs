@@ -19,6 +19,12 @@ pub(crate) enum Timer {
     RelayNack { seq: u32 },
     /// Relaying a ping-req: forget it.
     RelayExpire { seq: u32 },
+    /// Still suspecting a member late in its suspicion: ping it ourselves, in case its
+    /// refutation went around us.
+    SuspicionCheck {
+        member: NodeName,
+        incarnation: Incarnation,
+    },
     /// A suspected member did not refute in time (if still suspect at this incarnation).
     SuspicionTimeout {
         member: NodeName,
