@@ -22,6 +22,10 @@ pub const MAX_LOSS: f64 = 0.5;
 /// long as a suspicion lasts, so it either refutes in time or comes back from Failed.
 pub const PAUSE_FOR: Duration = Duration::from_secs(2);
 
+/// How long a demo node's graceful leave may gossip before it stops: quitting the demo waits
+/// this long at most.
+pub const DEMO_LEAVE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Timings for demo nodes: fast enough that a crash is detected within seconds, slow enough
 /// that a person can watch suspect turn into failed (a 200 ms period, suspicion of 0.6 s to
 /// 3.6 s depending on how many members confirm it).
@@ -37,7 +41,7 @@ pub fn demo_config(name: &str, bind: SocketAddr, seeds: Vec<SocketAddr>, zone: u
     // Keep dead members in the node's table long enough to see them and to restart them.
     c.dead_node_reclaim = ms(60_000);
     c.join_timeout = ms(3_000);
-    c.leave_timeout = ms(500);
+    c.leave_timeout = DEMO_LEAVE_TIMEOUT;
     let zones = ["a", "b", "c"];
     if let Ok(tags) = Tags::new([("zone", zones[zone % zones.len()])]) {
         c.tags = tags;

@@ -16,7 +16,7 @@ use ratatui::DefaultTerminal;
 use rumor::cli::{NodeArgs, flag_for_field};
 use rumor::{Event, Node};
 use rumor_tui::app::{Action, App, DemoState, Fault, Level, Sample};
-use rumor_tui::demo::{Demo, Restarted, demo_config};
+use rumor_tui::demo::{DEMO_LEAVE_TIMEOUT, Demo, Restarted};
 use rumor_tui::input::{self, UiEvent};
 use rumor_tui::logfile::LogFile;
 use rumor_tui::ui;
@@ -77,8 +77,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Some(n) => {
             eprintln!("rumor-tui: starting {n} demo nodes on 127.0.0.1 ...");
             let (first, demo) = Demo::start(n.into())?;
-            let timeout = demo_config("n1", first.addr(), Vec::new(), 0).leave_timeout;
-            (first, Some(demo), timeout + LEAVE_GRACE)
+            (first, Some(demo), DEMO_LEAVE_TIMEOUT + LEAVE_GRACE)
         }
         None => {
             let config = cli
@@ -125,7 +124,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     // The hook in place before ratatui's (normally the default one, which prints the message
     // and the backtrace note); ours calls it once the terminal is restored.
     let previous_hook = panic::take_hook();
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = ratatui::try_init().map_err(|e| {
+        // Raw mode may be on even though the alternate screen failed.
+        ratatui::restore();
+        format!("cannot take over the terminal (the dashboard needs one): {e}")
+    })?;
     install_panic_hook(previous_hook, panic_tx);
     let mut session = Session {
         app,
