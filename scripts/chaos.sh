@@ -120,7 +120,7 @@ say() {
 # True if PID is still the rumor agent named NAME (a PID can be reused after it exits).
 is_agent() {
     local pid=$1 name=$2 cmdline
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmdline == *" agent "*"--name $name "* ]]
 }
 

@@ -87,7 +87,7 @@ RUN_DIR=$(cd "$RUN_DIR" && pwd)
 # True if PID is still the rumor agent named NAME (a PID can be reused after it exits).
 is_agent() {
     local pid=$1 name=$2 cmdline
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmdline == *" agent "*"--name $name "* ]]
 }
 
@@ -137,6 +137,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Waits (at most 15 s) until agent NAME with PID has joined; false, with its log, if it exited.
+wait_ready() {
+    local name=$1 pid=$2 t
+    for ((t = 0; t < 150; t++)); do
+        grep -qE "started a new cluster|joined via" "$RUN_DIR/$name.log" 2>/dev/null && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "cluster.sh: $name exited at start:" >&2
+            sed 's/^/    /' "$RUN_DIR/$name.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "cluster.sh: $name has not joined after 15 s (see $RUN_DIR/$name.log)" >&2
+}
+
+declare -a started_pids=()
 for ((i = 1; i <= N; i++)); do
     name=n$i
     port=$((BASE_PORT + i - 1))
@@ -147,26 +163,30 @@ for ((i = 1; i <= N; i++)); do
     # Its own session: a Ctrl-C here must reach only this script, which then sends each agent
     # exactly one SIGTERM (a second signal makes an agent skip its graceful leave).
     setsid "$BIN" "${args[@]}" </dev/null >"$RUN_DIR/$name.jsonl" 2>"$RUN_DIR/$name.log" &
-    pid=$!
-    echo "$name $pid $port" >>"$RUN_DIR/nodes"
+    started_pids+=("$!")
+    echo "$name $! $port" >>"$RUN_DIR/nodes"
     if ((i == 1)); then
-        # The others join through n1: wait until it listens (at most 10 s).
-        for ((t = 0; t < 100; t++)); do
-            grep -q "listening on" "$RUN_DIR/n1.log" 2>/dev/null && break
-            kill -0 "$pid" 2>/dev/null || {
-                echo "cluster.sh: n1 exited at start:" >&2
-                cat "$RUN_DIR/n1.log" >&2
-                exit 1
-            }
-            sleep 0.1
-        done
+        # The others join through n1: without it there is no cluster.
+        wait_ready n1 "$!" || exit 1
     fi
 done
+# The others started all at once; now check that each one made it.
+failed=0
+for ((i = 2; i <= N; i++)); do
+    wait_ready "n$i" "${started_pids[i - 1]}" || failed=$((failed + 1))
+done
+if ((failed > 0)); then
+    echo "cluster.sh: $failed of $N agents did not start (ports in use?); the others keep running" >&2
+fi
 
 echo "cluster.sh: $N agents on 127.0.0.1:$BASE_PORT..$((BASE_PORT + N - 1)), profile $PROFILE"
 echo "  run folder: $RUN_DIR"
 while read -r name pid port; do
-    echo "  $name  pid $pid  127.0.0.1:$port"
+    if is_agent "$pid" "$name"; then
+        echo "  $name  pid $pid  127.0.0.1:$port"
+    else
+        echo "  $name  (not running, see $RUN_DIR/$name.log)"
+    fi
 done <"$RUN_DIR/nodes"
 echo "Attach a dashboard:"
 echo "  cargo run --release -p rumor-tui -- --join 127.0.0.1:$BASE_PORT --bind 127.0.0.1:0 --profile $PROFILE --name dash"
