@@ -361,11 +361,11 @@ fn node_with_total_loss_is_failed_by_the_others() {
 
 #[test]
 fn partition_is_visible_on_both_sides_and_heals() {
-    let n = 6;
+    let n = 10;
     let mut c = Cluster::start(n);
     converge(&mut c, Duration::from_secs(5));
-    let a: Vec<usize> = (0..3).collect();
-    let b: Vec<usize> = (3..n).collect();
+    let a: Vec<usize> = (0..6).collect();
+    let b: Vec<usize> = (6..n).collect();
     for &x in &a {
         for &y in &b {
             c.node(x).block(c.addr(y));
@@ -376,7 +376,7 @@ fn partition_is_visible_on_both_sides_and_heals() {
     let split = wait_for(2 * bound + SLACK, || {
         c.all_see(&a, &b, MemberState::Dead) && c.all_see(&b, &a, MemberState::Dead)
     });
-    println!("partition 3|3: each side failed the other after {split:?}");
+    println!("partition 6|4: each side failed the other after {split:?}");
     assert!(split.is_some(), "the partition was not seen on both sides");
     assert!(c.all_see(&a, &a, MemberState::Alive));
     assert!(c.all_see(&b, &b, MemberState::Alive));
@@ -384,8 +384,10 @@ fn partition_is_visible_on_both_sides_and_heals() {
     for i in 0..n {
         c.node(i).unblock_all();
     }
+    // The sides remember each other as dead, and anti-entropy syncs with a remembered-dead
+    // member now and then: the merge needs no rejoin, within two push-pull intervals.
     let cfg = config("x", vec![]);
-    let heal_within = 2 * cfg.push_pull_interval + cfg.dead_node_reclaim + SLACK;
+    let heal_within = 2 * cfg.push_pull_interval + SLACK;
     let healed = wait_for(heal_within, || c.converged());
     println!("partition healed after {healed:?} (allowed {heal_within:?})");
     assert!(healed.is_some(), "the two sides did not merge back");
@@ -513,40 +515,27 @@ fn node_can_be_shared_between_threads() {
     assert_eq!(from_other_thread.addr, node.addr());
 }
 
-/// The lossy-network test's loss rate and run time: `RUMOR_LOSS_RATE` (default 0.05) and
-/// `RUMOR_LOSS_SECS` (default 8 s). Issue 5 asks for 20% and 30% over 60 s in a dedicated run:
-/// `RUMOR_LOSS_RATE=0.3 RUMOR_LOSS_SECS=60 cargo test --test udp_cluster lossy -- --nocapture`.
-///
-/// The default stays at 5% because with the test profile's 50 ms periods the core still
-/// produces rare false Failed events from 10% loss up (the simulator shows the same:
-/// `rumor sim false-positives --nodes 10 --loss 0.1,0.2 --profile test`); at 5% it produced
-/// none in 20 simulated minutes, so a failure here is a regression, not bad luck.
-fn lossy_settings() -> (f64, Duration) {
-    fn var(name: &str, default: f64) -> f64 {
-        std::env::var(name).map_or(default, |s| {
-            s.parse()
-                .unwrap_or_else(|_| panic!("{name}={s} is not a number"))
-        })
-    }
-    let rate = var("RUMOR_LOSS_RATE", 0.05);
-    assert!(
-        (0.0..1.0).contains(&rate),
-        "RUMOR_LOSS_RATE={rate} must be within 0..1"
-    );
-    (rate, Duration::from_secs_f64(var("RUMOR_LOSS_SECS", 8.0)))
+/// How long the lossy-network tests run: `RUMOR_LOSS_SECS`, default 10 s, which at the test
+/// profile's 50 ms periods is 200 protocol periods (over three minutes of the lan profile).
+/// Issue 5's full run, 60 s: `RUMOR_LOSS_SECS=60 cargo test --test udp_cluster lossy -- --nocapture`.
+fn lossy_run() -> Duration {
+    let secs = std::env::var("RUMOR_LOSS_SECS").map_or(10.0, |s| {
+        s.parse()
+            .unwrap_or_else(|_| panic!("RUMOR_LOSS_SECS={s} is not a number"))
+    });
+    Duration::from_secs_f64(secs)
 }
 
-#[test]
-fn lossy_network_raises_no_false_failures() {
+fn lossy_network_raises_no_false_failures(rate: f64) {
     let n = 10;
     let mut c = Cluster::start(n);
     converge(&mut c, Duration::from_secs(5));
     // Loss on receive at every node: each datagram crosses one lossy hop, so every link
     // loses `rate` of its traffic, the issue's uniform loss.
-    let (rate, run) = lossy_settings();
     for i in 0..n {
         c.node(i).set_loss_rates(0.0, rate);
     }
+    let run = lossy_run();
     // Waiting for a false failure that must never come: the wait is the test's run time.
     let failed = wait_for(run, || !c.false_failures().is_empty());
     let suspicions: u64 = (0..n).map(|i| c.node(i).stats().suspicions).sum();
@@ -561,4 +550,14 @@ fn lossy_network_raises_no_false_failures() {
         c.node(i).set_loss(0.0);
     }
     assert!(wait_until(Duration::from_secs(5), || c.converged()));
+}
+
+#[test]
+fn twenty_percent_loss_raises_no_false_failures() {
+    lossy_network_raises_no_false_failures(0.2);
+}
+
+#[test]
+fn thirty_percent_loss_raises_no_false_failures() {
+    lossy_network_raises_no_false_failures(0.3);
 }
