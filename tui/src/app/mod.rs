@@ -1,0 +1,21 @@
+//! The dashboard's state, folded from membership events, once-a-second node samples and keys.
+//!
+//! Nothing here draws or talks to a node: keys that need the node return an [`Action`] that the
+//! draw loop carries out, and the loop reports back what it did ([`App::set_fault`],
+//! [`App::log`]). That keeps every state change testable with a fixed list of inputs.
+//!
+//! - `state`: the [`App`] and the types it is made of;
+//! - `fold`: events and node samples folded into it;
+//! - `keys`: what each key does, in each [`Mode`];
+//! - `table`: which members the table shows, in which order.
+
+mod fold;
+mod keys;
+mod state;
+mod table;
+
+pub use state::{
+    Action, App, Counts, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry,
+    LOG_LEN, Level, LogLine, MemberRow, Mode, Pane, Rate, Sample, TRAFFIC_LEN,
+};
+pub use table::{SortColumn, natural_cmp};
