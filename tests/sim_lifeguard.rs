@@ -91,3 +91,55 @@ fn partition_of_30_and_20_heals_into_one_cluster() {
         .unwrap_or_else(|e| panic!("seed={seed}: halves did not merge: {e}"));
     println!("seed={seed}: 30|20 partition healed {took:?} after the network did");
 }
+
+/// Runs 20 members for five minutes with member `SLOW`'s incoming datagrams delayed 1.2 s
+/// (more than a probe period) while its timers run on time; returns the Failed events about
+/// healthy members, the slow member's peak health score and the suspicions it raised.
+fn slow_member_run(seed: u64, awareness_max: u32) -> (Vec<rumor::sim::SimEvent>, u32, u64) {
+    const SLOW: usize = 7;
+    let mut c = SimConfig::new(20, Profile::Lan, seed);
+    c.template.awareness_max_multiplier = awareness_max;
+    let mut sim = Sim::formed(c).unwrap();
+    sim.set_record_events(true);
+    sim.run_for(Duration::from_secs(5)).unwrap();
+    sim.net_mut().slow(SLOW, Duration::from_millis(1200));
+    let mut peak = 0;
+    for _ in 0..300 {
+        sim.run_for(Duration::from_secs(1)).unwrap();
+        peak = peak.max(sim.node(SLOW).map_or(0, |c| c.health()));
+    }
+    let wrongly_failed = sim
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::Failed && e.member as usize != SLOW)
+        .copied()
+        .collect();
+    let raised = sim.node(SLOW).map_or(0, |c| c.stats().suspicions);
+    (wrongly_failed, peak, raised)
+}
+
+/// Lifeguard's slow-node case: one member hears everything late, so its own probes of
+/// healthy members keep "failing" and it keeps accusing them. Its local health score must rise
+/// and calm it down, and no healthy member may be declared dead. (The slow one may be.)
+#[test]
+fn a_slow_member_does_not_get_healthy_ones_declared_dead() {
+    let seed = common::seed();
+    let (wrongly_failed, peak, raised) = slow_member_run(seed, 8);
+    let (_, _, raised_without) = slow_member_run(seed, 1);
+    println!(
+        "seed={seed}: the slow member's health peaked at {peak}; it raised {raised} suspicions \
+         in 5 minutes ({raised_without} with Lifeguard's awareness turned off)"
+    );
+    assert!(
+        wrongly_failed.is_empty(),
+        "seed={seed}: healthy members declared dead: {wrongly_failed:?}"
+    );
+    assert!(
+        peak >= 3,
+        "seed={seed}: the slow member barely noticed it was slow"
+    );
+    assert!(
+        raised * 2 < raised_without,
+        "seed={seed}: awareness should at least halve a slow member's accusations"
+    );
+}

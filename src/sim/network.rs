@@ -132,6 +132,8 @@ pub struct Network {
     /// Partition group of each node; packets only flow within a group. Empty: no partition.
     groups: Vec<u32>,
     next_group: u32,
+    /// Extra delay on every datagram to a node, set with [`Network::slow`].
+    slow: HashMap<u32, Duration>,
     rng: SmallRng,
     stats: NetStats,
 }
@@ -146,6 +148,7 @@ impl Network {
             links: HashMap::new(),
             groups: Vec::new(),
             next_group: 1,
+            slow: HashMap::new(),
             rng,
             stats: NetStats::default(),
         }
@@ -225,6 +228,17 @@ impl Network {
         self.repair();
     }
 
+    /// Delays every datagram to `node` by `extra` on top of the latency (zero clears it): a
+    /// member whose receive path lags (a starved or overloaded process, a full socket buffer)
+    /// while its timers still fire on time, Lifeguard's "slow node". `repair` leaves it.
+    pub fn slow(&mut self, node: usize, extra: Duration) {
+        if extra.is_zero() {
+            self.slow.remove(&(node as u32));
+        } else {
+            self.slow.insert(node as u32, extra);
+        }
+    }
+
     /// True when a packet from `from` to `to` would cross a partition or a cut link.
     pub fn blocked(&self, from: usize, to: usize) -> bool {
         let group = |i: usize| self.groups.get(i).copied().unwrap_or(0);
@@ -254,7 +268,12 @@ impl Network {
             self.stats.dropped_loss += 1;
             return Verdict::Lost;
         }
-        Verdict::Deliver(self.latency.sample(&mut self.rng))
+        let extra = self
+            .slow
+            .get(&(to as u32))
+            .copied()
+            .unwrap_or(Duration::ZERO);
+        Verdict::Deliver(self.latency.sample(&mut self.rng) + extra)
     }
 
     /// Counts a datagram that reached a running node.
@@ -322,6 +341,20 @@ mod tests {
             let d = l.sample(&mut rng);
             assert!(d >= Duration::from_millis(1) && d <= Duration::from_millis(3));
         }
+    }
+
+    #[test]
+    fn slow_node_hears_everything_late_and_sends_on_time() {
+        let mut n = net(0.0);
+        n.slow(1, Duration::from_millis(700));
+        let delay = |v| match v {
+            Verdict::Deliver(d) => d,
+            other => panic!("{other:?}"),
+        };
+        assert!(delay(n.judge(0, 1, 10)) >= Duration::from_millis(700));
+        assert!(delay(n.judge(1, 0, 10)) < Duration::from_millis(700));
+        n.slow(1, Duration::ZERO);
+        assert!(delay(n.judge(0, 1, 10)) < Duration::from_millis(700));
     }
 
     #[test]
