@@ -8,16 +8,17 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// A tmux server of our own (its own socket), killed when the test ends however it ends.
+/// A tmux server of our own (its socket in the test's own folder), killed when the test ends
+/// however it ends, and the folder removed with it.
 struct Tmux {
-    socket: String,
+    dir: PathBuf,
 }
 
 impl Tmux {
     fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
+            .arg("-S")
+            .arg(self.dir.join("tmux.sock"))
             .args(args)
             .output()
             .expect("run tmux")
@@ -39,6 +40,7 @@ impl Drop for Tmux {
         // Ends the pane's shell and anything still running in it (the dashboard, if the test
         // failed before it quit): only this test's server, by its own socket.
         let _ = self.run(&["kill-server"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -74,9 +76,7 @@ fn demo_of_four_shows_four_alive_members_and_quits_cleanly_on_q() {
     let dir = std::env::temp_dir().join(format!("rumor-tui-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("demo.log");
-    let tmux = Tmux {
-        socket: format!("rumor-tui-test-{}", std::process::id()),
-    };
+    let tmux = Tmux { dir };
     // After the dashboard exits, the pane prints its status and the terminal modes, then stays
     // open so the test can read them.
     let script = format!(
@@ -133,5 +133,4 @@ fn demo_of_four_shows_four_alive_members_and_quits_cleanly_on_q() {
     );
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("left the cluster"), "log file:\n{logged}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
