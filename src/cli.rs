@@ -98,6 +98,10 @@ pub struct NodeArgs {
     /// Largest datagram sent, in bytes
     #[arg(long, value_name = "BYTES")]
     pub packet_budget: Option<usize>,
+
+    /// Most members the table holds; news of more is dropped and counted
+    #[arg(long, value_name = "N")]
+    pub max_members: Option<usize>,
 }
 
 impl NodeArgs {
@@ -138,6 +142,7 @@ impl NodeArgs {
         set(&mut c.join_timeout, self.join_timeout);
         set(&mut c.leave_timeout, self.leave_timeout);
         set(&mut c.packet_budget, self.packet_budget);
+        set(&mut c.max_members, self.max_members);
         c.validate()?;
         Ok(c)
     }

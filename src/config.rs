@@ -79,6 +79,10 @@ pub struct Config {
     /// Largest datagram sent, in bytes (UDP payload). The default, 1400, fits an Ethernet frame
     /// with room for tunnels. memberlist: `UDPBufferSize`.
     pub packet_budget: usize,
+    /// Most members (alive, suspect, or remembered dead) the table holds. News of further
+    /// members is dropped and counted (`Stats::rejected_members`), so a confused or hostile peer
+    /// cannot make a node grow without bound through gossip or sync. Default 100,000.
+    pub max_members: usize,
 }
 
 /// Named parameter sets. `lan`, `wan` and `local` carry memberlist's values; `test` is for
@@ -151,6 +155,7 @@ impl Config {
             join_timeout: ms(5_000),
             leave_timeout: ms(2_000),
             packet_budget: 1400,
+            max_members: 100_000,
         };
         match profile {
             Profile::Lan => {}
@@ -248,6 +253,9 @@ impl Config {
                 ),
             );
         }
+        if self.max_members == 0 {
+            return bad("max_members", "must be at least 1".into());
+        }
         if let Some(label) = &self.cluster_label
             && (label.is_empty() || label.len() > 64)
         {
@@ -343,7 +351,7 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         type Breaker = fn(&mut Config);
-        let cases: [(&str, Breaker); 12] = [
+        let cases: [(&str, Breaker); 13] = [
             ("name", |c| c.name.clear()),
             ("probe_interval", |c| c.probe_interval = Duration::ZERO),
             ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
@@ -356,6 +364,7 @@ mod tests {
             ("gossip_interval", |c| c.gossip_interval = Duration::ZERO),
             ("gossip_nodes", |c| c.gossip_nodes = 0),
             ("packet_budget", |c| c.packet_budget = 100),
+            ("max_members", |c| c.max_members = 0),
             ("advertise_addr", |c| {
                 c.bind_addr = "0.0.0.0:1".parse().unwrap()
             }),

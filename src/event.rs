@@ -99,6 +99,8 @@ pub struct Stats {
     pub refutations: u64,
     /// Full-state syncs started by this node.
     pub syncs: u64,
+    /// News of new members dropped because the table was full (`max_members`).
+    pub rejected_members: u64,
     /// Round trip of the last answered direct probe, in microseconds (0 before the first).
     pub last_rtt_us: u64,
 }

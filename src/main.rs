@@ -29,7 +29,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a node; print its membership changes as JSON lines on stdout
-    Agent(AgentArgs),
+    // Boxed: the node options are large next to the simulator's, and clap builds this once.
+    Agent(Box<AgentArgs>),
     /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
     Sim(rumor::sim::cli::SimArgs),
 }
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
     // clap prints the message naming the flag and exits 2 on a usage error.
     let cli = Cli::parse();
     match cli.command {
-        Command::Agent(args) => agent(args),
+        Command::Agent(args) => agent(*args),
         Command::Sim(args) => rumor::sim::cli::run(args),
     }
 }

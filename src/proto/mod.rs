@@ -592,7 +592,9 @@ impl Swim {
         }
         let inc = update.incarnation;
         let Some(i) = self.members.find(update.name.as_str()) else {
-            if state == MemberState::Alive {
+            if state == MemberState::Alive && self.members.len() >= self.config.max_members {
+                self.stats.rejected_members += 1;
+            } else if state == MemberState::Alive {
                 let id = Arc::new(Identity {
                     name: update.name.clone(),
                     addr: update.addr,

@@ -799,3 +799,42 @@ fn refutations_are_sent_more_often_than_other_news() {
     // n = 6: the usual limit is 4 * ceil(log10(7)) = 4; a refutation gets three times that.
     assert_eq!(sends, 12);
 }
+
+#[test]
+fn the_member_table_never_grows_past_max_members() {
+    let mut h = Harness::with_config(|c| c.max_members = 10);
+    let flood: Vec<_> = (1..=200).map(|i| alive(i, 0)).collect();
+    for chunk in flood.chunks(50) {
+        h.deliver(
+            peer_addr(0),
+            Message::Sync {
+                reply: false,
+                join: false,
+            },
+            chunk.to_vec(),
+        );
+    }
+    assert_eq!(h.swim.members().len(), 10);
+    assert_eq!(h.swim.stats().rejected_members, 190);
+}
+
+#[test]
+fn a_flood_of_sync_requests_gets_a_bounded_number_of_answers() {
+    let mut h = Harness::with_peers(5);
+    for i in 0..100 {
+        h.deliver(
+            peer_addr(100 + i),
+            Message::Sync {
+                reply: true,
+                join: false,
+            },
+            vec![],
+        );
+    }
+    let answers = h
+        .sent
+        .iter()
+        .filter(|(_, p)| matches!(p.message, Message::Sync { .. }))
+        .count();
+    assert_eq!(answers, 4, "at most four sync answers per protocol period");
+}

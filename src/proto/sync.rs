@@ -61,9 +61,15 @@ impl Swim {
         if !reply {
             return;
         }
-        // A joiner always gets its answer; anti-entropy requests are rate-limited so a flood
-        // cannot turn this node into an amplifier.
-        if !join && self.sync_replies >= MAX_SYNC_REPLIES_PER_PERIOD {
+        // Replies are rate-limited so that a flood of requests (with forged source addresses)
+        // cannot turn this node into an amplifier; joins get a larger share, and a joiner whose
+        // answer was skipped asks again.
+        let budget = if join {
+            4 * MAX_SYNC_REPLIES_PER_PERIOD
+        } else {
+            MAX_SYNC_REPLIES_PER_PERIOD
+        };
+        if self.sync_replies >= budget {
             return;
         }
         self.sync_replies += 1;
