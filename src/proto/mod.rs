@@ -123,6 +123,8 @@ pub struct Swim {
     suspicions: HashMap<NodeName, Suspicion>,
     seeds: Vec<SocketAddr>,
     sync_replies: u32,
+    /// Set by `merge` when it accepts news that a member failed or left.
+    verdict_heard: bool,
     picks: Vec<usize>,
     created: Instant,
 }
@@ -161,6 +163,7 @@ impl Swim {
             suspicions: HashMap::new(),
             seeds: Vec::new(),
             sync_replies: 0,
+            verdict_heard: false,
             picks: Vec::new(),
         })
     }
@@ -265,6 +268,12 @@ impl Swim {
         // us refute before we ack, so the ack carries the refutation.
         for update in packet.updates {
             self.merge(now, update, from_sync);
+        }
+        // A member failed or left: pass the verdict on now rather than at the next gossip
+        // tick, so it crosses the cluster in a few network round trips instead of a few gossip
+        // intervals. Verdicts are rare, so this costs a few packets per departure.
+        if std::mem::take(&mut self.verdict_heard) {
+            self.gossip_now(self.config.gossip_nodes);
         }
         match packet.message {
             Message::Ping { seq, target } => {
@@ -667,6 +676,7 @@ impl Swim {
                 if newer {
                     self.declare_dead(now, i, inc);
                     self.gossip.enqueue(update);
+                    self.verdict_heard = !from_sync;
                 }
             }
             Left => {
@@ -680,6 +690,7 @@ impl Swim {
                     self.emit(now, EventKind::Left, i);
                     self.schedule_reclaim(now, i);
                     self.gossip.enqueue(update);
+                    self.verdict_heard = !from_sync;
                 }
             }
         }

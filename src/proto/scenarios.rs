@@ -838,3 +838,27 @@ fn a_flood_of_sync_requests_gets_a_bounded_number_of_answers() {
         .count();
     assert_eq!(answers, 4, "at most four sync answers per protocol period");
 }
+
+#[test]
+fn a_verdict_is_passed_on_at_once_not_at_the_next_gossip_tick() {
+    let mut h = Harness::with_peers(6);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(2, 0), MemberState::Left, None)],
+    );
+    let forwarded = h
+        .sent
+        .iter()
+        .filter(|(_, p)| {
+            p.message == Message::Gossip
+                && p.updates
+                    .iter()
+                    .any(|u| u.name == peer_name(2) && u.state == MemberState::Left)
+        })
+        .count();
+    assert_eq!(
+        forwarded, 3,
+        "gossip_nodes members hear of the leave in the same instant"
+    );
+}
