@@ -1,6 +1,7 @@
 //! `rumor sim <scenario>`: runs a scenario over several cluster sizes (and loss rates) and
 //! prints a table, JSON, CSV or an SVG plot, then the run's wall time and peak memory.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -182,18 +183,21 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     let wall = start.elapsed().as_secs_f64();
     let peak = peak_memory_mib();
-    if args.json {
+    let text = if args.json {
         let mut j = table.to_json();
         j["wall_s"] = json!(wall);
         j["peak_memory_mib"] = json!(peak);
-        println!("{j}");
+        j.to_string()
     } else {
-        println!("{}", table.to_markdown());
-        match peak {
-            Some(p) => println!("wall time {wall:.2} s, peak memory (VmHWM) {p:.1} MiB"),
-            None => println!("wall time {wall:.2} s, peak memory unknown (no /proc)"),
-        }
-    }
+        let cost = match peak {
+            Some(p) => format!("wall time {wall:.2} s, peak memory (VmHWM) {p:.1} MiB"),
+            None => format!("wall time {wall:.2} s, peak memory unknown (no /proc)"),
+        };
+        format!("{}\n{cost}", table.to_markdown())
+    };
+    // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
     ExitCode::SUCCESS
 }
 

@@ -470,6 +470,17 @@ impl Load {
         (bytes + packets * IP_UDP_HEADER as f64) / self.seconds
     }
 
+    /// Mean datagrams and payload bytes per member per protocol period leaving out full-state
+    /// syncs: the SWIM part of the load (probes, acks, gossip), which should not grow with N.
+    pub fn without_sync_per_period(&self) -> (f64, f64) {
+        let sync = MessageKind::Sync.index();
+        let per = |v: &[u64; MessageKind::COUNT]| {
+            let total: u64 = v.iter().sum();
+            (total - v[sync]) as f64 / self.packets.len().max(1) as f64 / self.periods
+        };
+        (per(&self.packets_by_kind), per(&self.bytes_by_kind))
+    }
+
     /// The share of bytes carried by full-state syncs.
     pub fn sync_share(&self) -> f64 {
         let total: u64 = self.bytes_by_kind.iter().sum();
@@ -528,18 +539,22 @@ pub fn load_suite(
             "pkts_per_period_max",
             "bytes_per_period_mean",
             "bytes_per_period_max",
+            "pkts_per_period_no_sync",
+            "bytes_per_period_no_sync",
             "ip_bytes_per_s_mean",
             "probe_pkts_share",
             "sync_bytes_share",
         ],
     );
     let (mut pk_mean, mut pk_max, mut by_mean, mut by_max) = (vec![], vec![], vec![], vec![]);
+    let (mut pk_swim, mut by_swim) = (vec![], vec![]);
     for &n in sizes {
         let seed = run_seed(params.seed, n, 0.0, 0);
         progress(&format!("load n={n} seed={seed}"));
         let l = load(params, n, window, seed)?;
         let (pm, px) = l.packets_per_period();
         let (bm, bx) = l.bytes_per_period();
+        let (ps, bs) = l.without_sync_per_period();
         let probe_kinds = [
             MessageKind::Ping,
             MessageKind::PingReq,
@@ -557,6 +572,8 @@ pub fn load_suite(
             Cell::Float(px, 2),
             Cell::Float(bm, 0),
             Cell::Float(bx, 0),
+            Cell::Float(ps, 2),
+            Cell::Float(bs, 0),
             Cell::Float(l.ip_bytes_per_second(), 0),
             Cell::Float(probe as f64 / total.max(1) as f64, 2),
             Cell::Float(l.sync_share(), 2),
@@ -565,10 +582,13 @@ pub fn load_suite(
         pk_max.push((n as f64, px));
         by_mean.push((n as f64, bm));
         by_max.push((n as f64, bx));
+        pk_swim.push((n as f64, ps));
+        by_swim.push((n as f64, bs));
     }
     table.notes.push(
         "A period is one probe interval. Bytes are UDP payload; ip_bytes_per_s adds 28 bytes of \
-         IPv4+UDP header per datagram. probe_pkts_share: ping, ping-req, ack and nack among all \
+         IPv4+UDP header per datagram. *_no_sync: the mean leaving out full-state syncs (the SWIM \
+         part: probes, acks, gossip). probe_pkts_share: ping, ping-req, ack and nack among all \
          datagrams; sync_bytes_share: bytes of full-state syncs (push-pull every \
          push_pull_interval, whose size grows with N) among all bytes."
             .into(),
@@ -587,6 +607,10 @@ pub fn load_suite(
                 name: "max".into(),
                 points: pk_max,
             },
+            Series {
+                name: "mean without push-pull syncs".into(),
+                points: pk_swim,
+            },
         ],
     };
     let bytes_chart = Chart {
@@ -602,6 +626,10 @@ pub fn load_suite(
             Series {
                 name: "max".into(),
                 points: by_max,
+            },
+            Series {
+                name: "mean without push-pull syncs".into(),
+                points: by_swim,
             },
         ],
     };
