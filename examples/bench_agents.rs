@@ -14,9 +14,9 @@
 //! join), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
 //! own counters; IP-level bytes add 28 bytes of IPv4+UDP header per datagram), CPU (from
 //! /proc/PID/task/*/schedstat in ns, and utime+stime from /proc/PID/stat in clock ticks, too
-//! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (time until the first and the last
-//! survivor prints `failed`), and graceful leave (SIGTERM: time until every survivor prints
-//! `left`). Prints one markdown row per N. Every wait is bounded; every agent is killed on the
+//! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (`--kills` agents
+//! killed one after another: time until the first and the last survivor prints `failed`), and
+//! graceful leave (SIGTERM: time until every survivor prints `left`). Prints one markdown row per N. Every wait is bounded; every agent is killed on the
 //! way out, on Ctrl-C and SIGTERM too.
 
 use std::collections::HashMap;
@@ -55,6 +55,9 @@ struct Args {
     /// Extra flags passed to every agent (e.g. "--probe-interval 200ms --probe-timeout 100ms")
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     agent_flags: String,
+    /// Agents SIGKILLed one after another (detection times are averaged)
+    #[arg(long, default_value_t = 3)]
+    kills: usize,
     /// Longest wait for any one phase
     #[arg(long, default_value = "90s", value_parser = parse_duration)]
     phase_timeout: Duration,
@@ -315,6 +318,7 @@ struct Row {
     rss_max_mib: f64,
     kill_first_s: Option<f64>,
     kill_last_s: Option<f64>,
+    kill_last_max_s: Option<f64>,
     leave_last_s: Option<f64>,
 }
 
@@ -374,31 +378,50 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     let nf = n as f64;
     let (pkts_per_s, bytes_per_s) = (pk / nf, by / nf);
 
-    // SIGKILL the last agent.
-    let victim = n - 1;
-    let kill_ms = unix_ms();
-    if let Some(Some(c)) = cluster.children.get_mut(victim) {
-        let _ = c.kill();
-        let _ = c.wait();
+    // SIGKILL the last `kills` agents one at a time, each after the previous one was detected
+    // (detection time is a random variable: one sample says little).
+    let mut firsts = Vec::new();
+    let mut lasts = Vec::new();
+    let mut alive = n;
+    for _ in 0..args.kills {
+        let victim = alive - 1;
+        let survivors: Vec<usize> = (0..victim).collect();
+        run.soak(args.settle)?;
+        let kill_ms = unix_ms();
+        if let Some(Some(c)) = cluster.children.get_mut(victim) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        alive -= 1;
+        let vname = name(victim);
+        let killed = run.wait("failure detection", |v| {
+            v.verdict_times(&survivors, "failed", &vname).len() == survivors.len()
+        });
+        let times = run.view.verdict_times(&survivors, "failed", &vname);
+        let secs = |t: u64| t.saturating_sub(kill_ms) as f64 / 1e3;
+        if let Some(&t) = times.iter().min() {
+            firsts.push(secs(t));
+        }
+        match killed {
+            Ok(()) => lasts.extend(times.iter().max().map(|&t| secs(t))),
+            Err(e) => {
+                eprintln!("  n={n}: {e}");
+                lasts.push(f64::NAN);
+            }
+        }
     }
-    let survivors: Vec<usize> = (0..n - 1).collect();
-    let vname = name(victim);
-    let killed = run.wait("failure detection", |v| {
-        v.verdict_times(&survivors, "failed", &vname).len() == survivors.len()
-    });
-    let times = run.view.verdict_times(&survivors, "failed", &vname);
-    let secs = |t: u64| t.saturating_sub(kill_ms) as f64 / 1e3;
-    let kill_first_s = times.iter().min().map(|&t| secs(t));
-    let kill_last_s = killed
-        .is_ok()
-        .then(|| times.iter().max().map(|&t| secs(t)))
-        .flatten();
-    if let Err(e) = killed {
-        eprintln!("  n={n}: {e}");
-    }
+    eprintln!("  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?}");
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let kill_first_s = mean(&firsts);
+    let kill_last_s = mean(&lasts).filter(|m| m.is_finite());
+    let kill_last_max_s = lasts
+        .iter()
+        .copied()
+        .reduce(f64::max)
+        .filter(|m| m.is_finite());
 
     // SIGTERM another: a graceful leave.
-    let leaver = n.saturating_sub(2);
+    let leaver = alive - 1;
     let rest: Vec<usize> = (0..leaver).collect();
     let lname = name(leaver);
     let leave_ms = unix_ms();
@@ -433,6 +456,7 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
         rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
         kill_first_s,
         kill_last_s,
+        kill_last_max_s,
         leave_last_s,
     })
 }
@@ -448,22 +472,23 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | SIGKILL → first failed s | SIGKILL → all failed s | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) |"
+        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.nodes {
-        if n < 3 {
-            eprintln!("bench_agents: N must be at least 3 (one killed, one leaving)");
+        if n < args.kills + 3 {
+            eprintln!("bench_agents: N must be at least --kills + 3 (killed, leaving, 2 left)");
             return std::process::ExitCode::from(2);
         }
         eprintln!("bench_agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
-                "| {} | {:.2} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) |",
+                "| {} | {:.2} | {} | {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) |",
                 r.n,
                 r.converge_s,
                 opt(r.kill_first_s),
                 opt(r.kill_last_s),
+                opt(r.kill_last_max_s),
                 opt(r.leave_last_s),
                 r.pkts_per_s,
                 r.bytes_per_s,

@@ -11,7 +11,8 @@
 #
 # Usage: scripts/bench.sh [--nodes 10,50,100] [--steady 30s] [--label lan]
 #                         [--agent-flags "--probe-interval 200ms --probe-timeout 100ms"]
-#                         [--base-port 17946] [--no-write]
+#                         [--base-port 17946] [--kills 3] [--no-write]
+# --kills K SIGKILLs K agents one after another and averages their detection times.
 # A full run at 100 agents takes a few minutes and loads 2 cores; pick N and --steady to fit.
 
 set -o errexit -o nounset -o pipefail
@@ -22,6 +23,7 @@ steady=30s
 label=lan
 agent_flags=""
 base_port=17946
+kills=3
 write=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,12 +32,13 @@ while [ $# -gt 0 ]; do
         --label) label="$2"; shift 2 ;;
         --agent-flags) agent_flags="$2"; shift 2 ;;
         --base-port) base_port="$2"; shift 2 ;;
+        --kills) kills="$2"; shift 2 ;;
         --no-write) write=0; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-command="scripts/bench.sh --nodes $nodes --steady $steady --label $label"
+command="scripts/bench.sh --nodes $nodes --steady $steady --kills $kills --label $label"
 [ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
 
 cargo build --release --bins --examples
@@ -54,7 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" \
-    --base-port "$base_port" --agent-flags "$agent_flags" >"$table" &
+    --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$table" &
 harness_pid=$!
 wait "$harness_pid"
 harness_pid=""
