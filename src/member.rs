@@ -44,6 +44,12 @@ impl NodeName {
         &self.0
     }
 
+    /// True when both are handles to one shared allocation.
+    #[cfg(test)]
+    pub(crate) fn shares(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// A 4-byte fingerprint of the name (32-bit FNV-1a), sent in pings instead of the name so
     /// that a ping stays tiny and decodes without allocating. It only guards against a different
     /// process answering at a member's old address, where a rare collision costs nothing worse
@@ -177,6 +183,15 @@ impl Tags {
     /// True when there are no tags.
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
+    }
+
+    /// True when both are handles to one shared allocation.
+    #[cfg(test)]
+    pub(crate) fn shares(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// The pairs, sorted by key.

@@ -22,10 +22,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 
-use bincode::de::Decoder;
+use bincode::de::read::{Reader, SliceReader};
+use bincode::de::{BorrowDecoder, Decoder, DecoderImpl};
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
-use bincode::{Decode, Encode};
+use bincode::{BorrowDecode, Decode, Encode};
 
 use crate::event::MessageKind;
 use crate::member::{Incarnation, MAX_TAGS_LEN, MemberState, NodeName, Tags};
@@ -125,7 +126,7 @@ impl Message {
 /// Tags are meaningful only in Alive updates (other states send none and receivers keep the
 /// tags they had). `from` names who raised a suspicion or a death, so that independent
 /// confirmations can be counted (Lifeguard).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode)]
 pub struct Update {
     /// The member the news is about.
     pub name: NodeName,
@@ -142,7 +143,7 @@ pub struct Update {
 }
 
 /// A decoded datagram.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode)]
 pub struct Packet {
     /// The primary message.
     pub message: Message,
@@ -275,8 +276,65 @@ pub fn encode(label: Option<&str>, packet: &Packet) -> Vec<u8> {
     buf
 }
 
+/// What the receiver already knows, so that decoding can share its names and tags instead of
+/// allocating copies: almost every update a member receives is about a member it knows, so a
+/// steady-state datagram decodes without touching the heap.
+pub trait Known {
+    /// The receiver's own copy of the name `text`, if it knows one.
+    fn name(&self, text: &str) -> Option<NodeName>;
+    /// The tags the receiver holds for member `name`, if any.
+    fn tags(&self, name: &NodeName) -> Option<Tags>;
+}
+
+/// Knows nothing: every name and tag is decoded afresh.
+impl Known for () {
+    fn name(&self, _: &str) -> Option<NodeName> {
+        None
+    }
+    fn tags(&self, _: &NodeName) -> Option<Tags> {
+        None
+    }
+}
+
 /// Decodes one datagram, checking the header against our version and `label`.
 pub fn decode(bytes: &[u8], label: Option<&str>) -> Result<Packet, WireError> {
+    let mut updates = Vec::new();
+    let message = decode_into(bytes, label, &(), &mut updates)?;
+    Ok(Packet { message, updates })
+}
+
+/// Decodes one datagram into its primary message, putting its updates into `updates`
+/// (cleared first, and left empty on error) so the caller can reuse one buffer. Names and tags
+/// that `known` already has are shared, not copied.
+pub fn decode_into(
+    bytes: &[u8],
+    label: Option<&str>,
+    known: &dyn Known,
+    updates: &mut Vec<Update>,
+) -> Result<Message, WireError> {
+    updates.clear();
+    let body = body(bytes, label)?;
+    let mut decoder = DecoderImpl::new(SliceReader::new(body), config(), known);
+    let message = match decode_body(&mut decoder, updates) {
+        Ok(m) => m,
+        Err(e) => {
+            updates.clear();
+            return Err(WireError::Malformed(e.to_string()));
+        }
+    };
+    let reader = decoder.reader();
+    if reader.peek_read(1).is_some() {
+        let left = (1..=body.len())
+            .take_while(|&n| reader.peek_read(n).is_some())
+            .count();
+        updates.clear();
+        return Err(WireError::TrailingBytes(left));
+    }
+    Ok(message)
+}
+
+/// Checks the header; returns the body that follows it.
+fn body<'b>(bytes: &'b [u8], label: Option<&str>) -> Result<&'b [u8], WireError> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(WireError::Oversize(bytes.len()));
     }
@@ -288,7 +346,7 @@ pub fn decode(bytes: &[u8], label: Option<&str>) -> Result<Packet, WireError> {
     if version != VERSION {
         return Err(WireError::Version(version));
     }
-    let body = if flags & FLAG_LABEL != 0 {
+    if flags & FLAG_LABEL != 0 {
         let (&len, rest) = rest.split_first().ok_or(WireError::BadHeader)?;
         let (got, body) = rest
             .split_at_checked(len as usize)
@@ -296,25 +354,129 @@ pub fn decode(bytes: &[u8], label: Option<&str>) -> Result<Packet, WireError> {
         if Some(got) != label.map(str::as_bytes) {
             return Err(WireError::WrongCluster);
         }
-        body
+        Ok(body)
+    } else if label.is_some() {
+        Err(WireError::WrongCluster)
     } else {
-        if label.is_some() {
-            return Err(WireError::WrongCluster);
-        }
-        rest
-    };
-    let (packet, used): (Packet, usize) = bincode::decode_from_slice(body, config())
-        .map_err(|e| WireError::Malformed(e.to_string()))?;
-    if used != body.len() {
-        return Err(WireError::TrailingBytes(body.len() - used));
+        Ok(rest)
     }
-    if packet.updates.len() > MAX_UPDATES {
-        return Err(WireError::Malformed(format!(
-            "{} updates, at most {MAX_UPDATES}",
-            packet.updates.len()
+}
+
+type Ctx<'k> = &'k dyn Known;
+
+fn decode_body<'de, 'k, D>(d: &mut D, updates: &mut Vec<Update>) -> Result<Message, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let message = Message::decode(d)?;
+    let len = u64::decode(d)?;
+    if len > MAX_UPDATES as u64 {
+        return Err(DecodeError::OtherString(format!(
+            "{len} updates, at most {MAX_UPDATES}"
         )));
     }
-    Ok(packet)
+    let len = len as usize;
+    d.claim_container_read::<Update>(len)?;
+    updates.reserve(len);
+    for _ in 0..len {
+        updates.push(decode_update(d)?);
+    }
+    Ok(message)
+}
+
+fn decode_name<'de, 'k, D>(d: &mut D) -> Result<NodeName, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let text: &str = BorrowDecode::borrow_decode(d)?;
+    if let Some(name) = d.context().name(text) {
+        return Ok(name);
+    }
+    NodeName::new(text).map_err(|why| DecodeError::OtherString(format!("name {why}")))
+}
+
+fn decode_update<'de, 'k, D>(d: &mut D) -> Result<Update, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let name = decode_name(d)?;
+    let addr = SocketAddr::decode(d)?;
+    let incarnation = Incarnation::decode(d)?;
+    let state = MemberState::decode(d)?;
+    let tags = decode_tags(d, &name)?;
+    let from = match u8::decode(d)? {
+        0 => None,
+        1 => Some(decode_name(d)?),
+        other => {
+            return Err(DecodeError::UnexpectedVariant {
+                type_name: "Option<NodeName>",
+                allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 1 },
+                found: u32::from(other),
+            });
+        }
+    };
+    Ok(Update {
+        name,
+        addr,
+        incarnation,
+        state,
+        tags,
+        from,
+    })
+}
+
+/// Tags as a map (a length, then sorted pairs). When they equal the tags the receiver already
+/// holds for `member`, its copy is shared; only a change allocates.
+fn decode_tags<'de, 'k, D>(d: &mut D, member: &NodeName) -> Result<Tags, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let len = u64::decode(d)?;
+    if len == 0 {
+        return Ok(Tags::default());
+    }
+    if len > MAX_TAGS_LEN as u64 {
+        return Err(DecodeError::OtherString("tags over the size limit".into()));
+    }
+    let len = len as usize;
+    d.claim_container_read::<(String, String)>(len)?;
+    let known = d.context().tags(member).unwrap_or_default();
+    let mut same = known.iter();
+    let mut matched = 0;
+    let mut built: Option<BTreeMap<String, String>> = None;
+    for _ in 0..len {
+        let key: &str = BorrowDecode::borrow_decode(d)?;
+        let value: &str = BorrowDecode::borrow_decode(d)?;
+        if built.is_none() && same.next() == Some((key, value)) {
+            matched += 1;
+            continue;
+        }
+        let map = built.get_or_insert_with(|| {
+            known
+                .iter()
+                .take(matched)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        });
+        map.insert(key.to_string(), value.to_string());
+    }
+    let all_matched = built.is_none() && same.next().is_none();
+    drop(same);
+    let tags = match built {
+        None if all_matched => return Ok(known),
+        None => Tags::from_map(
+            known
+                .iter()
+                .take(matched)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        Some(map) => Tags::from_map(map),
+    };
+    if tags.encoded_len() > MAX_TAGS_LEN {
+        return Err(DecodeError::OtherString("tags over the size limit".into()));
+    }
+    Ok(tags)
 }
 
 impl Encode for NodeName {
@@ -322,14 +484,6 @@ impl Encode for NodeName {
         self.as_str().encode(encoder)
     }
 }
-
-impl<Context> Decode<Context> for NodeName {
-    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
-        let text = String::decode(decoder)?;
-        NodeName::new(&text).map_err(|why| DecodeError::OtherString(format!("name {why}")))
-    }
-}
-bincode::impl_borrow_decode!(NodeName);
 
 impl Encode for Incarnation {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
@@ -378,18 +532,6 @@ impl Encode for Tags {
         }
     }
 }
-
-impl<Context> Decode<Context> for Tags {
-    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
-        let map = BTreeMap::<String, String>::decode(decoder)?;
-        let tags = Tags::from_map(map);
-        if tags.encoded_len() > MAX_TAGS_LEN {
-            return Err(DecodeError::OtherString("tags over the size limit".into()));
-        }
-        Ok(tags)
-    }
-}
-bincode::impl_borrow_decode!(Tags);
 
 #[cfg(test)]
 mod tests {
@@ -448,6 +590,63 @@ mod tests {
                 let bytes = encode(label, &packet);
                 assert_eq!(decode(&bytes, label), Ok(packet));
             }
+        }
+    }
+
+    /// A receiver that knows one member, `a`, with tags zone=1, role=db.
+    struct KnowsA {
+        name: NodeName,
+        tags: Tags,
+    }
+
+    impl Known for KnowsA {
+        fn name(&self, text: &str) -> Option<NodeName> {
+            (text == self.name.as_str()).then(|| self.name.clone())
+        }
+        fn tags(&self, name: &NodeName) -> Option<Tags> {
+            (*name == self.name).then(|| self.tags.clone())
+        }
+    }
+
+    fn decode_known(known: &KnowsA, tags: &[(&str, &str)]) -> Update {
+        let mut u = update("a", MemberState::Alive);
+        u.tags = Tags::new(tags.iter().copied()).unwrap();
+        let bytes = encode(
+            None,
+            &Packet {
+                message: Message::Gossip,
+                updates: vec![u],
+            },
+        );
+        let mut out = Vec::new();
+        decode_into(&bytes, None, known, &mut out).unwrap();
+        out.pop().unwrap()
+    }
+
+    #[test]
+    fn known_names_and_tags_are_shared_not_copied() {
+        let known = KnowsA {
+            name: name("a"),
+            tags: Tags::new([("role", "db"), ("zone", "1")]).unwrap(),
+        };
+        let same = decode_known(&known, &[("role", "db"), ("zone", "1")]);
+        assert!(same.name.shares(&known.name));
+        assert!(same.tags.shares(&known.tags));
+        // Changed, shorter and longer tags decode to exactly what was sent.
+        for sent in [
+            &[("role", "db"), ("zone", "2")][..],
+            &[("role", "db")][..],
+            &[("role", "db"), ("zone", "1"), ("zz", "x")][..],
+            &[("a", "b")][..],
+            &[][..],
+        ] {
+            let got = decode_known(&known, sent);
+            assert_eq!(
+                got.tags,
+                Tags::new(sent.iter().copied()).unwrap(),
+                "{sent:?}"
+            );
+            assert!(!got.tags.shares(&known.tags));
         }
     }
 

@@ -123,6 +123,8 @@ pub struct Swim {
     suspicions: HashMap<NodeName, Suspicion>,
     seeds: Vec<SocketAddr>,
     sync_replies: u32,
+    /// The decoder's update buffer, kept between datagrams so receiving allocates nothing.
+    rx_updates: Vec<Update>,
     /// Set by `merge` when it accepts news that a member failed or left.
     verdict_heard: bool,
     picks: Vec<usize>,
@@ -164,6 +166,7 @@ impl Swim {
             seeds: Vec::new(),
             sync_replies: 0,
             verdict_heard: false,
+            rx_updates: Vec::new(),
             picks: Vec::new(),
         })
     }
@@ -245,9 +248,16 @@ impl Swim {
         if matches!(self.status, Status::Left | Status::JoinFailed) {
             return;
         }
-        let packet = match wire::decode(bytes, self.config.cluster_label.as_deref()) {
-            Ok(p) => p,
+        let mut updates = std::mem::take(&mut self.rx_updates);
+        let known = KnownMembers {
+            members: &self.members,
+            local: &self.local,
+        };
+        let label = self.config.cluster_label.as_deref();
+        let message = match wire::decode_into(bytes, label, &known, &mut updates) {
+            Ok(m) => m,
             Err(e) => {
+                self.rx_updates = updates;
                 match e {
                     WireError::Oversize(_) => self.stats.dropped_oversize += 1,
                     WireError::Version(_) => self.stats.dropped_version += 1,
@@ -259,23 +269,24 @@ impl Swim {
                 return;
             }
         };
-        let kind = packet.message.kind().index();
+        let kind = message.kind().index();
         self.stats.packets_in[kind] += 1;
         self.stats.bytes_in[kind] += bytes.len() as u64;
-        self.stats.updates_in += packet.updates.len() as u64;
-        let from_sync = matches!(packet.message, Message::Sync { .. });
+        self.stats.updates_in += updates.len() as u64;
+        let from_sync = matches!(message, Message::Sync { .. });
         // Updates first: a ping that carries our own suspicion (Lifeguard's buddy system) makes
         // us refute before we ack, so the ack carries the refutation.
-        for update in packet.updates {
+        for update in updates.drain(..) {
             self.merge(now, update, from_sync);
         }
+        self.rx_updates = updates;
         // A member failed or left: pass the verdict on now rather than at the next gossip
         // tick, so it crosses the cluster in a few network round trips instead of a few gossip
         // intervals. Verdicts are rare, so this costs a few packets per departure.
         if std::mem::take(&mut self.verdict_heard) {
             self.gossip_now(self.config.gossip_nodes);
         }
-        match packet.message {
+        match message {
             Message::Ping { seq, target } => {
                 if target == self.local_id {
                     self.send(from, Message::Ack { seq });
@@ -758,6 +769,27 @@ impl Swim {
             self.timers
                 .schedule(now + self.config.dead_node_reclaim, timer);
         }
+    }
+}
+
+/// Lets the decoder share the names and tags this node already holds.
+struct KnownMembers<'a> {
+    members: &'a Members,
+    local: &'a Identity,
+}
+
+impl wire::Known for KnownMembers<'_> {
+    fn name(&self, text: &str) -> Option<NodeName> {
+        if self.local.name.as_str() == text {
+            return Some(self.local.name.clone());
+        }
+        let i = self.members.find(text)?;
+        self.members.get(i).map(|e| e.id.name.clone())
+    }
+
+    fn tags(&self, name: &NodeName) -> Option<Tags> {
+        let i = self.members.find(name.as_str())?;
+        self.members.get(i).map(|e| e.id.tags.clone())
     }
 }
 
