@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: benchmark real `rumor agent` processes on 127.0.0.1 and record the table.
+# scripts/bench.sh: measure rumor and record the tables in docs/BENCHMARKS.md.
 #
-# Builds once, then runs examples/bench_agents.rs (which starts N agents per size, measures
-# convergence, steady-state traffic, CPU and RSS, SIGKILL detection and leave propagation, and
-# kills every agent it started, also on Ctrl-C). Prints a markdown block with the date, the
-# machine and the exact command, and writes it into docs/BENCHMARKS.md between the markers
-# <!-- bench:LABEL:begin --> and <!-- bench:LABEL:end --> (added at the end if missing).
+#   scripts/bench.sh [agents]  real `rumor agent` processes on 127.0.0.1, through
+#                              examples/bench_agents.rs: convergence, steady-state traffic, CPU,
+#                              RSS, SIGKILL detection, leave propagation; kills every agent it
+#                              started, also on Ctrl-C.
+#   scripts/bench.sh sim       the simulator's scenarios (`rumor sim ...`), tables and SVG plots
+#                              in docs/.
+#
+# Each table is printed as a markdown block with the date, the machine and the exact command,
+# and written into docs/BENCHMARKS.md between <!-- bench:LABEL:begin --> and
+# <!-- bench:LABEL:end --> (added at the end if missing). Builds once, before anything runs.
 #
 # Needs: cargo, getconf, Linux /proc. No sudo: every agent binds 127.0.0.1:PORT.
 #
-# Usage: scripts/bench.sh [--nodes 10,50,100] [--steady 30s] [--label lan]
-#                         [--agent-flags "--probe-interval 200ms --probe-timeout 100ms"]
-#                         [--base-port 17946] [--kills 3] [--no-write]
-# --kills K SIGKILLs K agents one after another and averages their detection times.
-# A full run at 100 agents takes a few minutes and loads 2 cores; pick N and --steady to fit.
+# agents: [--nodes 10,50,100] [--steady 30s] [--kills 3] [--label lan] [--base-port 17946]
+#         [--agent-flags "--probe-interval 200ms --probe-timeout 100ms"]
+#   --kills K SIGKILLs K agents one after another and averages their detection times. A full
+#   run at 100 agents takes a few minutes and loads 2 cores; pick N and --steady to fit.
+# sim:    [--nodes 10,100,1000,10000] (the largest size costs ~4 GiB and minutes of CPU)
+# both:   [--no-write] prints without touching docs/BENCHMARKS.md
 
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 
-nodes=10,50,100
+mode=agents
+case "${1:-}" in
+    agents|sim) mode="$1"; shift ;;
+esac
+nodes=""
 steady=30s
 label=lan
 agent_flags=""
@@ -34,16 +44,14 @@ while [ $# -gt 0 ]; do
         --base-port) base_port="$2"; shift 2 ;;
         --kills) kills="$2"; shift 2 ;;
         --no-write) write=0; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-command="scripts/bench.sh --nodes $nodes --steady $steady --kills $kills --label $label"
-[ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
 
 cargo build --release --bins --examples
 
-table="$(mktemp)"
+scratch="$(mktemp -d)"
 harness_pid=""
 cleanup() {
     # The harness kills its agents when told to stop; wait so none outlives us.
@@ -51,35 +59,36 @@ cleanup() {
         kill -TERM "$harness_pid" 2>/dev/null || true
         wait "$harness_pid" 2>/dev/null || true
     fi
-    rm -f "$table"
+    rm -rf "$scratch"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" \
-    --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$table" &
-harness_pid=$!
-wait "$harness_pid"
-harness_pid=""
-
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-block="$(mktemp)"
-{
-    echo "<!-- bench:$label:begin -->"
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores (${cpu_model:-unknown CPU}), Linux $(uname -r), loopback."
-    echo "Command: \`$command\`"
-    echo
-    cat "$table"
-    echo "<!-- bench:$label:end -->"
-} >"$block"
-cat "$block"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain -- src Cargo.toml 2>/dev/null)" ]; then
+    commit="$commit+uncommitted changes"
+fi
 
-doc=docs/BENCHMARKS.md
-if [ "$write" = 1 ]; then
+# write_block LABEL COMMAND FILE: print the table in FILE as a block and put it in the doc.
+write_block() {
+    local block_label="$1" cmd="$2" body="$3" block="$scratch/block"
+    {
+        echo "<!-- bench:$block_label:begin -->"
+        echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') at $commit on $(nproc) cores (${cpu_model:-unknown CPU}), Linux $(uname -r)."
+        echo "Command: \`$cmd\`"
+        echo
+        cat "$body"
+        echo "<!-- bench:$block_label:end -->"
+    } >"$block"
+    cat "$block"
+    [ "$write" = 1 ] || return 0
+    local doc=docs/BENCHMARKS.md
     mkdir -p docs
     touch "$doc"
-    if grep -q "<!-- bench:$label:begin -->" "$doc"; then
-        awk -v begin="<!-- bench:$label:begin -->" -v end="<!-- bench:$label:end -->" -v file="$block" '
+    if grep -q "<!-- bench:$block_label:begin -->" "$doc"; then
+        awk -v begin="<!-- bench:$block_label:begin -->" -v end="<!-- bench:$block_label:end -->" \
+            -v file="$block" '
             $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
             $0 == end { skip = 0; next }
             !skip { print }
@@ -88,6 +97,38 @@ if [ "$write" = 1 ]; then
     else
         { echo; cat "$block"; } >>"$doc"
     fi
-    echo "bench.sh: wrote the $label block of $doc" >&2
+    echo "bench.sh: wrote the $block_label block of $doc" >&2
+}
+
+# sim_table LABEL ARGS...: run `rumor sim ARGS` and record its table.
+sim_table() {
+    local block_label="$1"
+    shift
+    target/release/rumor sim "$@" >"$scratch/table"
+    write_block "$block_label" "rumor sim $*" "$scratch/table"
+}
+
+if [ "$mode" = sim ]; then
+    nodes="${nodes:-10,100,1000,10000}"
+    largest="${nodes##*,}"
+    small="${nodes%,*}"
+    sim_table sim-dissemination dissemination --nodes "$nodes" --runs 3 --plot docs/dissemination.svg
+    sim_table sim-crash crash --nodes "$nodes" --loss 0,0.05 --plot docs/crash.svg
+    sim_table sim-crash-lossy crash --nodes "$small" --loss 0.2 --runs 3
+    sim_table sim-crash-small crash --nodes 20,50 --loss 0 --runs 30
+    sim_table sim-load load --nodes "$nodes" --plot docs/load.svg
+    sim_table sim-false-positives false-positives --nodes 10,50,100 --plot docs/false-positives.svg
+    sim_table sim-false-positives-1000 false-positives --nodes 1000 --loss 0,0.1,0.2 --duration 2m
+    sim_table sim-scale false-positives --nodes "$largest" --loss 0 --duration 10m
+    exit 0
 fi
-rm -f "$block"
+
+nodes="${nodes:-10,50,100}"
+command="scripts/bench.sh agents --nodes $nodes --steady $steady --kills $kills --label $label"
+[ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
+target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" \
+    --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$scratch/table" &
+harness_pid=$!
+wait "$harness_pid"
+harness_pid=""
+write_block "$label" "$command" "$scratch/table"
