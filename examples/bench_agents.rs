@@ -203,11 +203,13 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(sum)
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+/// A `/proc/PID/status` figure in KiB: `VmRSS:` (resident) or `RssAnon:` (resident and not
+/// backed by a file: heap and stacks, without the shared libraries and the binary's text).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -316,6 +318,7 @@ struct Row {
     sched_pct: f64,
     rss_mean_mib: f64,
     rss_max_mib: f64,
+    anon_mean_mib: f64,
     kill_first_s: Option<f64>,
     kill_last_s: Option<f64>,
     kill_last_max_s: Option<f64>,
@@ -354,12 +357,16 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     let cpu1: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ticks(p)).collect();
     let ns1: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ns(p)).collect();
     let after = run.view.stats.clone();
-    let rss: Vec<f64> = cluster
-        .pids
-        .iter()
-        .filter_map(|&p| rss_kib(p))
-        .map(|k| k as f64 / 1024.0)
-        .collect();
+    let mib = |field: &str| -> Vec<f64> {
+        cluster
+            .pids
+            .iter()
+            .filter_map(|&p| status_kib(p, field))
+            .map(|k| k as f64 / 1024.0)
+            .collect()
+    };
+    let rss = mib("VmRSS:");
+    let anon = mib("RssAnon:");
     let (mut pk, mut by, mut cpu, mut sched) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..n {
         let (b, a) = (&before[i], &after[i]);
@@ -454,6 +461,7 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
         sched_pct: sched / nf,
         rss_mean_mib: rss.iter().sum::<f64>() / rss.len().max(1) as f64,
         rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
+        anon_mean_mib: anon.iter().sum::<f64>() / anon.len().max(1) as f64,
         kill_first_s,
         kill_last_s,
         kill_last_max_s,
@@ -472,9 +480,9 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) |"
+        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.nodes {
         if n < args.kills + 3 {
             eprintln!("bench_agents: N must be at least --kills + 3 (killed, leaving, 2 left)");
@@ -483,7 +491,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("bench_agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
-                "| {} | {:.2} | {} | {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) |",
+                "| {} | {:.2} | {} | {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
                 r.n,
                 r.converge_s,
                 opt(r.kill_first_s),
@@ -496,7 +504,8 @@ fn main() -> std::process::ExitCode {
                 r.sched_pct,
                 r.cpu_pct,
                 r.rss_mean_mib,
-                r.rss_max_mib
+                r.rss_max_mib,
+                r.anon_mean_mib
             ),
             Err(e) => {
                 eprintln!("bench_agents: n={n}: {e}");
