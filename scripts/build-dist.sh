@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# build-dist.sh: builds the deployable `rumor` and `rumor-tui` binaries: the `dist` profile (fat
+# LTO, one codegen unit) and statically linked against glibc, so a running agent maps nothing
+# but itself. Prints the paths. Needs: cargo, and glibc's static libraries (libc6-dev).
+#
+# Static linking goes through an explicit --target so that RUSTFLAGS reach only the binaries,
+# not the proc-macros that cargo builds for the host (those cannot be static).
+
+# Exit on any failed command, on unset variables, and when any command of a pipe fails.
+set -o errexit -o nounset -o pipefail
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    echo "Usage: scripts/build-dist.sh   (no arguments; prints the paths of the two binaries)"
+    exit 0
+fi
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --quiet --profile dist --target "$TRIPLE" -p rumor -p rumor-tui --bin rumor --bin rumor-tui
+echo "$ROOT/target/$TRIPLE/dist/rumor"
+echo "$ROOT/target/$TRIPLE/dist/rumor-tui"
