@@ -97,6 +97,14 @@ pub enum Message {
     },
     /// Nothing but the piggybacked updates.
     Gossip,
+    /// Anti-entropy, first step: the digest of the sender's member table (itself included).
+    /// A receiver whose table differs answers with a `Sync` of its own table asking for the
+    /// sender's; one whose table is the same says nothing, so an agreeing cluster syncs for 8
+    /// bytes. Counted with `Sync` in the statistics.
+    Digest {
+        /// XOR of one hash per member record (name, incarnation, state).
+        digest: [u8; 8],
+    },
     /// A chunk of the sender's full member table (its updates). `reply` asks the receiver to
     /// send its own table back (push-pull); `join` says the sender is joining through us.
     Sync {
@@ -116,7 +124,7 @@ impl Message {
             Message::Ack { .. } => MessageKind::Ack,
             Message::Nack { .. } => MessageKind::Nack,
             Message::Gossip => MessageKind::Gossip,
-            Message::Sync { .. } => MessageKind::Sync,
+            Message::Sync { .. } | Message::Digest { .. } => MessageKind::Sync,
         }
     }
 }
@@ -571,6 +579,7 @@ mod tests {
                 reply: true,
                 join: false,
             },
+            Message::Digest { digest: [7; 8] },
         ]
     }
 

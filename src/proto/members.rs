@@ -62,6 +62,24 @@ pub(crate) struct Members {
     order: Vec<u32>,
     cursor: usize,
     active: usize,
+    /// XOR of [`record_hash`] over every entry: equal tables have equal digests, and keeping
+    /// it costs one hash per state change.
+    digest: u64,
+}
+
+/// A hash of one member record (name, incarnation, state) that every node computes alike, so
+/// that two members can tell whether their tables agree by comparing 8 bytes.
+pub(crate) fn record_hash(name: &str, inc: Incarnation, state: MemberState) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= u64::from(inc.0) << 8 | state as u64;
+    // splitmix64's finalizer, so records that differ in one bit differ everywhere.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 impl Members {
@@ -74,6 +92,7 @@ impl Members {
             order: Vec::new(),
             cursor: 0,
             active: 0,
+            digest: 0,
         }
     }
 
@@ -132,6 +151,11 @@ impl Members {
         self.entries.iter()
     }
 
+    /// The table's digest (self not included).
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
+    }
+
     /// Changes a member's state and incarnation, keeping the active count right.
     pub(crate) fn set(&mut self, i: usize, state: MemberState, inc: Incarnation, now: Instant) {
         let Some(e) = self.entries.get_mut(i) else {
@@ -142,6 +166,8 @@ impl Members {
             (false, true) => self.active += 1,
             _ => {}
         }
+        self.digest ^= record_hash(e.id.name.as_str(), e.incarnation, e.state)
+            ^ record_hash(e.id.name.as_str(), inc, state);
         if e.state != state {
             e.since_ds = u32::try_from(now.saturating_duration_since(self.epoch).as_millis() / 100)
                 .unwrap_or(u32::MAX);
@@ -169,6 +195,7 @@ impl Members {
         if entry.state.is_active() {
             self.active += 1;
         }
+        self.digest ^= record_hash(entry.id.name.as_str(), entry.incarnation, entry.state);
         let hash = self.hasher.hash_one(entry.id.name.as_str());
         self.entries.push(entry);
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -197,6 +224,7 @@ impl Members {
         if gone.state.is_active() {
             self.active -= 1;
         }
+        self.digest ^= record_hash(gone.id.name.as_str(), gone.incarnation, gone.state);
         if let Some(moved) = self.entries.get(i) {
             let hash = self.hasher.hash_one(moved.id.name.as_str());
             let (entries, hasher) = (&self.entries, &self.hasher);
@@ -369,6 +397,33 @@ mod tests {
         }
         let seen: HashSet<usize> = (0..5).map(|_| m.next_probe(&mut rng).unwrap()).collect();
         assert_eq!(seen.len(), 5);
+    }
+
+    #[test]
+    fn digest_follows_the_records_not_the_history() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut a = Members::new(now);
+        let mut b = Members::new(now);
+        for i in 0..5 {
+            a.insert(entry(&format!("n{i}"), now), &mut rng);
+        }
+        for i in (0..5).rev() {
+            b.insert(entry(&format!("n{i}"), now), &mut rng);
+        }
+        assert_eq!(a.digest(), b.digest(), "insertion order does not matter");
+        let i = a.find("n2").unwrap();
+        a.set(i, MemberState::Suspect, Incarnation(0), now);
+        assert_ne!(a.digest(), b.digest());
+        a.set(i, MemberState::Alive, Incarnation(0), now);
+        assert_eq!(a.digest(), b.digest(), "back to the same records");
+        a.remove(a.find("n4").unwrap());
+        b.remove(b.find("n4").unwrap());
+        assert_eq!(a.digest(), b.digest());
+        assert_ne!(
+            record_hash("n1", Incarnation(1), MemberState::Alive),
+            record_hash("n1", Incarnation(0), MemberState::Alive)
+        );
     }
 
     #[test]

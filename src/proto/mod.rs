@@ -297,6 +297,7 @@ impl Swim {
             Message::Nack { seq } => self.on_nack(now, seq),
             Message::Gossip => {}
             Message::Sync { reply, join } => self.on_sync(now, from, reply, join),
+            Message::Digest { digest } => self.on_digest(from, u64::from_le_bytes(digest)),
         }
         self.check_leave();
     }

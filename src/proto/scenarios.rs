@@ -862,3 +862,42 @@ fn a_verdict_is_passed_on_at_once_not_at_the_next_gossip_tick() {
         "gossip_nodes members hear of the leave in the same instant"
     );
 }
+
+#[test]
+fn anti_entropy_sends_a_digest_and_only_a_differing_table_answers() {
+    let mut h = Harness::with_peers(3);
+    h.advance(46 * SEC);
+    let digests: Vec<_> = h
+        .sent
+        .iter()
+        .filter(|(_, p)| matches!(p.message, Message::Digest { .. }))
+        .cloned()
+        .collect();
+    assert!(!digests.is_empty(), "a push-pull tick within 1.5 intervals");
+    assert!(
+        !h.sent
+            .iter()
+            .any(|(_, p)| matches!(p.message, Message::Sync { .. })),
+        "no table is pushed unasked"
+    );
+    // A peer whose table matches ours says nothing; a differing one gets our table.
+    let Message::Digest { digest } = digests[0].1.message else {
+        unreachable!()
+    };
+    h.sent.clear();
+    h.deliver(peer_addr(1), Message::Digest { digest }, vec![]);
+    assert!(h.sent.is_empty(), "same digest, nothing to say");
+    let mut other = digest;
+    other[0] ^= 1;
+    h.deliver(peer_addr(1), Message::Digest { digest: other }, vec![]);
+    let (to, answer) = &h.sent[0];
+    assert_eq!(*to, peer_addr(1));
+    assert_eq!(
+        answer.message,
+        Message::Sync {
+            reply: true,
+            join: false
+        }
+    );
+    assert_eq!(answer.updates.len(), 4, "three peers and ourselves");
+}

@@ -106,8 +106,29 @@ impl Swim {
         self.picks = picks;
         if let Some(addr) = target {
             self.stats.syncs += 1;
-            self.push_table(addr, true, false);
+            let digest = self.table_digest().to_le_bytes();
+            self.send(addr, Message::Digest { digest });
         }
+    }
+
+    /// A member offers its table's digest: when ours differs, start the exchange by sending
+    /// ours and asking for theirs. Shares the sync answers' rate limit.
+    pub(super) fn on_digest(&mut self, from: SocketAddr, digest: u64) {
+        if digest == self.table_digest() || self.sync_replies >= MAX_SYNC_REPLIES_PER_PERIOD {
+            return;
+        }
+        self.sync_replies += 1;
+        self.push_table(from, true, false);
+    }
+
+    /// The digest of what `push_table` would send: every member record, ourselves included.
+    fn table_digest(&self) -> u64 {
+        self.members.digest()
+            ^ super::members::record_hash(
+                self.local.name.as_str(),
+                self.incarnation,
+                MemberState::Alive,
+            )
     }
 
     fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool) {
