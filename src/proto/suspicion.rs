@@ -147,6 +147,23 @@ impl Swim {
         true
     }
 
+    /// The table position of `member` and its suspicion's deadline, if this node still
+    /// suspects it at `incarnation` (otherwise a timer about it is stale).
+    fn running_suspicion(
+        &self,
+        member: &NodeName,
+        incarnation: Incarnation,
+    ) -> Option<(usize, Instant)> {
+        let s = self.suspicions.get(member.as_str())?;
+        if s.incarnation != incarnation {
+            return None;
+        }
+        let i = self.members.find(member.as_str())?;
+        let e = self.members.get(i)?;
+        (e.state == MemberState::Suspect && e.incarnation == incarnation)
+            .then(|| (i, s.start + s.timeout()))
+    }
+
     /// Gossip reaches almost every member, but "almost" times thousands of suspicions is a
     /// false death now and then: a member whose copies of the refutation were all lost would
     /// declare a live member dead. So a member still suspecting past a quarter of the timeout
@@ -159,20 +176,10 @@ impl Swim {
         member: NodeName,
         incarnation: Incarnation,
     ) {
-        let Some(s) = self.suspicions.get(member.as_str()) else {
+        let Some((i, deadline)) = self.running_suspicion(&member, incarnation) else {
             return;
         };
-        if s.incarnation != incarnation {
-            return;
-        }
-        let deadline = s.start + s.timeout();
-        let Some(addr) = self
-            .members
-            .find(member.as_str())
-            .and_then(|i| self.members.get(i))
-            .filter(|e| e.state == MemberState::Suspect && e.incarnation == incarnation)
-            .map(|e| e.id.addr)
-        else {
+        let Some(addr) = self.members.get(i).map(|e| e.id.addr) else {
             return;
         };
         let seq = self.next_seq();
@@ -195,20 +202,10 @@ impl Swim {
         member: NodeName,
         incarnation: Incarnation,
     ) {
-        let Some(s) = self.suspicions.get(member.as_str()) else {
+        let Some((i, deadline)) = self.running_suspicion(&member, incarnation) else {
             return;
         };
-        if s.incarnation != incarnation || now < s.start + s.timeout() {
-            return;
-        }
-        let Some(i) = self.members.find(member.as_str()) else {
-            return;
-        };
-        let still = self
-            .members
-            .get(i)
-            .is_some_and(|e| e.state == MemberState::Suspect && e.incarnation == incarnation);
-        if !still {
+        if now < deadline {
             return;
         }
         self.declare_dead(now, i, incarnation);
