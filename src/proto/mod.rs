@@ -6,6 +6,7 @@
 mod awareness;
 mod gossip;
 mod members;
+mod merge;
 mod probe;
 #[cfg(test)]
 mod scenarios;
@@ -30,7 +31,7 @@ use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{self, Message, PacketWriter, Update, WireError};
 
 use awareness::Awareness;
-use gossip::{Gossip, REFUTATION_BOOST, retransmit_limit};
+use gossip::{Gossip, retransmit_limit};
 pub use members::Identity;
 use members::{Entry, Members};
 use probe::{Probe, Relay};
@@ -586,189 +587,6 @@ impl Swim {
                 member: member_of(e, self.members.epoch()),
                 at: now,
             });
-        }
-    }
-
-    fn on_reclaim(&mut self, member: NodeName, incarnation: Incarnation) {
-        if let Some(i) = self.members.find(member.as_str())
-            && let Some(e) = self.members.get(i)
-            && !e.state.is_active()
-            && e.incarnation == incarnation
-        {
-            self.members.remove(i);
-        }
-    }
-
-    /// Applies one piece of news by SWIM's precedence rules. `from_sync` marks records of a
-    /// full-state sync, whose Dead entries are taken as suspicions (memberlist does the same):
-    /// a stale table must not kill a live member outright.
-    fn merge(&mut self, now: Instant, update: Update, from_sync: bool) {
-        if update.name == self.local.name {
-            self.on_news_about_self(update);
-            return;
-        }
-        let mut state = update.state;
-        if from_sync && state == MemberState::Dead {
-            state = MemberState::Suspect;
-        }
-        let inc = update.incarnation;
-        let Some(i) = self.members.find(update.name.as_str()) else {
-            if state == MemberState::Alive && self.members.len() >= self.config.max_members {
-                self.stats.rejected_members += 1;
-            } else if state == MemberState::Alive {
-                let id = Arc::new(Identity {
-                    name: update.name.clone(),
-                    addr: update.addr,
-                    tags: update.tags.clone(),
-                });
-                let entry = self.members.entry(id, inc, state, now);
-                let i = self.members.insert(entry, &mut self.rng);
-                self.emit(now, EventKind::Joined, i);
-                self.gossip.enqueue(update);
-            }
-            return;
-        };
-        let Some(e) = self.members.get(i) else {
-            return;
-        };
-        let (cur, ci) = (e.state, e.incarnation);
-        use MemberState::{Alive, Dead, Left, Suspect};
-        match state {
-            Alive => {
-                if inc <= ci {
-                    return;
-                }
-                let changed = e.id.addr != update.addr || e.id.tags != update.tags;
-                if changed {
-                    let id = Arc::new(Identity {
-                        name: update.name.clone(),
-                        addr: update.addr,
-                        tags: update.tags.clone(),
-                    });
-                    self.members.set_identity(i, id);
-                }
-                self.members.set(i, Alive, inc, now);
-                self.suspicions.remove(update.name.as_str());
-                let kind = match cur {
-                    Alive => changed.then_some(EventKind::Updated),
-                    Suspect | Dead => Some(EventKind::Alive),
-                    Left => Some(EventKind::Joined),
-                };
-                if let Some(kind) = kind {
-                    self.emit(now, kind, i);
-                }
-                if cur == Suspect {
-                    self.gossip.enqueue_boosted(update, REFUTATION_BOOST);
-                } else {
-                    self.gossip.enqueue(update);
-                }
-            }
-            Suspect => {
-                let newer = match cur {
-                    Alive => inc >= ci,
-                    Suspect | Dead | Left => inc > ci,
-                };
-                if newer {
-                    self.suspect(now, i, inc, update.from.clone());
-                    let mut u = update;
-                    u.state = Suspect;
-                    self.gossip.enqueue(u);
-                } else if cur == Suspect
-                    && inc == ci
-                    && let Some(from) = &update.from
-                {
-                    self.confirm(now, i, from);
-                }
-            }
-            Dead => {
-                let newer = match cur {
-                    Alive | Suspect => inc >= ci,
-                    Dead | Left => inc > ci,
-                };
-                if newer {
-                    self.declare_dead(now, i, inc);
-                    self.gossip.enqueue(update);
-                    self.verdict_heard = !from_sync;
-                }
-            }
-            Left => {
-                let newer = match cur {
-                    Alive | Suspect | Dead => inc >= ci,
-                    Left => inc > ci,
-                };
-                if newer {
-                    self.members.set(i, Left, inc, now);
-                    self.suspicions.remove(update.name.as_str());
-                    self.emit(now, EventKind::Left, i);
-                    self.schedule_reclaim(now, i);
-                    self.gossip.enqueue(update);
-                    self.verdict_heard = !from_sync;
-                }
-            }
-        }
-    }
-
-    /// Someone says something about us. A suspicion, a death, a leave we did not ask for, or
-    /// an Alive newer than ours (from before a restart) is refuted with a higher incarnation.
-    fn on_news_about_self(&mut self, update: Update) {
-        if matches!(self.status, Status::Leaving | Status::Left) {
-            return;
-        }
-        let refute = match update.state {
-            MemberState::Alive => {
-                update.incarnation > self.incarnation
-                    || (update.incarnation == self.incarnation
-                        && (update.addr != self.local.addr || update.tags != self.local.tags))
-            }
-            MemberState::Suspect | MemberState::Dead | MemberState::Left => {
-                update.incarnation >= self.incarnation
-            }
-        };
-        if !refute {
-            // Someone still holds a suspicion or death we already refuted: the refutation did
-            // not reach it. Say it again (same incarnation), so the ack or gossip that follows
-            // carries it; otherwise that member's timer would declare us dead.
-            if update.state != MemberState::Alive
-                && self.gossip.transmits(self.local.name.as_str()).is_none()
-            {
-                self.gossip
-                    .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
-            }
-            return;
-        }
-        if update.state != MemberState::Alive {
-            self.stats.refutations += 1;
-            // Lifeguard: being suspected hints that we are the slow one.
-            self.awareness.apply(1);
-        }
-        self.incarnation = update.incarnation.max(self.incarnation).next();
-        self.gossip
-            .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
-    }
-
-    fn declare_dead(&mut self, now: Instant, i: usize, inc: Incarnation) {
-        let Some(was) = self.members.get(i).map(|e| e.state) else {
-            return;
-        };
-        self.members.set(i, MemberState::Dead, inc, now);
-        if let Some(e) = self.members.get(i) {
-            let name = e.id.name.clone();
-            self.suspicions.remove(name.as_str());
-        }
-        if was.is_active() {
-            self.emit(now, EventKind::Failed, i);
-        }
-        self.schedule_reclaim(now, i);
-    }
-
-    fn schedule_reclaim(&mut self, now: Instant, i: usize) {
-        if let Some(e) = self.members.get(i) {
-            let timer = Timer::Reclaim {
-                member: e.id.name.clone(),
-                incarnation: e.incarnation,
-            };
-            self.timers
-                .schedule(now + self.config.dead_node_reclaim, timer);
         }
     }
 }
