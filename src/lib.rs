@@ -14,7 +14,7 @@
 //!            │ poll_transmit / poll_event / poll_timeout
 //!            ▼
 //!   proto::Swim: the protocol as a plain state machine     proto/
-//!            └── wire: the datagram codec                  wire.rs
+//!            └── wire: the datagram codec                  wire/
 //! ```
 //!
 //! The rule: `proto` never reads a clock, touches a socket, spawns a thread or sleeps. Time is
