@@ -185,7 +185,7 @@ impl Demo {
                     }),
                     other => other,
                 }
-                .inspect(|node| node.set_loss(loss));
+                .inspect(|node| set_link_loss(node, loss));
                 // The dashboard may have quit meanwhile; the node then stops when dropped.
                 let _ = tx.send(Restarted {
                     name: owned,
@@ -207,7 +207,7 @@ impl Demo {
         match result {
             Ok(node) => {
                 // The loss may have changed while it was starting.
-                node.set_loss(self.loss);
+                set_link_loss(&node, self.loss);
                 let addr = node.addr();
                 self.nodes.insert(name, Slot::Running(node));
                 Ok(addr)
@@ -237,9 +237,9 @@ impl Demo {
         let raw = self.loss + f64::from(steps) * LOSS_STEP;
         // Rounded to whole steps so that repeated presses never drift (0.1 + 0.05 + ...).
         self.loss = ((raw / LOSS_STEP).round() * LOSS_STEP).clamp(0.0, MAX_LOSS);
-        watched.set_loss(self.loss);
+        set_link_loss(watched, self.loss);
         for node in self.running() {
-            node.set_loss(self.loss);
+            set_link_loss(node, self.loss);
         }
         self.loss
     }
@@ -271,4 +271,11 @@ impl Demo {
             }
         });
     }
+}
+
+/// Applies the demo's loss rate as the loss of every link: each node drops that share of what
+/// it receives and nothing of what it sends. (Dropping on both ends would make a datagram cross
+/// two lossy hops, and the header's "loss 20%" would really be 36%.)
+fn set_link_loss(node: &Node, rate: f64) {
+    node.set_loss_rates(0.0, rate);
 }
