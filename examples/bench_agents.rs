@@ -338,7 +338,44 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
         view: View::new(n),
     };
     let all: Vec<usize> = (0..n).collect();
-    run.wait("convergence", |v| v.converged(&all))?;
+    if let Err(e) = run.wait("convergence", |v| v.converged(&all)) {
+        // Say who is missing whom, so a failed run can be understood.
+        let missing: Vec<(usize, usize, String)> = all
+            .iter()
+            .map(|&a| {
+                let m = &run.view.members[a];
+                let gone: Vec<usize> = all
+                    .iter()
+                    .copied()
+                    .filter(|&b| {
+                        b != a
+                            && !matches!(
+                                m.get(&name(b)).map(String::as_str),
+                                Some("joined" | "alive" | "updated")
+                            )
+                    })
+                    .collect();
+                let last = gone
+                    .first()
+                    .and_then(|&b| m.get(&name(b)).cloned())
+                    .unwrap_or_else(|| "nothing".into());
+                (a, gone.len(), last)
+            })
+            .filter(|(_, k, _)| *k > 0)
+            .collect();
+        eprintln!(
+            "  n={n}: {} agents incomplete; (agent, members missing, last event about the first): {:?}",
+            missing.len(),
+            missing.iter().take(8).collect::<Vec<_>>()
+        );
+        let exited = cluster
+            .children
+            .iter_mut()
+            .flatten()
+            .filter_map(|c| c.try_wait().ok().flatten())
+            .count();
+        return Err(format!("{e}; {exited} of {n} agents had exited"));
+    }
     let converge_s = mono().duration_since(spawned).as_secs_f64();
     eprintln!(
         "  n={n}: started in {:.1}s, converged {converge_s:.2}s after the last start",
@@ -483,6 +520,7 @@ fn main() -> std::process::ExitCode {
         "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut failures = 0;
     for &n in &args.nodes {
         if n < args.kills + 3 {
             eprintln!("bench_agents: N must be at least --kills + 3 (killed, leaving, 2 left)");
@@ -508,13 +546,21 @@ fn main() -> std::process::ExitCode {
                 r.anon_mean_mib
             ),
             Err(e) => {
+                // Record the failure as a row and go on with the other sizes.
                 eprintln!("bench_agents: n={n}: {e}");
-                return std::process::ExitCode::from(1);
+                println!(
+                    "| {n} | failed: {} | | | | | | | | | | |",
+                    e.replace('|', "/")
+                );
+                failures += 1;
             }
         }
         if stop.load(Ordering::Relaxed) {
             return std::process::ExitCode::from(130);
         }
+    }
+    if failures > 0 {
+        return std::process::ExitCode::from(1);
     }
     std::process::ExitCode::SUCCESS
 }

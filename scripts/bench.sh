@@ -19,6 +19,7 @@
 #   --kills K SIGKILLs K agents one after another and averages their detection times. A full
 #   run at 100 agents takes a few minutes and loads 2 cores; pick N and --steady to fit.
 # sim:    [--nodes 10,100,1000,10000] (the largest size costs ~4 GiB and minutes of CPU)
+#         [--only LABEL] reruns one table (sim-dissemination, sim-crash, sim-join, ...)
 # both:   [--no-write] prints without touching docs/BENCHMARKS.md
 
 set -o errexit -o nounset -o pipefail
@@ -34,6 +35,7 @@ label=lan
 agent_flags=""
 base_port=17946
 kills=3
+only=""
 write=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -43,8 +45,9 @@ while [ $# -gt 0 ]; do
         --agent-flags) agent_flags="$2"; shift 2 ;;
         --base-port) base_port="$2"; shift 2 ;;
         --kills) kills="$2"; shift 2 ;;
+        --only) only="$2"; shift 2 ;;
         --no-write) write=0; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -53,6 +56,7 @@ cargo build --release --bins --examples
 
 scratch="$(mktemp -d)"
 harness_pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     # The harness kills its agents when told to stop; wait so none outlives us.
     if [ -n "$harness_pid" ] && kill -0 "$harness_pid" 2>/dev/null; then
@@ -104,6 +108,9 @@ write_block() {
 sim_table() {
     local block_label="$1"
     shift
+    if [ -n "$only" ] && [ "$only" != "$block_label" ]; then
+        return 0
+    fi
     target/release/rumor sim "$@" >"$scratch/table"
     write_block "$block_label" "rumor sim $*" "$scratch/table"
 }
@@ -116,6 +123,7 @@ if [ "$mode" = sim ]; then
     sim_table sim-crash crash --nodes "$nodes" --loss 0,0.05 --plot docs/crash.svg
     sim_table sim-crash-lossy crash --nodes "$small" --loss 0.2 --runs 3
     sim_table sim-crash-small crash --nodes 20,50 --loss 0 --runs 30
+    sim_table sim-join join --nodes 10,50,100,1000 --plot docs/join.svg
     sim_table sim-load load --nodes "$nodes" --plot docs/load.svg
     sim_table sim-false-positives false-positives --nodes 10,50,100 --plot docs/false-positives.svg
     sim_table sim-false-positives-1000 false-positives --nodes 1000 --loss 0,0.1,0.2 --duration 2m
@@ -129,6 +137,9 @@ command="scripts/bench.sh agents --nodes $nodes --steady $steady --kills $kills 
 target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" \
     --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$scratch/table" &
 harness_pid=$!
-wait "$harness_pid"
+# A size that fails is a row of the table too: record it, then report the failure.
+status=0
+wait "$harness_pid" || status=$?
 harness_pid=""
 write_block "$label" "$command" "$scratch/table"
+exit "$status"

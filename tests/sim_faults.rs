@@ -188,3 +188,15 @@ fn leave_is_reported_as_left_not_failed() {
         "seed={seed}: a node that left was reported failed"
     );
 }
+
+#[test]
+fn simultaneous_joins_through_one_seed_all_succeed() {
+    let seed = common::seed();
+    let params = rumor::sim::scenario::Params::new(seed);
+    let j = rumor::sim::scenario::join(&params, 40, 0.0, seed).unwrap();
+    assert_eq!(j.join_failed, 0, "seed={seed}: {j:?}");
+    let took = j
+        .converged
+        .unwrap_or_else(|| panic!("seed={seed}: no convergence: {j:?}"));
+    assert!(took <= SECS(10), "seed={seed}: converged after {took:?}");
+}

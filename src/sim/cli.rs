@@ -14,7 +14,7 @@ use crate::config::{Profile, parse_duration};
 use super::Latency;
 use super::report::{Chart, Table, peak_memory_mib, write_svg};
 use super::scenario::{
-    Params, crash_suite, dissemination_suite, false_positives_suite, load_suite,
+    Params, crash_suite, dissemination_suite, false_positives_suite, join_suite, load_suite,
 };
 
 /// Which measurement to run.
@@ -28,6 +28,8 @@ pub enum Scenario {
     Load,
     /// No crashes under packet loss: false Failed events and suspicions
     FalsePositives,
+    /// N nodes join through one seed at once: convergence time and failed joins
+    Join,
 }
 
 /// `rumor sim`: a deterministic simulation of N nodes in virtual time (no sockets, no sleeping).
@@ -138,6 +140,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             args.duration.unwrap_or(Duration::from_secs(60)),
             &mut progress,
         ),
+        Scenario::Join => join_suite(&params, &args.nodes, &losses(&[0.0]), &mut progress),
         Scenario::FalsePositives => false_positives_suite(
             &params,
             &args.nodes,
