@@ -218,6 +218,31 @@ fn main() {
         ),
     });
 
+    // The core's own receive path for a full packet: a gossip datagram of 1,400 bytes whose
+    // updates are all about members it knows (names shared with its table, no allocation).
+    let known_full: Vec<Update> = (1..members)
+        .map(|i| {
+            let mut u = update(i, MemberState::Alive);
+            u.incarnation = Incarnation(0);
+            u
+        })
+        .collect();
+    let mut full_gossip = Vec::new();
+    let fitted = write_full(&mut full_gossip, &Message::Gossip, &known_full);
+    let (ns, allocs, bytes) = measure(target, || {
+        swim.handle_datagram(t, from, black_box(&full_gossip));
+        while let Some(to) = swim.poll_transmit(&mut out) {
+            black_box(to);
+        }
+    });
+    figures.push(Figure {
+        name: "handle_datagram(full gossip packet of known members)",
+        ns,
+        allocs,
+        bytes,
+        note: format!("{} bytes, {fitted} updates", full_gossip.len()),
+    });
+
     println!("| operation | ns/op | allocations/op | bytes allocated/op | input |");
     println!("|---|---:|---:|---:|---|");
     for f in &figures {
