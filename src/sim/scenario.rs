@@ -840,7 +840,7 @@ pub fn false_positives_suite(
 ) -> Result<(Table, Vec<Chart>), String> {
     let mut table = Table::new(
         format!(
-            "false positives: no crashes, {:?} of packet loss, {} profile",
+            "false positives: no crashes, {:?} simulated under packet loss, {} profile",
             duration, params.profile
         ),
         &[
