@@ -1,0 +1,193 @@
+//! One update from one node: when each member hears of it.
+
+use std::time::Duration;
+
+use crate::member::Tags;
+
+use super::{Params, Progress, run_seed};
+use crate::sim::report::{Cell, Chart, Series, Table};
+use crate::sim::{SimConfig, SimError};
+
+/// One update spreading through a cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dissemination {
+    /// Cluster size.
+    pub n: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// Virtual time from the update until the last node had it, if all got it.
+    pub time_to_all: Option<Duration>,
+    /// When each node got it (the origin at zero); `None` for nodes that never did.
+    pub received: Vec<Option<Duration>>,
+}
+
+impl Dissemination {
+    /// Nodes that had the update by `t`.
+    pub fn infected_by(&self, t: Duration) -> usize {
+        self.received
+            .iter()
+            .filter(|r| r.is_some_and(|at| at <= t))
+            .count()
+    }
+
+    /// Cumulative infected count at the end of each period of length `period`, until all.
+    pub fn per_period(&self, period: Duration) -> Vec<usize> {
+        let last = self.received.iter().flatten().max().copied();
+        let Some(last) = last else {
+            return Vec::new();
+        };
+        let periods = (last.as_nanos() / period.as_nanos().max(1)) as u32 + 1;
+        (1..=periods)
+            .map(|r| self.infected_by(period * r))
+            .collect()
+    }
+}
+
+/// Node 0 changes its tags (a new incarnation, gossiped); measures when each node hears of it
+/// under uniform `loss`.
+pub fn dissemination(
+    params: &Params,
+    n: usize,
+    loss: f64,
+    seed: u64,
+) -> Result<Dissemination, String> {
+    let mut sim = params.sim(n, loss, seed)?;
+    sim.run_for(params.warmup).map_err(|e| e.to_string())?;
+    sim.clear_events();
+    let t0 = sim.now();
+    let tags = Tags::new([("rev", "1")])?;
+    sim.set_tags(0, tags);
+    let mut received = vec![None; n];
+    if let Some(r) = received.first_mut() {
+        *r = Some(Duration::ZERO);
+    }
+    let mut have = 1usize.min(n);
+    let mut cursor = 0;
+    let outcome = sim.run_until(Duration::from_secs(120), |s| {
+        for e in s.events().get(cursor..).unwrap_or_default() {
+            if e.member == 0
+                && e.incarnation >= 1
+                && let Some(slot) = received.get_mut(e.node as usize)
+                && slot.is_none()
+            {
+                *slot = Some(e.at - t0);
+                have += 1;
+            }
+        }
+        cursor = s.events().len();
+        have == n
+    });
+    let time_to_all = match outcome {
+        Ok(d) => Some(d),
+        Err(SimError::Timeout { .. }) => None,
+        Err(e) => return Err(format!("seed={seed} n={n}: {e}")),
+    };
+    Ok(Dissemination {
+        n,
+        seed,
+        time_to_all,
+        received,
+    })
+}
+
+/// The SWIM paper's dissemination bound in protocol periods, `lambda * log(N)`, taken as the
+/// core's own retransmit limit: `retransmit_mult * ceil(log10(N + 1))` (memberlist's form of it,
+/// lambda = 4 at the lan profile). An update that every holder passes on that many times has
+/// reached everyone with high probability.
+pub fn lambda_log_n(retransmit_mult: u32, n: usize) -> u32 {
+    let scale = ((n as f64) + 1.0).log10().ceil().max(1.0) as u32;
+    retransmit_mult * scale
+}
+
+/// Dissemination for each N: a table and the infected-fraction curves.
+pub fn dissemination_suite(
+    params: &Params,
+    sizes: &[usize],
+    losses: &[f64],
+    progress: Progress<'_>,
+) -> Result<(Table, Vec<Chart>), String> {
+    let template = SimConfig::new(1, params.profile, 0).template;
+    let period = template.probe_interval;
+    let gossip = template.gossip_interval;
+    let mut table = Table::new(
+        format!(
+            "dissemination: one update from one node ({} profile, probe {:?}, gossip {:?} to {})",
+            params.profile, period, gossip, template.gossip_nodes
+        ),
+        &[
+            "n",
+            "loss",
+            "run",
+            "time_to_all_ms",
+            "periods",
+            "gossip_rounds",
+            "log2_n",
+            "lambda_log_n",
+            "infected_per_gossip_round",
+        ],
+    );
+    let mut series = Vec::new();
+    for &loss in losses {
+        for &n in sizes {
+            for run in 0..params.runs {
+                let seed = run_seed(params.seed, n, loss, run);
+                progress(&format!(
+                    "dissemination n={n} loss={loss} run={run} seed={seed}"
+                ));
+                let d = dissemination(params, n, loss, seed)?;
+                let periods = d
+                    .time_to_all
+                    .map(|t| t.as_nanos().div_ceil(period.as_nanos()) as u64);
+                let rounds = d
+                    .time_to_all
+                    .map(|t| t.as_nanos().div_ceil(gossip.as_nanos()) as u64);
+                let curve: Vec<String> =
+                    d.per_period(gossip).iter().map(|c| c.to_string()).collect();
+                table.push(vec![
+                    n.into(),
+                    Cell::Float(loss, 2),
+                    run.into(),
+                    Cell::opt(d.time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
+                    periods.map_or(Cell::Missing, Cell::Int),
+                    rounds.map_or(Cell::Missing, Cell::Int),
+                    Cell::Float((n as f64).log2(), 1),
+                    Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
+                    Cell::Text(curve.join(" ")),
+                ]);
+                if run == 0 {
+                    let end = d.time_to_all.unwrap_or(Duration::from_secs(10));
+                    let step = gossip / 2;
+                    let steps = (end.as_nanos() / step.as_nanos()) as u32 + 2;
+                    let points = (0..=steps)
+                        .map(|k| {
+                            let t = step * k;
+                            let x = t.as_secs_f64() / period.as_secs_f64();
+                            (x, d.infected_by(t) as f64 / n as f64)
+                        })
+                        .collect();
+                    let name = if losses.len() > 1 {
+                        format!("N = {n}, loss {:.0}%", loss * 100.0)
+                    } else {
+                        format!("N = {n}")
+                    };
+                    series.push(Series { name, points });
+                }
+            }
+        }
+    }
+    table.notes.push(format!(
+        "periods = time to all / probe interval, rounded up; gossip_rounds = the same in gossip \
+         intervals. lambda_log_n = retransmit_mult * ceil(log10(N+1)) periods, the SWIM paper's \
+         lambda*log(N) bound with memberlist's lambda = {}. infected_per_gossip_round: nodes that \
+         have the update at the end of each gossip interval since it was made.",
+        template.retransmit_mult
+    ));
+    let chart = Chart {
+        title: "dissemination: fraction of nodes with the update".into(),
+        x_label: "protocol periods since the update".into(),
+        y_label: "fraction infected".into(),
+        x_log: false,
+        series,
+    };
+    Ok((table, vec![chart]))
+}

@@ -1,0 +1,83 @@
+//! The measured scenarios behind `rumor sim`: one function per run (a cluster of N, one seed)
+//! returning what was measured, and one suite per scenario turning runs over N (and loss) into
+//! a [`Table`] and [`Chart`]s.
+//!
+//! Every run starts from a formed cluster ([`Sim::formed`]), lets it settle for a few protocol
+//! periods, then does its one thing. Every wait is bounded in virtual time; a condition that
+//! never held shows as a missing cell, not a hang.
+
+mod crash;
+mod dissemination;
+mod false_positives;
+mod join;
+mod load;
+
+use std::time::Duration;
+
+use crate::config::Profile;
+
+use super::{Latency, Sim, SimConfig};
+
+pub use crash::{Crash, crash, crash_suite};
+pub use dissemination::{Dissemination, dissemination, dissemination_suite, lambda_log_n};
+pub use false_positives::{FalsePositives, false_positives, false_positives_suite};
+pub use join::{Join, join, join_suite};
+pub use load::{Load, load, load_suite};
+
+/// IPv4 (20 bytes) plus UDP (8 bytes) headers, added to payload bytes for wire-level figures.
+pub const IP_UDP_HEADER: u64 = 28;
+
+/// What every scenario run shares.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Node timings.
+    pub profile: Profile,
+    /// Packet latency.
+    pub latency: Latency,
+    /// Base seed; each run derives its own from it, N, the loss rate and the run number.
+    pub seed: u64,
+    /// Runs per (N, loss) point.
+    pub runs: usize,
+    /// Settling time before the scenario acts.
+    pub warmup: Duration,
+}
+
+impl Params {
+    /// The lan profile, default latency, 1 run, 5 s of settling.
+    pub fn new(seed: u64) -> Self {
+        Params {
+            profile: Profile::Lan,
+            latency: Latency::default(),
+            seed,
+            runs: 1,
+            warmup: Duration::from_secs(5),
+        }
+    }
+
+    pub(super) fn sim(&self, n: usize, loss: f64, seed: u64) -> Result<Sim, String> {
+        let mut c = SimConfig::new(n, self.profile, seed);
+        c.latency = self.latency;
+        c.loss = loss;
+        Sim::formed(c).map_err(|e| e.to_string())
+    }
+
+    pub(super) fn probe_interval(&self) -> Duration {
+        SimConfig::new(1, self.profile, 0).template.probe_interval
+    }
+}
+
+/// The seed of one run: a mix of the base seed, N, the loss rate and the run number, so one
+/// row of a table replays alone with the same `--seed`.
+pub fn run_seed(base: u64, n: usize, loss: f64, run: usize) -> u64 {
+    let mut x = base
+        ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ ((loss * 1e6) as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+        ^ (run as u64).wrapping_mul(0x94d0_49bb_1331_11eb);
+    // splitmix64's finaliser
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A progress callback: (message). Suites call it before each run.
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
