@@ -191,6 +191,31 @@ impl Members {
     /// Adds a member the table does not hold yet; returns its position.
     pub(crate) fn insert(&mut self, entry: Entry, rng: &mut impl Rng) -> usize {
         debug_assert!(self.find(entry.id.name.as_str()).is_none());
+        self.push_unordered(entry);
+        let i = self.entries.len() - 1;
+        // Somewhere in the part of this round not walked yet: probed within the round.
+        let pos = rng.random_range(self.cursor..self.order.len());
+        if let Some(last) = self.order.pop() {
+            self.order.insert(pos, last);
+        }
+        i
+    }
+
+    /// Makes room for `more` members without reallocating as they come.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.entries.reserve(more);
+        self.order.reserve(more);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.reserve(more, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+        });
+    }
+
+    /// Adds a member at the end of the probe order; call [`reshuffle`](Self::reshuffle) after
+    /// a batch of these.
+    pub(crate) fn push_unordered(&mut self, entry: Entry) {
         let i = self.entries.len();
         if entry.state.is_active() {
             self.active += 1;
@@ -204,9 +229,14 @@ impl Members {
                 .get(j as usize)
                 .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
         });
-        let pos = rng.random_range(self.cursor..=self.order.len());
-        self.order.insert(pos, i as u32);
-        i
+        self.order.push(i as u32);
+    }
+
+    /// Shuffles the part of the probe order not yet walked this round.
+    pub(crate) fn reshuffle(&mut self, rng: &mut impl Rng) {
+        if let Some(rest) = self.order.get_mut(self.cursor..) {
+            rest.shuffle(rng);
+        }
     }
 
     /// Forgets a member. O(N) in the probe order, which is fine: it happens once per member

@@ -291,6 +291,9 @@ impl Swim {
             Message::Ping { seq, target } => {
                 if target == self.local_id {
                     self.send(from, Message::Ack { seq });
+                    if self.status == Status::Joining {
+                        self.joined_via(from);
+                    }
                 }
             }
             Message::PingReq { seq, target, addr } => self.relay(now, from, seq, target, addr),
@@ -481,6 +484,8 @@ impl Swim {
     /// incarnation 0, with no event and no gossip. For simulations that start from a formed
     /// cluster; sharing one `Arc<Identity>` per member across nodes keeps their tables small.
     pub fn bootstrap(&mut self, now: Instant, members: impl IntoIterator<Item = Arc<Identity>>) {
+        let members = members.into_iter();
+        self.members.reserve(members.size_hint().0);
         for id in members {
             if id.name == self.local.name || self.members.find(id.name.as_str()).is_some() {
                 continue;
@@ -488,8 +493,11 @@ impl Swim {
             let entry = self
                 .members
                 .entry(id, Incarnation(0), MemberState::Alive, now);
-            self.members.insert(entry, &mut self.rng);
+            self.members.push_unordered(entry);
         }
+        // One shuffle for the lot: inserting each at a random place would move the probe
+        // order's tail every time, O(N²) for a 10,000-member table.
+        self.members.reshuffle(&mut self.rng);
     }
 
     // ---- helpers shared by the parts ----

@@ -901,3 +901,35 @@ fn anti_entropy_sends_a_digest_and_only_a_differing_table_answers() {
     );
     assert_eq!(answer.updates.len(), 4, "three peers and ourselves");
 }
+
+#[test]
+fn a_joiner_that_is_probed_is_in_even_if_no_seed_answered() {
+    let mut h = Harness::new();
+    h.swim = super::Swim::new(
+        crate::Config::new(crate::Profile::Lan, ME, my_addr()),
+        1,
+        h.now,
+    )
+    .unwrap();
+    h.swim.join(h.now, &[peer_addr(1)]);
+    h.flush();
+    h.sent.clear();
+    // The seed's answer never came, but another member already probes us.
+    h.deliver(
+        peer_addr(2),
+        Message::Ping {
+            seq: 3,
+            target: me().id(),
+        },
+        vec![],
+    );
+    assert_eq!(h.status(), Status::Running);
+    assert!(h.sent.iter().any(|(to, p)| *to == peer_addr(2)
+        && p.message
+            == Message::Sync {
+                reply: true,
+                join: true
+            }));
+    h.advance(10 * SEC);
+    assert_eq!(h.status(), Status::Running, "no join timeout any more");
+}

@@ -53,6 +53,22 @@ impl Swim {
         self.timers.schedule(now + retry, Timer::JoinRetry);
     }
 
+    /// A member probed us while we waited for a seed's answer: the cluster already knows us
+    /// (a seed merged our request and gossiped it, but its answers were rate-limited or lost).
+    /// We are in; ask that member for its table instead of waiting for a seed.
+    pub(super) fn joined_via(&mut self, member: SocketAddr) {
+        self.status = Status::Running;
+        let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
+        self.outbox.push_back(Outgoing {
+            to: member,
+            message: Message::Sync {
+                reply: true,
+                join: true,
+            },
+            body: Body::Records(mine),
+        });
+    }
+
     pub(super) fn on_sync(&mut self, now: Instant, from: SocketAddr, reply: bool, join: bool) {
         let _ = now;
         if self.status == Status::Joining {
