@@ -933,3 +933,31 @@ fn a_joiner_that_is_probed_is_in_even_if_no_seed_answered() {
     h.advance(10 * SEC);
     assert_eq!(h.status(), Status::Running, "no join timeout any more");
 }
+
+#[test]
+fn joiners_past_the_answer_budget_still_hear_they_are_in() {
+    let mut h = Harness::with_peers(5);
+    for i in 0..40 {
+        h.deliver(
+            peer_addr(100 + i),
+            Message::Sync {
+                reply: true,
+                join: true,
+            },
+            vec![alive(100 + i, 0)],
+        );
+    }
+    let answers: Vec<_> = h
+        .sent
+        .iter()
+        .filter(|(_, p)| matches!(p.message, Message::Sync { .. }))
+        .map(|(_, p)| p.updates.len())
+        .collect();
+    assert_eq!(answers.len(), 40, "every joiner gets an answer");
+    let full = answers.iter().filter(|&&n| n > 1).count();
+    assert_eq!(full, 16, "sixteen whole tables a period");
+    assert!(
+        answers.iter().filter(|&&n| n == 1).count() == 24,
+        "the rest: our record alone"
+    );
+}

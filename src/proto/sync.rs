@@ -78,18 +78,29 @@ impl Swim {
             return;
         }
         // Replies are rate-limited so that a flood of requests (with forged source addresses)
-        // cannot turn this node into an amplifier; joins get a larger share, and a joiner whose
-        // answer was skipped asks again.
+        // cannot turn this node into an amplifier; joins get a larger share.
         let budget = if join {
             4 * MAX_SYNC_REPLIES_PER_PERIOD
         } else {
             MAX_SYNC_REPLIES_PER_PERIOD
         };
-        if self.sync_replies >= budget {
-            return;
+        if self.sync_replies < budget {
+            self.sync_replies += 1;
+            self.push_table(from, false, false);
+        } else if join {
+            // Over budget, a joiner still hears that it is in: our own record alone, one small
+            // datagram (no amplification). Its table fills from gossip, which already carries
+            // its join, and from anti-entropy, instead of it giving up at join_timeout.
+            let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
+            self.outbox.push_back(Outgoing {
+                to: from,
+                message: Message::Sync {
+                    reply: false,
+                    join: false,
+                },
+                body: Body::Records(mine),
+            });
         }
-        self.sync_replies += 1;
-        self.push_table(from, false, false);
     }
 
     /// Anti-entropy: now and then sync with one random member; sometimes with one we believe
