@@ -4,7 +4,8 @@
 #   scripts/bench.sh [agents]  real `rumor agent` processes on 127.0.0.1, through
 #                              examples/bench_agents.rs: convergence, steady-state traffic, CPU,
 #                              RSS, SIGKILL detection, leave propagation; kills every agent it
-#                              started, also on Ctrl-C.
+#                              started, also on Ctrl-C. The agents are the deployable build
+#                              (scripts/build-dist.sh: LTO, statically linked).
 #   scripts/bench.sh sim       the simulator's scenarios (`rumor sim ...`), tables and SVG plots
 #                              in docs/.
 #
@@ -134,7 +135,8 @@ fi
 nodes="${nodes:-10,50,100}"
 command="scripts/bench.sh agents --nodes $nodes --steady $steady --kills $kills --label $label"
 [ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
-target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" \
+agent_bin="$(scripts/build-dist.sh | head -n 1)"
+target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" --binary "$agent_bin" \
     --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$scratch/table" &
 harness_pid=$!
 # A size that fails is a row of the table too: record it, then report the failure.
