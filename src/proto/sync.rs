@@ -35,15 +35,7 @@ impl Swim {
     pub(super) fn send_join(&mut self, now: Instant) {
         for i in 0..self.seeds.len() {
             if let Some(&seed) = self.seeds.get(i) {
-                let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
-                self.outbox.push_back(Outgoing {
-                    to: seed,
-                    message: Message::Sync {
-                        reply: true,
-                        join: true,
-                    },
-                    body: Body::Records(mine),
-                });
+                self.send_own_record(seed, true);
             }
         }
         let retry = self
@@ -58,13 +50,16 @@ impl Swim {
     /// We are in; ask that member for its table instead of waiting for a seed.
     pub(super) fn joined_via(&mut self, member: SocketAddr) {
         self.status = Status::Running;
+        self.send_own_record(member, true);
+    }
+
+    /// A `Sync` carrying only our own record: a join request (`join`, asking for the table),
+    /// or the short answer that tells a joiner it is in.
+    fn send_own_record(&mut self, to: SocketAddr, join: bool) {
         let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
         self.outbox.push_back(Outgoing {
-            to: member,
-            message: Message::Sync {
-                reply: true,
-                join: true,
-            },
+            to,
+            message: Message::Sync { reply: join, join },
             body: Body::Records(mine),
         });
     }
@@ -91,15 +86,7 @@ impl Swim {
             // Over budget, a joiner still hears that it is in: our own record alone, one small
             // datagram (no amplification). Its table fills from gossip, which already carries
             // its join, and from anti-entropy, instead of it giving up at join_timeout.
-            let mine = VecDeque::from([self.local_update(MemberState::Alive)]);
-            self.outbox.push_back(Outgoing {
-                to: from,
-                message: Message::Sync {
-                    reply: false,
-                    join: false,
-                },
-                body: Body::Records(mine),
-            });
+            self.send_own_record(from, false);
         }
     }
 
