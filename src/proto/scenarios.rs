@@ -18,6 +18,16 @@ fn me() -> NodeName {
     NodeName::new(ME).unwrap()
 }
 
+/// Makes peer `i` stop answering and runs until we probe it; returns that probe's sequence.
+fn probe_of_silent(h: &mut Harness, i: usize) -> u32 {
+    h.responsive.remove(&peer_addr(i));
+    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(i)));
+    match ping.message {
+        Message::Ping { seq, .. } => seq,
+        other => panic!("not a ping: {other:?}"),
+    }
+}
+
 fn is_ping_to(target: &NodeName) -> impl Fn(&std::net::SocketAddr, &Packet) -> bool + '_ {
     move |_, p| matches!(&p.message, Message::Ping { target: t, .. } if *t == target.id())
 }
@@ -77,11 +87,7 @@ fn each_member_is_probed_once_per_round() {
 #[test]
 fn ping_req_is_sent_to_k_members_after_probe_timeout() {
     let mut h = Harness::with_peers(6);
-    h.responsive.remove(&peer_addr(3));
-    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
-    let Message::Ping { seq, .. } = ping.message else {
-        unreachable!()
-    };
+    let seq = probe_of_silent(&mut h, 3);
     let before = h.sent.len();
     h.advance(510 * MS);
     let reqs: Vec<_> = h.sent[before..]
@@ -115,11 +121,7 @@ fn unanswered_probe_makes_the_member_suspect_at_period_end() {
 #[test]
 fn late_indirect_ack_keeps_the_member_alive() {
     let mut h = Harness::with_peers(6);
-    h.responsive.remove(&peer_addr(3));
-    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
-    let Message::Ping { seq, .. } = ping.message else {
-        unreachable!()
-    };
+    let seq = probe_of_silent(&mut h, 3);
     h.advance(700 * MS);
     // A helper forwards the target's ack just before the period ends.
     h.deliver(peer_addr(1), Message::Ack { seq }, vec![]);
@@ -355,16 +357,7 @@ fn datagrams_stay_within_the_packet_budget() {
 
 #[test]
 fn join_asks_seeds_for_their_table_and_runs_once_answered() {
-    let mut h = Harness::new();
-    let mut h2 = Harness::with_config(|_| {});
-    let _ = &mut h2;
-    h.swim = super::Swim::new(
-        crate::Config::new(crate::Profile::Lan, ME, my_addr()),
-        1,
-        h.now,
-    )
-    .unwrap();
-    h.swim.join(h.now, &[peer_addr(1)]);
+    let mut h = Harness::joining(&[peer_addr(1)]);
     h.flush();
     assert_eq!(h.status(), Status::Joining);
     let (to, req) = &h.sent[0];
@@ -396,14 +389,7 @@ fn join_asks_seeds_for_their_table_and_runs_once_answered() {
 
 #[test]
 fn join_with_no_answer_fails_after_join_timeout() {
-    let mut h = Harness::new();
-    h.swim = super::Swim::new(
-        crate::Config::new(crate::Profile::Lan, ME, my_addr()),
-        1,
-        h.now,
-    )
-    .unwrap();
-    h.swim.join(h.now, &[peer_addr(1)]);
+    let mut h = Harness::joining(&[peer_addr(1)]);
     h.advance(4900 * MS);
     assert_eq!(h.status(), Status::Joining);
     let retries = h
@@ -580,11 +566,7 @@ fn failed_probes_without_nacks_raise_health_and_answered_ones_lower_it() {
 #[test]
 fn probe_with_all_nacks_does_not_raise_health() {
     let mut h = Harness::with_peers(4);
-    h.responsive.remove(&peer_addr(3));
-    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
-    let Message::Ping { seq, .. } = ping.message else {
-        unreachable!()
-    };
+    let seq = probe_of_silent(&mut h, 3);
     let before = h.swim.health();
     h.advance(510 * MS);
     let helpers: Vec<_> = h
@@ -651,11 +633,7 @@ fn tag_change_is_reported_as_updated() {
 #[test]
 fn probe_timeout_also_retries_the_target_directly() {
     let mut h = Harness::with_peers(6);
-    h.responsive.remove(&peer_addr(3));
-    let (_, ping) = h.advance_until_sent(10 * SEC, is_ping_to(&peer_name(3)));
-    let Message::Ping { seq, .. } = ping.message else {
-        unreachable!()
-    };
+    let seq = probe_of_silent(&mut h, 3);
     let before = h.sent.len();
     h.advance(510 * MS);
     let direct = h.sent[before..]
@@ -904,14 +882,7 @@ fn anti_entropy_sends_a_digest_and_only_a_differing_table_answers() {
 
 #[test]
 fn a_joiner_that_is_probed_is_in_even_if_no_seed_answered() {
-    let mut h = Harness::new();
-    h.swim = super::Swim::new(
-        crate::Config::new(crate::Profile::Lan, ME, my_addr()),
-        1,
-        h.now,
-    )
-    .unwrap();
-    h.swim.join(h.now, &[peer_addr(1)]);
+    let mut h = Harness::joining(&[peer_addr(1)]);
     h.flush();
     h.sent.clear();
     // The seed's answer never came, but another member already probes us.

@@ -67,18 +67,26 @@ impl Harness {
     pub(crate) fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(Profile::Lan, ME, my_addr());
         tweak(&mut config);
+        Self::started(config, 7, &[])
+    }
+
+    /// A node that has just asked `seeds` to let it join (lan profile).
+    pub(crate) fn joining(seeds: &[SocketAddr]) -> Self {
+        Self::started(Config::new(Profile::Lan, ME, my_addr()), 1, seeds)
+    }
+
+    fn started(config: Config, seed: u64, seeds: &[SocketAddr]) -> Self {
         let now = crate::test_epoch();
-        let swim = Swim::new(config, 7, now).unwrap();
-        let mut h = Harness {
+        let mut swim = Swim::new(config, seed, now).unwrap();
+        swim.join(now, seeds);
+        Harness {
             swim,
             now,
             sent: Vec::new(),
             sizes: Vec::new(),
             responsive: HashSet::new(),
             events: Vec::new(),
-        };
-        h.swim.join(h.now, &[]);
-        h
+        }
     }
 
     /// A running node that knows peers 1..=n, all answering pings.
