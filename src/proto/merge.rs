@@ -110,9 +110,8 @@ impl Swim {
                     Dead | Left => inc > ci,
                 };
                 if newer {
-                    self.declare_dead(now, i, inc);
+                    self.depart(now, i, Dead, inc);
                     self.gossip.enqueue(update);
-                    self.verdict_heard = !from_sync;
                 }
             }
             Left => {
@@ -121,12 +120,8 @@ impl Swim {
                     Left => inc > ci,
                 };
                 if newer {
-                    self.members.set(i, Left, inc, now);
-                    self.suspicions.remove(update.name.as_str());
-                    self.emit(now, EventKind::Left, i);
-                    self.schedule_reclaim(now, i);
+                    self.depart(now, i, Left, inc);
                     self.gossip.enqueue(update);
-                    self.verdict_heard = !from_sync;
                 }
             }
         }
@@ -170,17 +165,23 @@ impl Swim {
             .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
     }
 
-    pub(super) fn declare_dead(&mut self, now: Instant, i: usize, inc: Incarnation) {
-        let Some(was) = self.members.get(i).map(|e| e.state) else {
+    /// Member `i` failed (`Dead`) or left (`Left`) at `inc`: its suspicion ends, it is
+    /// reported once (Failed only if it was still in the cluster), it will be forgotten after
+    /// `dead_node_reclaim`, and the verdict is passed on at once (see `pass_on_verdicts`).
+    pub(super) fn depart(&mut self, now: Instant, i: usize, state: MemberState, inc: Incarnation) {
+        let Some((was, name)) = self.members.get(i).map(|e| (e.state, e.id.name.clone())) else {
             return;
         };
-        self.members.set(i, MemberState::Dead, inc, now);
-        if let Some(e) = self.members.get(i) {
-            let name = e.id.name.clone();
-            self.suspicions.remove(name.as_str());
-        }
-        if was.is_active() {
-            self.emit(now, EventKind::Failed, i);
+        self.members.set(i, state, inc, now);
+        self.suspicions.remove(name.as_str());
+        let event = match state {
+            MemberState::Dead if was.is_active() => Some(EventKind::Failed),
+            MemberState::Left if was != MemberState::Left => Some(EventKind::Left),
+            _ => None,
+        };
+        if let Some(kind) = event {
+            self.emit(now, kind, i);
+            self.verdict_heard = true;
         }
         self.schedule_reclaim(now, i);
     }

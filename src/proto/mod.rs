@@ -126,7 +126,7 @@ pub struct Swim {
     sync_replies: u32,
     /// The decoder's update buffer, kept between datagrams so receiving allocates nothing.
     rx_updates: Vec<Update>,
-    /// Set by `merge` when it accepts news that a member failed or left.
+    /// Set by `depart` when a member failed or left; read by `pass_on_verdicts`.
     verdict_heard: bool,
     picks: Vec<usize>,
     created: Instant,
@@ -281,12 +281,7 @@ impl Swim {
             self.merge(now, update, from_sync);
         }
         self.rx_updates = updates;
-        // A member failed or left: pass the verdict on now rather than at the next gossip
-        // tick, so it crosses the cluster in a few network round trips instead of a few gossip
-        // intervals. Verdicts are rare, so this costs a few packets per departure.
-        if std::mem::take(&mut self.verdict_heard) {
-            self.gossip_now(self.config.gossip_nodes);
-        }
+        self.pass_on_verdicts();
         match message {
             Message::Ping { seq, target } => {
                 if target == self.local_id {
@@ -300,7 +295,7 @@ impl Swim {
             Message::Ack { seq } => self.on_ack(now, from, seq),
             Message::Nack { seq } => self.on_nack(now, seq),
             Message::Gossip => {}
-            Message::Sync { reply, join } => self.on_sync(now, from, reply, join),
+            Message::Sync { reply, join } => self.on_sync(from, reply, join),
             Message::Digest { digest } => self.on_digest(from, u64::from_le_bytes(digest)),
         }
         self.check_leave();
@@ -314,7 +309,7 @@ impl Swim {
             }
             match timer {
                 Timer::ProbeTick => self.on_probe_tick(now),
-                Timer::ProbeTimeout { seq } => self.on_probe_timeout(now, seq),
+                Timer::ProbeTimeout { seq } => self.on_probe_timeout(seq),
                 Timer::RelayNack { seq } => self.on_relay_nack(seq),
                 Timer::RelayExpire { seq } => {
                     self.relays.remove(&seq);
@@ -351,6 +346,7 @@ impl Swim {
                 } => self.on_reclaim(member, incarnation),
             }
         }
+        self.pass_on_verdicts();
         self.check_leave();
     }
 
@@ -570,6 +566,16 @@ impl Swim {
             }
         }
         self.picks = picks;
+    }
+
+    /// A member failed or left since the last input: pass the verdict on now rather than at
+    /// the next gossip tick, so it crosses the cluster in a few network round trips instead of
+    /// a few gossip intervals. Verdicts are rare, so this costs a few packets per departure,
+    /// and one burst however many arrived in one datagram.
+    fn pass_on_verdicts(&mut self) {
+        if std::mem::take(&mut self.verdict_heard) {
+            self.gossip_now(self.config.gossip_nodes);
+        }
     }
 
     fn on_gossip_tick(&mut self, now: Instant) {

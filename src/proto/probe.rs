@@ -111,8 +111,7 @@ impl Swim {
     }
 
     /// No direct ack in time: ask `indirect_checks` other members to probe the target.
-    pub(super) fn on_probe_timeout(&mut self, now: Instant, seq: u32) {
-        let _ = now;
+    pub(super) fn on_probe_timeout(&mut self, seq: u32) {
         let Some(p) = self.probe.as_ref() else {
             return;
         };

@@ -932,3 +932,46 @@ fn joiners_past_the_answer_budget_still_hear_they_are_in() {
         "the rest: our record alone"
     );
 }
+
+#[test]
+fn a_member_that_left_is_reported_left_once() {
+    let mut h = Harness::with_peers(3);
+    for inc in [0, 1] {
+        h.deliver(
+            peer_addr(2),
+            Message::Gossip,
+            vec![with_state(alive(2, inc), MemberState::Left, None)],
+        );
+    }
+    assert_eq!(h.events_about(&peer_name(2)), [EventKind::Left]);
+    assert_eq!(h.state_of(2), Some((MemberState::Left, Incarnation(1))));
+}
+
+#[test]
+fn our_own_verdict_is_passed_on_at_once() {
+    let mut h = Harness::with_peers(6);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(3, 0), MemberState::Suspect, Some(1))],
+    );
+    // p3 answers our pings but never refutes: our timer declares it dead after the maximum.
+    h.advance(24 * SEC - 10 * MS);
+    h.sent.clear();
+    h.advance(20 * MS);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
+    let told = h
+        .sent
+        .iter()
+        .filter(|(_, p)| {
+            p.message == Message::Gossip
+                && p.updates
+                    .iter()
+                    .any(|u| u.name == peer_name(3) && u.state == MemberState::Dead)
+        })
+        .count();
+    assert_eq!(
+        told, 3,
+        "gossip_nodes members hear the verdict in the same instant"
+    );
+}

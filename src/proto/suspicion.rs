@@ -208,13 +208,11 @@ impl Swim {
         if now < deadline {
             return;
         }
-        self.declare_dead(now, i, incarnation);
+        self.depart(now, i, MemberState::Dead, incarnation);
         if let Some(e) = self.members.get(i) {
             let update = Self::entry_update(e, Some(self.local.name.clone()));
             self.gossip.enqueue(update);
         }
-        // A verdict should not wait for the next gossip tick.
-        self.gossip_now(self.config.gossip_nodes);
     }
 }
 

@@ -64,8 +64,7 @@ impl Swim {
         });
     }
 
-    pub(super) fn on_sync(&mut self, now: Instant, from: SocketAddr, reply: bool, join: bool) {
-        let _ = now;
+    pub(super) fn on_sync(&mut self, from: SocketAddr, reply: bool, join: bool) {
         if self.status == Status::Joining {
             self.status = Status::Running;
         }
