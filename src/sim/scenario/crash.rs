@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::event::EventKind;
 
-use super::{Params, Progress, run_seed};
+use super::{Params, Progress, run_seed, waited};
+use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
-use crate::sim::{SimConfig, SimError};
 
 /// One member crashing without a word.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,11 +61,7 @@ pub fn crash(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Crash, S
         cursor = s.events().len();
         count + 1 >= n
     });
-    let all_failed = match outcome {
-        Ok(d) => Some(d),
-        Err(SimError::Timeout { .. }) => None,
-        Err(e) => return Err(format!("seed={seed} n={n} loss={loss}: {e}")),
-    };
+    let all_failed = waited(outcome, &format!("seed={seed} n={n} loss={loss}"))?;
     Ok(Crash {
         n,
         loss,

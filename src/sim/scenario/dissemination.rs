@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::member::Tags;
 
-use super::{Params, Progress, run_seed};
+use super::{Params, Progress, run_seed, waited};
+use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
-use crate::sim::{SimConfig, SimError};
 
 /// One update spreading through a cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,11 +77,7 @@ pub fn dissemination(
         cursor = s.events().len();
         have == n
     });
-    let time_to_all = match outcome {
-        Ok(d) => Some(d),
-        Err(SimError::Timeout { .. }) => None,
-        Err(e) => return Err(format!("seed={seed} n={n}: {e}")),
-    };
+    let time_to_all = waited(outcome, &format!("seed={seed} n={n}"))?;
     Ok(Dissemination {
         n,
         seed,

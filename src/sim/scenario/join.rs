@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::{Params, Progress, run_seed};
+use super::{Params, Progress, run_seed, waited};
 use crate::sim::report::{Cell, Chart, Series, Table};
-use crate::sim::{Sim, SimConfig, SimError};
+use crate::sim::{Sim, SimConfig};
 
 /// N nodes joining through one seed at the same moment.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,11 +33,7 @@ pub fn join(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Join, Str
     let outcome = sim.run_until(Duration::from_secs(120), |s| {
         (0..s.len()).all(|i| s.is_running(i)) && s.cores().all(|c| c.active_members() + 1 >= n)
     });
-    let converged = match outcome {
-        Ok(d) => Some(d),
-        Err(SimError::Timeout { .. } | SimError::Idle { .. }) => None,
-        Err(e) => return Err(format!("seed={seed} n={n} loss={loss}: {e}")),
-    };
+    let converged = waited(outcome, &format!("seed={seed} n={n} loss={loss}"))?;
     let join_failed = sim
         .cores()
         .filter(|c| c.status() == crate::proto::Status::JoinFailed)

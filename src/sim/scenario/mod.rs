@@ -16,13 +16,23 @@ use std::time::Duration;
 
 use crate::config::Profile;
 
-use super::{Latency, Sim, SimConfig};
+use super::{Latency, Sim, SimConfig, SimError};
 
 pub use crash::{Crash, crash, crash_suite};
 pub use dissemination::{Dissemination, dissemination, dissemination_suite, lambda_log_n};
 pub use false_positives::{FalsePositives, false_positives, false_positives_suite};
 pub use join::{Join, join, join_suite};
 pub use load::{Load, load, load_suite};
+
+/// How long a bounded wait took, or `None` when its condition never held in time (a missing
+/// cell in the table); a livelock is an error, reported with `run` (the run's seed and size).
+fn waited(outcome: Result<Duration, SimError>, run: &str) -> Result<Option<Duration>, String> {
+    match outcome {
+        Ok(d) => Ok(Some(d)),
+        Err(SimError::Timeout { .. } | SimError::Idle { .. }) => Ok(None),
+        Err(e) => Err(format!("{run}: {e}")),
+    }
+}
 
 /// IPv4 (20 bytes) plus UDP (8 bytes) headers, added to payload bytes for wire-level figures.
 pub const IP_UDP_HEADER: u64 = 28;
