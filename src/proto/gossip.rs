@@ -55,6 +55,7 @@ impl Gossip {
         self.queue.insert(key, (update, boost.max(1)));
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }

@@ -471,11 +471,6 @@ impl Swim {
         self.awareness.score()
     }
 
-    /// Updates waiting in the gossip queue.
-    pub fn gossip_backlog(&self) -> usize {
-        self.gossip.len()
-    }
-
     /// Adds members this node knows without being told over the network, as Alive at
     /// incarnation 0, with no event and no gossip. For simulations that start from a formed
     /// cluster; sharing one `Arc<Identity>` per member across nodes keeps their tables small.
