@@ -99,6 +99,9 @@ pub struct Stats {
     pub refutations: u64,
     /// Full-state syncs started by this node.
     pub syncs: u64,
+    /// Push-pulls started early because a member's ack showed, once gossip had died down on
+    /// both sides, that its table differs from ours (one of us missed some news).
+    pub repairs: u64,
     /// News of new members dropped because the table was full (`max_members`).
     pub rejected_members: u64,
     /// Round trip of the last answered direct probe, in microseconds (0 before the first).

@@ -206,6 +206,9 @@ fn stats_json(node_name: &str, node: &Node) -> serde_json::Value {
         "indirect_probes": s.indirect_probes,
         "suspicions": s.suspicions,
         "refutations": s.refutations,
+        "syncs": s.syncs,
+        "repairs": s.repairs,
+        "last_rtt_us": s.last_rtt_us,
     })
 }
 

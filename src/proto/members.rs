@@ -62,9 +62,21 @@ pub(crate) struct Members {
     order: Vec<u32>,
     cursor: usize,
     active: usize,
-    /// XOR of [`record_hash`] over every entry: equal tables have equal digests, and keeping
-    /// it costs one hash per state change.
+    /// XOR of [`record_hash`] over the active (Alive and Suspect) entries: equal tables have
+    /// equal digests, and keeping it costs one hash per state change.
     digest: u64,
+}
+
+/// What one record adds to the table digest. Departed members count for nothing: when each
+/// node forgets them (`dead_node_reclaim`) depends on when it heard, and a node that joined
+/// after a departure never holds the record at all, so counting them would make agreeing
+/// tables look different for minutes. What matters is agreement about who is in.
+fn digest_part(name: &str, inc: Incarnation, state: MemberState) -> u64 {
+    if state.is_active() {
+        record_hash(name, inc, state)
+    } else {
+        0
+    }
 }
 
 /// A hash of one member record (name, incarnation, state) that every node computes alike, so
@@ -166,8 +178,8 @@ impl Members {
             (false, true) => self.active += 1,
             _ => {}
         }
-        self.digest ^= record_hash(e.id.name.as_str(), e.incarnation, e.state)
-            ^ record_hash(e.id.name.as_str(), inc, state);
+        self.digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state)
+            ^ digest_part(e.id.name.as_str(), inc, state);
         if e.state != state {
             e.since_ds = u32::try_from(now.saturating_duration_since(self.epoch).as_millis() / 100)
                 .unwrap_or(u32::MAX);
@@ -220,7 +232,7 @@ impl Members {
         if entry.state.is_active() {
             self.active += 1;
         }
-        self.digest ^= record_hash(entry.id.name.as_str(), entry.incarnation, entry.state);
+        self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
         let hash = self.hasher.hash_one(entry.id.name.as_str());
         self.entries.push(entry);
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -254,7 +266,7 @@ impl Members {
         if gone.state.is_active() {
             self.active -= 1;
         }
-        self.digest ^= record_hash(gone.id.name.as_str(), gone.incarnation, gone.state);
+        self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
         if let Some(moved) = self.entries.get(i) {
             let hash = self.hasher.hash_one(moved.id.name.as_str());
             let (entries, hasher) = (&self.entries, &self.hasher);
@@ -449,6 +461,13 @@ mod tests {
         assert_eq!(a.digest(), b.digest(), "back to the same records");
         a.remove(a.find("n4").unwrap());
         b.remove(b.find("n4").unwrap());
+        assert_eq!(a.digest(), b.digest());
+        // A departed member counts for nothing, whether still remembered or already forgotten.
+        let j = a.find("n3").unwrap();
+        a.set(j, MemberState::Dead, Incarnation(0), now);
+        b.remove(b.find("n3").unwrap());
+        assert_eq!(a.digest(), b.digest(), "remembered dead = forgotten");
+        a.set(j, MemberState::Left, Incarnation(2), now);
         assert_eq!(a.digest(), b.digest());
         assert_ne!(
             record_hash("n1", Incarnation(1), MemberState::Alive),

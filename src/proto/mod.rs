@@ -124,6 +124,8 @@ pub struct Swim {
     suspicions: HashMap<NodeName, Suspicion>,
     seeds: Vec<SocketAddr>,
     sync_replies: u32,
+    /// No repair sync (see `sync::compare_tables`) starts before this.
+    repair_after: Instant,
     /// The decoder's update buffer, kept between datagrams so receiving allocates nothing.
     rx_updates: Vec<Update>,
     /// Set by `depart` when a member failed or left; read by `pass_on_verdicts`.
@@ -166,6 +168,7 @@ impl Swim {
             suspicions: HashMap::new(),
             seeds: Vec::new(),
             sync_replies: 0,
+            repair_after: now,
             verdict_heard: false,
             rx_updates: Vec::new(),
             picks: Vec::new(),
@@ -285,14 +288,15 @@ impl Swim {
         match message {
             Message::Ping { seq, target } => {
                 if target == self.local_id {
-                    self.send(from, Message::Ack { seq });
+                    let digest = self.quiet_digest();
+                    self.send(from, Message::Ack { seq, digest });
                     if self.status == Status::Joining {
                         self.joined_via(from);
                     }
                 }
             }
             Message::PingReq { seq, target, addr } => self.relay(now, from, seq, target, addr),
-            Message::Ack { seq } => self.on_ack(now, from, seq),
+            Message::Ack { seq, digest } => self.on_ack(now, from, seq, digest),
             Message::Nack { seq } => self.on_nack(now, seq),
             Message::Gossip => {}
             Message::Sync { reply, join } => self.on_sync(from, reply, join),

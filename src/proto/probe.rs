@@ -167,7 +167,16 @@ impl Swim {
         });
     }
 
-    pub(super) fn on_ack(&mut self, now: Instant, from: SocketAddr, seq: u32) {
+    pub(super) fn on_ack(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        seq: u32,
+        digest: Option<[u8; 4]>,
+    ) {
+        if let Some(digest) = digest {
+            self.compare_tables(now, from, digest);
+        }
         if let Some(p) = self.probe.as_mut()
             && p.seq == seq
         {
@@ -183,7 +192,13 @@ impl Swim {
             return;
         }
         if let Some(relay) = self.relays.remove(&seq) {
-            self.send(relay.requester, Message::Ack { seq: relay.seq });
+            self.send(
+                relay.requester,
+                Message::Ack {
+                    seq: relay.seq,
+                    digest: None,
+                },
+            );
         }
     }
 

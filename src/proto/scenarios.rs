@@ -45,7 +45,7 @@ fn ping_addressed_to_us_is_acked() {
     );
     assert_eq!(h.sent.len(), 1);
     assert_eq!(h.sent[0].0, peer_addr(1));
-    assert_eq!(h.sent[0].1.message, Message::Ack { seq: 42 });
+    assert!(matches!(h.sent[0].1.message, Message::Ack { seq: 42, .. }));
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn late_indirect_ack_keeps_the_member_alive() {
     let seq = probe_of_silent(&mut h, 3);
     h.advance(700 * MS);
     // A helper forwards the target's ack just before the period ends.
-    h.deliver(peer_addr(1), Message::Ack { seq }, vec![]);
+    h.deliver(peer_addr(1), Message::Ack { seq, digest: None }, vec![]);
     h.advance(400 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Alive);
     assert!(h.events_about(&peer_name(3)).is_empty());
@@ -237,7 +237,7 @@ fn suspicion_about_self_is_refuted_with_a_higher_incarnation() {
     // The ack answering the buddy ping carries the refutation.
     let (to, ack) = &h.sent[0];
     assert_eq!(*to, peer_addr(1));
-    assert_eq!(ack.message, Message::Ack { seq: 9 });
+    assert!(matches!(ack.message, Message::Ack { seq: 9, .. }));
     let refute = ack.updates.iter().find(|u| u.name == me()).unwrap();
     assert_eq!(refute.state, MemberState::Alive);
     assert_eq!(refute.incarnation, Incarnation(1));
@@ -525,7 +525,7 @@ fn relayed_probe_forwards_the_ack_or_nacks_in_time() {
     assert!(
         h.sent
             .iter()
-            .any(|(to, p)| *to == peer_addr(1) && p.message == Message::Ack { seq: 77 })
+            .any(|(to, p)| *to == peer_addr(1) && matches!(p.message, Message::Ack { seq: 77, .. }))
     );
     // Target silent: a nack before the requester's probe timeout.
     h.responsive.remove(&peer_addr(2));
@@ -694,7 +694,14 @@ fn a_lingering_suspicion_makes_us_ask_the_suspect_ourselves() {
         "the check carries the suspicion"
     );
     // The suspect's answer carries its refutation: the checks stop.
-    h.deliver(peer_addr(3), Message::Ack { seq: 0 }, vec![alive(3, 1)]);
+    h.deliver(
+        peer_addr(3),
+        Message::Ack {
+            seq: 0,
+            digest: None,
+        },
+        vec![alive(3, 1)],
+    );
     let count = |h: &Harness| {
         h.sent
             .iter()
@@ -735,7 +742,7 @@ fn stale_suspicion_about_us_gets_our_current_incarnation_back() {
     let (_, ack) = h
         .sent
         .iter()
-        .find(|(_, p)| p.message == Message::Ack { seq: 5 })
+        .find(|(_, p)| matches!(p.message, Message::Ack { seq: 5, .. }))
         .unwrap();
     let mine = ack
         .updates

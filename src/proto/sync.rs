@@ -134,7 +134,38 @@ impl Swim {
         self.push_table(from, true, false);
     }
 
-    /// The digest of what `push_table` would send: every member record, ourselves included.
+    /// What a direct ack tells about our table: the first 4 bytes of its digest, but only
+    /// when we have no gossip left to spread. While news is in flight tables differ for a
+    /// moment anyway, and comparing them then would start syncs that gossip makes needless.
+    pub(super) fn quiet_digest(&self) -> Option<[u8; 4]> {
+        let quiet = self.status == Status::Running
+            && self.gossip.is_empty()
+            && !self.config.push_pull_interval.is_zero();
+        quiet.then(|| short_digest(self.table_digest()))
+    }
+
+    /// Repair: a member we probed says, in its ack, what its table's digest is, and it was
+    /// quiet when it said so. If we are quiet too and our tables still differ, gossip is over
+    /// and one of us missed some of it (infection-style spread leaves a member out now and
+    /// then, more often under loss), so push-pull with it now instead of waiting for the next
+    /// anti-entropy round, which at lan timings can be a minute or more away. At most one
+    /// repair per eighth of the push-pull interval, so a lasting difference costs no more
+    /// than eight push-pulls.
+    pub(super) fn compare_tables(&mut self, now: Instant, from: SocketAddr, theirs: [u8; 4]) {
+        let Some(ours) = self.quiet_digest() else {
+            return;
+        };
+        if ours == theirs || now < self.repair_after {
+            return;
+        }
+        let every = scaled_interval(self.config.push_pull_interval, self.members.active() + 1);
+        self.repair_after = now + (every / 8).max(self.config.probe_interval);
+        self.stats.repairs += 1;
+        self.push_table(from, true, false);
+    }
+
+    /// The digest of the members `push_table` would send, ourselves included (departed
+    /// members count for nothing: see `members::digest_part`).
     fn table_digest(&self) -> u64 {
         self.members.digest()
             ^ super::members::record_hash(
@@ -156,9 +187,112 @@ impl Swim {
     }
 }
 
+/// The part of a table digest that acks carry. A collision (2^-32) only delays a repair until
+/// the next anti-entropy round.
+fn short_digest(digest: u64) -> [u8; 4] {
+    (digest as u32).to_le_bytes()
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+    use crate::proto::testing::{Harness, alive, peer_addr};
+    use crate::wire::Packet;
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// What `h`'s node says about its table when pinged by peer 1.
+    fn ack_digest(h: &mut Harness) -> Option<[u8; 4]> {
+        let target = h.swim.local_id;
+        h.sent.clear();
+        h.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
+        match h.sent.first().map(|(_, p)| &p.message) {
+            Some(Message::Ack { digest, .. }) => *digest,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+
+    /// Peer `from` acks with `digest`; returns the syncs the node then sent.
+    fn acked_with(h: &mut Harness, from: usize, digest: [u8; 4]) -> Vec<(SocketAddr, Packet)> {
+        h.sent.clear();
+        let ack = Message::Ack {
+            seq: 999,
+            digest: Some(digest),
+        };
+        h.deliver(peer_addr(from), ack, vec![]);
+        h.sent
+            .iter()
+            .filter(|(_, p)| matches!(p.message, Message::Sync { .. }))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn acks_carry_the_digest_only_when_gossip_is_over() {
+        let mut h = Harness::with_peers(3);
+        h.advance(10 * SEC);
+        let quiet = ack_digest(&mut h);
+        assert!(
+            quiet.is_some(),
+            "nothing left to gossip: the ack tells the digest"
+        );
+        h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
+        assert_eq!(ack_digest(&mut h), None, "news about p4 is still spreading");
+        h.advance(10 * SEC);
+        let after = ack_digest(&mut h);
+        assert!(after.is_some());
+        assert_ne!(after, quiet, "p4 joined the table, so the digest changed");
+    }
+
+    #[test]
+    fn a_quiet_member_with_another_table_is_synced_with_at_once_then_not_too_often() {
+        let mut h = Harness::with_peers(3);
+        h.advance(10 * SEC);
+        let ours = ack_digest(&mut h).unwrap();
+        assert!(
+            acked_with(&mut h, 2, ours).is_empty(),
+            "same table: no sync"
+        );
+
+        let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
+        let syncs = acked_with(&mut h, 2, other);
+        assert_eq!(h.swim.stats().repairs, 1);
+        let (to, first) = syncs
+            .first()
+            .expect("a differing table is repaired at once");
+        assert_eq!(*to, peer_addr(2));
+        assert!(matches!(
+            first.message,
+            Message::Sync {
+                reply: true,
+                join: false
+            }
+        ));
+        let sent: usize = syncs.iter().map(|(_, p)| p.updates.len()).sum();
+        assert_eq!(sent, 4, "our whole table: ourselves and three peers");
+
+        assert!(
+            acked_with(&mut h, 3, other).is_empty(),
+            "one repair per gap"
+        );
+        // lan profile, 4 members: the gap is an eighth of the 30 s push-pull interval.
+        h.advance(4 * SEC);
+        assert_eq!(acked_with(&mut h, 3, other).len(), 1);
+        assert_eq!(h.swim.stats().repairs, 2);
+    }
+
+    #[test]
+    fn no_repair_while_our_own_news_is_spreading() {
+        let mut h = Harness::with_peers(3);
+        h.advance(10 * SEC);
+        let ours = ack_digest(&mut h).unwrap();
+        h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
+        let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
+        assert!(acked_with(&mut h, 2, other).is_empty());
+        assert_eq!(h.swim.stats().repairs, 0);
+    }
 
     #[test]
     fn push_pull_slows_down_past_32_members() {

@@ -172,7 +172,7 @@ impl Harness {
             self.events.push(e);
         }
         for (from, seq) in answers {
-            self.deliver(from, Message::Ack { seq }, vec![]);
+            self.deliver(from, Message::Ack { seq, digest: None }, vec![]);
         }
     }
 

@@ -46,6 +46,10 @@ pub enum Message {
     Ack {
         /// The sequence number of the ping or ping-req answered.
         seq: u32,
+        /// The first 4 bytes of the sender's table digest (see `Digest`), sent in a direct
+        /// ack when the sender has no gossip left to spread: a prober that is quiet too and
+        /// holds a different table has missed news (or the sender has), and they sync.
+        digest: Option<[u8; 4]>,
     },
     /// I asked the target for you and it did not answer in time.
     Nack {
@@ -59,7 +63,7 @@ pub enum Message {
     /// sender's; one whose table is the same says nothing, so an agreeing cluster syncs for 8
     /// bytes. Counted with `Sync` in the statistics.
     Digest {
-        /// XOR of one hash per member record (name, incarnation, state).
+        /// XOR of one hash per Alive or Suspect member record (name, incarnation, state).
         digest: [u8; 8],
     },
     /// A chunk of the sender's full member table (its updates). `reply` asks the receiver to

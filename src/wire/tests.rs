@@ -31,7 +31,14 @@ fn every_message() -> Vec<Message> {
             target: name("b").id(),
             addr: "[::1]:9000".parse().unwrap(),
         },
-        Message::Ack { seq: 3 },
+        Message::Ack {
+            seq: 3,
+            digest: None,
+        },
+        Message::Ack {
+            seq: 4,
+            digest: Some([9, 8, 7, 6]),
+        },
         Message::Nack { seq: 4 },
         Message::Gossip,
         Message::Sync {
@@ -138,7 +145,10 @@ fn decode_rejects_trailing_bytes() {
     let mut bytes = encode(
         None,
         &Packet {
-            message: Message::Ack { seq: 1 },
+            message: Message::Ack {
+                seq: 1,
+                digest: None,
+            },
             updates: vec![],
         },
     );
@@ -177,7 +187,15 @@ fn decode_rejects_wrong_version_magic_and_label() {
 #[test]
 fn writer_never_exceeds_budget() {
     let mut buf = Vec::new();
-    let mut w = PacketWriter::new(&mut buf, None, &Message::Ack { seq: 1 }, 600);
+    let mut w = PacketWriter::new(
+        &mut buf,
+        None,
+        &Message::Ack {
+            seq: 1,
+            digest: None,
+        },
+        600,
+    );
     let mut pushed = 0;
     for i in 0..1000 {
         if w.push(&update(&format!("member-{i}"), MemberState::Alive)) {
