@@ -84,6 +84,11 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
+    /// Print the title and the summary lines only, not one row per run (for many --runs;
+    /// --json and --csv still get every row)
+    #[arg(long)]
+    pub summary: bool,
+
     /// Say nothing on stderr while running
     #[arg(long, short)]
     pub quiet: bool,
@@ -196,7 +201,12 @@ pub fn run(args: SimArgs) -> ExitCode {
             Some(p) => format!("wall time {wall:.2} s, peak memory (VmHWM) {p:.1} MiB"),
             None => format!("wall time {wall:.2} s, peak memory unknown (no /proc)"),
         };
-        format!("{}\n{cost}", table.to_markdown())
+        let body = if args.summary {
+            format!("{}\n\n{}\n", table.title, table.notes.join("\n\n"))
+        } else {
+            table.to_markdown()
+        };
+        format!("{body}\n{cost}")
     };
     // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
     let mut out = std::io::stdout().lock();

@@ -95,6 +95,33 @@ pub fn lambda_log_n(retransmit_mult: u32, n: usize) -> u32 {
     retransmit_mult * scale
 }
 
+/// One line on how the runs of one size and loss rate ended, for many runs: the median and
+/// the tail of the time until all had the update, and how many runs went past the
+/// lambda*log(N) bound (the tail that only anti-entropy closes).
+fn tail_summary(n: usize, loss: f64, bound: Duration, times: &mut [Option<Duration>]) -> String {
+    let runs = times.len();
+    let never = times.iter().filter(|t| t.is_none()).count();
+    let late = times.iter().filter(|t| t.is_none_or(|t| t > bound)).count();
+    // None (never, within the scenario's limit) sorts last.
+    times.sort_by_key(|t| t.unwrap_or(Duration::MAX));
+    let q = |f: f64| {
+        let i = ((runs as f64 * f).ceil() as usize).clamp(1, runs) - 1;
+        times.get(i).copied().flatten().map_or_else(
+            || "never".to_string(),
+            |t| format!("{:.2} s", t.as_secs_f64()),
+        )
+    };
+    format!(
+        "n={n} loss={loss:.2}: time_to_all over {runs} runs: median {}, p90 {}, p99 {}, max {}; \
+         {late} runs past lambda_log_n ({:.0} s), {never} never within the limit.",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(1.0),
+        bound.as_secs_f64()
+    )
+}
+
 /// Dissemination for each N: a table and the infected-fraction curves.
 pub fn dissemination_suite(
     params: &Params,
@@ -125,12 +152,14 @@ pub fn dissemination_suite(
     let mut series = Vec::new();
     for &loss in losses {
         for &n in sizes {
+            let mut times = Vec::with_capacity(params.runs);
             for run in 0..params.runs {
                 let seed = run_seed(params.seed, n, loss, run);
                 progress(&format!(
                     "dissemination n={n} loss={loss} run={run} seed={seed}"
                 ));
                 let d = dissemination(params, n, loss, seed)?;
+                times.push(d.time_to_all);
                 let periods = d
                     .time_to_all
                     .map(|t| t.as_nanos().div_ceil(period.as_nanos()) as u64);
@@ -169,6 +198,10 @@ pub fn dissemination_suite(
                     series.push(Series { name, points });
                 }
             }
+            if params.runs > 1 {
+                let bound = period * lambda_log_n(template.retransmit_mult, n);
+                table.notes.push(tail_summary(n, loss, bound, &mut times));
+            }
         }
     }
     table.notes.push(format!(
@@ -186,4 +219,22 @@ pub fn dissemination_suite(
         series,
     };
     Ok((table, vec![chart]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_summary_counts_late_and_missing_runs() {
+        let s = Duration::from_secs;
+        let mut times = vec![Some(s(1)), None, Some(s(3)), Some(s(9)), Some(s(2))];
+        let line = tail_summary(60, 0.2, s(8), &mut times);
+        assert!(line.contains("over 5 runs: median 3.00 s"), "{line}");
+        assert!(line.contains("max never"), "{line}");
+        assert!(
+            line.contains("2 runs past lambda_log_n (8 s), 1 never"),
+            "{line}"
+        );
+    }
 }
