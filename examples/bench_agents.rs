@@ -14,10 +14,11 @@
 //! join), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
 //! own counters; IP-level bytes add 28 bytes of IPv4+UDP header per datagram), CPU (from
 //! /proc/PID/task/*/schedstat in ns, and utime+stime from /proc/PID/stat in clock ticks, too
-//! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (`--kills` agents
-//! killed one after another: time until the first and the last survivor prints `failed`), and
-//! graceful leave (SIGTERM: time until every survivor prints `left`). Prints one markdown row per N. Every wait is bounded; every agent is killed on the
-//! way out, on Ctrl-C and SIGTERM too.
+//! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (one agent killed
+//! `--kills` times, restarted and rejoined between kills so every kill happens in a cluster of
+//! N: time until the first and the last survivor prints `failed`), and graceful leave (SIGTERM:
+//! time until every survivor prints `left`). Prints one markdown row per N. Every wait is
+//! bounded; every agent is killed on the way out, on Ctrl-C and SIGTERM too.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -55,7 +56,7 @@ struct Args {
     /// Extra flags passed to every agent (e.g. "--probe-interval 200ms --probe-timeout 100ms")
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     agent_flags: String,
-    /// Agents SIGKILLed one after another (detection times are averaged)
+    /// Times one agent is SIGKILLed and restarted (detection times are averaged)
     #[arg(long, default_value_t = 3)]
     kills: usize,
     /// Longest wait for any one phase
@@ -149,12 +150,12 @@ impl View {
     }
 
     /// ts_ms of `event` about `member` by each agent of `who` that printed it.
-    fn verdict_times(&self, who: &[usize], event: &str, member: &str) -> Vec<u64> {
+    fn verdict_times(&self, who: &[usize], event: &str, member: &str, since: u64) -> Vec<u64> {
         who.iter()
             .filter_map(|&a| {
                 self.verdicts
                     .iter()
-                    .find(|(x, e, m, _)| *x == a && e == event && m == member)
+                    .find(|(x, e, m, t)| *x == a && e == event && m == member && *t >= since)
                     .map(|v| v.3)
             })
             .collect()
@@ -271,41 +272,48 @@ fn spawn(args: &Args, n: usize, tx: &Sender<Line>) -> Result<Cluster, String> {
         children: Vec::new(),
         pids: Vec::new(),
     };
-    let extra: Vec<&str> = args.agent_flags.split_whitespace().collect();
     for i in 0..n {
-        let port = args.base_port as usize + i;
-        let mut cmd = Command::new(&args.binary);
-        cmd.arg("agent")
-            .args(["--name", &name(i)])
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--profile", &args.profile])
-            .args(["--stats-interval", "1s"])
-            .args(&extra);
-        if i > 0 {
-            cmd.args(["--join", &format!("127.0.0.1:{}", args.base_port)]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", args.binary))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(json) = serde_json::from_str(&line)
-                    && tx.send(Line { agent: i, json }).is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let child = spawn_one(args, i, tx)?;
         cluster.pids.push(child.id());
         cluster.children.push(Some(child));
     }
     Ok(cluster)
+}
+
+/// Starts agent `i` (the first is the seed the others join through), its JSON lines read
+/// into `tx`.
+fn spawn_one(args: &Args, i: usize, tx: &Sender<Line>) -> Result<Child, String> {
+    let extra: Vec<&str> = args.agent_flags.split_whitespace().collect();
+    let port = args.base_port as usize + i;
+    let mut cmd = Command::new(&args.binary);
+    cmd.arg("agent")
+        .args(["--name", &name(i)])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--profile", &args.profile])
+        .args(["--stats-interval", "1s"])
+        .args(&extra);
+    if i > 0 {
+        cmd.args(["--join", &format!("127.0.0.1:{}", args.base_port)]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", args.binary))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(json) = serde_json::from_str(&line)
+                && tx.send(Line { agent: i, json }).is_err()
+            {
+                break;
+            }
+        }
+    });
+    Ok(child)
 }
 
 struct Row {
@@ -329,7 +337,6 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     let (tx, rx) = channel();
     let start = mono();
     let mut cluster = spawn(args, n, &tx)?;
-    drop(tx);
     let spawned = mono();
     let mut run = Run {
         args,
@@ -422,26 +429,29 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     let nf = n as f64;
     let (pkts_per_s, bytes_per_s) = (pk / nf, by / nf);
 
-    // SIGKILL the last `kills` agents one at a time, each after the previous one was detected
-    // (detection time is a random variable: one sample says little).
+    // SIGKILL the last agent, wait until every survivor reports it failed, restart it (same
+    // name, so it rejoins at a higher incarnation) and wait for the cluster to be whole again;
+    // `kills` times. Each kill happens in a cluster of N, so the suspicion timeout, which grows
+    // with log N, is the same for every sample (detection time is a random variable: one
+    // sample says little).
     let mut firsts = Vec::new();
     let mut lasts = Vec::new();
-    let mut alive = n;
+    let victim = n - 1;
+    let vname = name(victim);
+    let survivors: Vec<usize> = (0..victim).collect();
     for _ in 0..args.kills {
-        let victim = alive - 1;
-        let survivors: Vec<usize> = (0..victim).collect();
         run.soak(args.settle)?;
         let kill_ms = unix_ms();
         if let Some(Some(c)) = cluster.children.get_mut(victim) {
             let _ = c.kill();
             let _ = c.wait();
         }
-        alive -= 1;
-        let vname = name(victim);
         let killed = run.wait("failure detection", |v| {
-            v.verdict_times(&survivors, "failed", &vname).len() == survivors.len()
+            v.verdict_times(&survivors, "failed", &vname, kill_ms).len() == survivors.len()
         });
-        let times = run.view.verdict_times(&survivors, "failed", &vname);
+        let times = run
+            .view
+            .verdict_times(&survivors, "failed", &vname, kill_ms);
         let secs = |t: u64| t.saturating_sub(kill_ms) as f64 / 1e3;
         if let Some(&t) = times.iter().min() {
             firsts.push(secs(t));
@@ -453,6 +463,17 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
                 lasts.push(f64::NAN);
             }
         }
+        let child = spawn_one(args, victim, &tx)?;
+        if let Some(pid) = cluster.pids.get_mut(victim) {
+            *pid = child.id();
+        }
+        if let Some(slot) = cluster.children.get_mut(victim) {
+            *slot = Some(child);
+        }
+        if let Some(m) = run.view.members.get_mut(victim) {
+            m.clear();
+        }
+        run.wait("rejoin after restart", |v| v.converged(&all))?;
     }
     eprintln!("  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?}");
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
@@ -464,21 +485,23 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
         .reduce(f64::max)
         .filter(|m| m.is_finite());
 
+    drop(tx);
+
     // SIGTERM another: a graceful leave.
-    let leaver = alive - 1;
+    let leaver = victim;
     let rest: Vec<usize> = (0..leaver).collect();
     let lname = name(leaver);
     let leave_ms = unix_ms();
     let pid = cluster.pids[leaver].to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let left = run.wait("leave propagation", |v| {
-        v.verdict_times(&rest, "left", &lname).len() == rest.len()
+        v.verdict_times(&rest, "left", &lname, leave_ms).len() == rest.len()
     });
     let leave_last_s = left
         .is_ok()
         .then(|| {
             run.view
-                .verdict_times(&rest, "left", &lname)
+                .verdict_times(&rest, "left", &lname, leave_ms)
                 .iter()
                 .max()
                 .map(|&t| t.saturating_sub(leave_ms) as f64 / 1e3)
@@ -522,8 +545,8 @@ fn main() -> std::process::ExitCode {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = 0;
     for &n in &args.nodes {
-        if n < args.kills + 3 {
-            eprintln!("bench_agents: N must be at least --kills + 3 (killed, leaving, 2 left)");
+        if n < 3 {
+            eprintln!("bench_agents: N must be at least 3 (one killed, two to notice)");
             return std::process::ExitCode::from(2);
         }
         eprintln!("bench_agents: {n} agents");

@@ -17,7 +17,7 @@
 #
 # agents: [--nodes 10,50,100] [--steady 30s] [--kills 3] [--label lan] [--base-port 17946]
 #         [--agent-flags "--probe-interval 200ms --probe-timeout 100ms"]
-#   --kills K SIGKILLs K agents one after another and averages their detection times. A full
+#   --kills K SIGKILLs one agent K times (restarting it in between) and averages. A full
 #   run at 100 agents takes a few minutes and loads 2 cores; pick N and --steady to fit.
 # sim:    [--nodes 10,100,1000,10000] (the largest size costs ~4 GiB and minutes of CPU)
 #         [--only LABEL] reruns one table (sim-dissemination, sim-crash, sim-join, ...)
@@ -121,6 +121,7 @@ if [ "$mode" = sim ]; then
     largest="${nodes##*,}"
     small="${nodes%,*}"
     sim_table sim-dissemination dissemination --nodes "$nodes" --runs 3 --plot docs/dissemination.svg
+    sim_table sim-dissemination-tail dissemination --nodes 60 --loss 0,0.1,0.2 --runs 1000 --summary
     sim_table sim-crash crash --nodes "$nodes" --loss 0,0.05 --plot docs/crash.svg
     sim_table sim-crash-lossy crash --nodes "$small" --loss 0.2 --runs 3
     sim_table sim-crash-small crash --nodes 20,50 --loss 0 --runs 30
