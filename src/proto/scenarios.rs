@@ -832,16 +832,7 @@ fn a_verdict_is_passed_on_at_once_not_at_the_next_gossip_tick() {
         Message::Gossip,
         vec![with_state(alive(2, 0), MemberState::Left, None)],
     );
-    let forwarded = h
-        .sent
-        .iter()
-        .filter(|(_, p)| {
-            p.message == Message::Gossip
-                && p.updates
-                    .iter()
-                    .any(|u| u.name == peer_name(2) && u.state == MemberState::Left)
-        })
-        .count();
+    let forwarded = h.gossip_about(2, MemberState::Left);
     assert_eq!(
         forwarded, 3,
         "gossip_nodes members hear of the leave in the same instant"
@@ -967,16 +958,7 @@ fn our_own_verdict_is_passed_on_at_once() {
     h.sent.clear();
     h.advance(20 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
-    let told = h
-        .sent
-        .iter()
-        .filter(|(_, p)| {
-            p.message == Message::Gossip
-                && p.updates
-                    .iter()
-                    .any(|u| u.name == peer_name(3) && u.state == MemberState::Dead)
-        })
-        .count();
+    let told = h.gossip_about(3, MemberState::Dead);
     assert_eq!(
         told, 3,
         "gossip_nodes members hear the verdict in the same instant"

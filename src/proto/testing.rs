@@ -205,6 +205,19 @@ impl Harness {
         self.swim.status()
     }
 
+    /// Gossip datagrams sent so far that carry `state` about peer `i`.
+    pub(crate) fn gossip_about(&self, i: usize, state: MemberState) -> usize {
+        self.sent
+            .iter()
+            .filter(|(_, p)| {
+                p.message == Message::Gossip
+                    && p.updates
+                        .iter()
+                        .any(|u| u.name == peer_name(i) && u.state == state)
+            })
+            .count()
+    }
+
     /// Every update sent since the start, in order.
     pub(crate) fn sent_updates(&self) -> impl Iterator<Item = &Update> {
         self.sent.iter().flat_map(|(_, p)| p.updates.iter())
