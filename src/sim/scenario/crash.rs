@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::event::EventKind;
 
-use super::{Params, Progress, run_seed, waited};
+use super::{Params, Progress, quantile, run_seed, waited};
 use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
 
@@ -128,9 +128,7 @@ pub fn crash_suite(
             }
             if params.runs > 1 && !alls.is_empty() {
                 alls.sort_by(f64::total_cmp);
-                let q = |f: f64| {
-                    alls[((alls.len() as f64 * f).ceil() as usize).clamp(1, alls.len()) - 1]
-                };
+                let q = |f: f64| quantile(&alls, f).unwrap_or(f64::NAN);
                 table.notes.push(format!(
                     "n={n} loss={loss:.2}: all_failed over {} of {} runs: mean {:.2} s, median {:.2}, \
                      p90 {:.2}, max {:.2}; first_suspect mean {:.2} s.",

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::member::Tags;
 
-use super::{Params, Progress, run_seed, waited};
+use super::{Params, Progress, quantile, run_seed, waited};
 use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
 
@@ -105,8 +105,7 @@ fn tail_summary(n: usize, loss: f64, bound: Duration, times: &mut [Option<Durati
     // None (never, within the scenario's limit) sorts last.
     times.sort_by_key(|t| t.unwrap_or(Duration::MAX));
     let q = |f: f64| {
-        let i = ((runs as f64 * f).ceil() as usize).clamp(1, runs) - 1;
-        times.get(i).copied().flatten().map_or_else(
+        quantile(times, f).flatten().map_or_else(
             || "never".to_string(),
             |t| format!("{:.2} s", t.as_secs_f64()),
         )
