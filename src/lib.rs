@@ -21,6 +21,7 @@
 //! an argument and I/O is a return value, so the same core runs under a fake clock in unit
 //! tests, under a virtual clock in the simulator (`sim`), and over real UDP in the runtime.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod member;
 pub mod node;
 pub mod proto;
 mod runtime;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
 
