@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
-use rumor::{Event, Node, StartError, Stats, parse_duration};
+use rumor::{Event, Node, StartError, parse_duration};
 use serde_json::json;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -185,8 +185,8 @@ fn event_json(node: &str, ev: &Event) -> serde_json::Value {
 }
 
 fn stats_json(node_name: &str, node: &Node) -> serde_json::Value {
-    let s: Stats = node.stats();
-    let members = node.members();
+    let snapshot = node.snapshot();
+    let (s, members) = (&snapshot.stats, &snapshot.members);
     let alive = members.iter().filter(|m| m.state.is_active()).count();
     json!({
         "ts_ms": unix_ms(),
@@ -194,7 +194,7 @@ fn stats_json(node_name: &str, node: &Node) -> serde_json::Value {
         "event": "stats",
         "members": members.len(),
         "active": alive,
-        "health": node.health(),
+        "health": snapshot.health,
         "packets_out": s.total_packets_out(),
         "bytes_out": s.total_bytes_out(),
         "packets_in": s.total_packets_in(),

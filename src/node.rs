@@ -40,7 +40,7 @@ use crate::error::StartError;
 use crate::event::{Event, Stats};
 use crate::member::{Member, Tags};
 use crate::proto::Status;
-use crate::runtime::{Command, FaultCommand, Runtime, Snapshot, fresh_seed};
+use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
 
 /// Extra time [`Node::start`] waits beyond `join_timeout` for the core's own verdict, so that a
 /// loaded machine is not mistaken for an unreachable seed.
@@ -64,6 +64,21 @@ pub struct Node {
     name: String,
     leave_timeout: Duration,
     last: Arc<Mutex<Option<Snapshot>>>,
+}
+
+/// A node's view and counters at one instant, from [`Node::snapshot`].
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Every member the node knows, itself excluded (as [`Node::members`]).
+    pub members: Vec<Member>,
+    /// The node itself as it presents itself to the cluster (as [`Node::local`]).
+    pub local: Member,
+    /// The running counters (as [`Node::stats`]).
+    pub stats: Stats,
+    /// Lifeguard's local health score (as [`Node::health`]).
+    pub health: u32,
+    /// Where the node stands (as [`Node::status`]).
+    pub status: Status,
 }
 
 /// Why [`Node::leave`] did not complete.
@@ -178,6 +193,12 @@ impl Node {
         self.ask(Command::Status, |s| s.status)
     }
 
+    /// Members, the local member, counters, health and status, read together in one round
+    /// trip to the loop, so they describe the same instant (and cost one wake-up, not five).
+    pub fn snapshot(&self) -> Snapshot {
+        self.ask(Command::Snapshot, Snapshot::clone)
+    }
+
     /// The address the socket is bound to, with the real port when the config asked for port 0.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -240,56 +261,10 @@ impl Node {
         self.stop_now();
     }
 
-    /// Fault injection, for tests and demos: drops each outgoing and each incoming datagram with
-    /// probability `rate` (0 turns loss off). Dropped datagrams count in `Stats::dropped_fault`.
-    ///
-    /// # Panics
-    ///
-    /// If `rate` is not within `0.0..=1.0`.
-    pub fn set_loss(&self, rate: f64) {
-        self.set_loss_rates(rate, rate);
-    }
-
-    /// Fault injection, for tests and demos: separate drop probabilities for outgoing (`send`)
-    /// and incoming (`recv`) datagrams. Giving every node of a cluster the same `recv` rate (and
-    /// no `send` loss) models uniform loss `recv` on every link.
-    ///
-    /// # Panics
-    ///
-    /// If a rate is not within `0.0..=1.0`.
-    pub fn set_loss_rates(&self, send: f64, recv: f64) {
-        for (which, rate) in [("send", send), ("recv", recv)] {
-            assert!(
-                (0.0..=1.0).contains(&rate),
-                "{which} loss rate must be within 0.0..=1.0, got {rate}"
-            );
-        }
-        self.send(Command::Fault(FaultCommand::Loss { send, recv }));
-    }
-
-    /// Fault injection, for tests and demos: drops every datagram to or from `peer`, as a
-    /// network partition would. Blocking on both sides of a cut makes it symmetric.
-    pub fn block(&self, peer: SocketAddr) {
-        self.send(Command::Fault(FaultCommand::Block(peer)));
-    }
-
-    /// Fault injection: lifts a [`Node::block`] of `peer`.
-    pub fn unblock(&self, peer: SocketAddr) {
-        self.send(Command::Fault(FaultCommand::Unblock(peer)));
-    }
-
-    /// Fault injection: lifts every [`Node::block`] (heals the partition on this side).
-    pub fn unblock_all(&self) {
-        self.send(Command::Fault(FaultCommand::UnblockAll));
-    }
-
-    /// Fault injection, for tests and demos: freezes the protocol for `duration`, like a GC
-    /// pause or a stopped VM. The loop reads no datagrams (they queue in the kernel's socket
-    /// buffer and are handled late), runs no timers and sends nothing; when the pause ends,
-    /// every overdue timer fires at once. Queries from this handle are still answered. A pause
-    /// during a pause extends it to the later end.
-    pub fn pause(&self, duration: Duration) {
-        self.send(Command::Fault(FaultCommand::Pause(duration)));
+    /// The fault-injection controls of this node (loss, blocked peers, pauses), for tests
+    /// and demos that need a misbehaving network or a stalled node.
+    pub fn faults(&self) -> Faults<'_> {
+        Faults { node: self }
     }
 
     /// Sends a command and wakes the loop; false when the loop is gone.
@@ -347,5 +322,69 @@ impl fmt::Debug for Node {
             .field("name", &self.name)
             .field("addr", &self.addr)
             .finish_non_exhaustive()
+    }
+}
+
+/// Fault injection on one node, from [`Node::faults`]: what a test or a demo uses to make the
+/// network lossy, cut a link, or stall the node, without touching the real network.
+///
+/// Every datagram a fault drops counts in `Stats::dropped_fault`.
+pub struct Faults<'a> {
+    node: &'a Node,
+}
+
+impl Faults<'_> {
+    /// Drops each outgoing and each incoming datagram with probability `rate` (0 turns loss
+    /// off).
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is not within `0.0..=1.0`.
+    pub fn set_loss(&self, rate: f64) {
+        self.set_loss_rates(rate, rate);
+    }
+
+    /// Separate drop probabilities for outgoing (`send`) and incoming (`recv`) datagrams.
+    /// Giving every node of a cluster the same `recv` rate (and no `send` loss) models uniform
+    /// loss `recv` on every link.
+    ///
+    /// # Panics
+    ///
+    /// If a rate is not within `0.0..=1.0`.
+    pub fn set_loss_rates(&self, send: f64, recv: f64) {
+        for (which, rate) in [("send", send), ("recv", recv)] {
+            assert!(
+                (0.0..=1.0).contains(&rate),
+                "{which} loss rate must be within 0.0..=1.0, got {rate}"
+            );
+        }
+        self.node
+            .send(Command::Fault(FaultCommand::Loss { send, recv }));
+    }
+
+    /// Drops every datagram to or from `peer`, as a network partition would. Blocking on both
+    /// sides of a cut makes it symmetric.
+    pub fn block(&self, peer: SocketAddr) {
+        self.node.send(Command::Fault(FaultCommand::Block(peer)));
+    }
+
+    /// Lifts a [`Faults::block`] of `peer`.
+    pub fn unblock(&self, peer: SocketAddr) {
+        self.node.send(Command::Fault(FaultCommand::Unblock(peer)));
+    }
+
+    /// Lifts every [`Faults::block`] (heals the partition on this side).
+    pub fn unblock_all(&self) {
+        self.node.send(Command::Fault(FaultCommand::UnblockAll));
+    }
+
+    /// Freezes the protocol for `duration`, like a GC pause or a stopped VM. The loop reads no
+    /// datagrams (they queue in the kernel's socket buffer and are handled late), runs no
+    /// timers and sends nothing; when the pause ends, every overdue timer fires at once.
+    /// Queries from the node's handle are still answered. A pause during a pause extends it to
+    /// the later end.
+    pub fn pause(&self, duration: Duration) {
+        self.node
+            .send(Command::Fault(FaultCommand::Pause(duration)));
     }
 }

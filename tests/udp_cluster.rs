@@ -341,7 +341,7 @@ fn node_with_total_loss_is_failed_by_the_others() {
     converge(&mut c, Duration::from_secs(5));
     let lossy = 1;
     let others: Vec<usize> = (0..5).filter(|&i| i != lossy).collect();
-    c.node(lossy).set_loss(1.0);
+    c.node(lossy).faults().set_loss(1.0);
     let bound = detection_bound(&config("x", vec![]), 5);
     let took = wait_for(bound + SLACK, || {
         c.all_see(&others, &[lossy], MemberState::Dead)
@@ -368,8 +368,8 @@ fn partition_is_visible_on_both_sides_and_heals() {
     let b: Vec<usize> = (6..n).collect();
     for &x in &a {
         for &y in &b {
-            c.node(x).block(c.addr(y));
-            c.node(y).block(c.addr(x));
+            c.node(x).faults().block(c.addr(y));
+            c.node(y).faults().block(c.addr(x));
         }
     }
     let bound = detection_bound(&config("x", vec![]), n);
@@ -382,7 +382,7 @@ fn partition_is_visible_on_both_sides_and_heals() {
     assert!(c.all_see(&b, &b, MemberState::Alive));
 
     for i in 0..n {
-        c.node(i).unblock_all();
+        c.node(i).faults().unblock_all();
     }
     // The sides remember each other as dead, and anti-entropy syncs with a remembered-dead
     // member now and then: the merge needs no rejoin, within two push-pull intervals.
@@ -400,7 +400,7 @@ fn paused_node_is_suspected_then_alive_again() {
     let frozen = 0;
     let others: Vec<usize> = (1..5).collect();
     let pause = Duration::from_millis(800);
-    c.node(frozen).pause(pause);
+    c.node(frozen).faults().pause(pause);
     let noticed = wait_for(pause, || {
         others.iter().any(|&o| {
             matches!(
@@ -533,7 +533,7 @@ fn lossy_network_raises_no_false_failures(rate: f64) {
     // Loss on receive at every node: each datagram crosses one lossy hop, so every link
     // loses `rate` of its traffic, the uniform loss.
     for i in 0..n {
-        c.node(i).set_loss_rates(0.0, rate);
+        c.node(i).faults().set_loss_rates(0.0, rate);
     }
     let run = lossy_run();
     // Waiting for a false failure that must never come: the wait is the test's run time.
@@ -547,7 +547,7 @@ fn lossy_network_raises_no_false_failures(rate: f64) {
     assert_eq!(failed, None, "false failures: {:?}", c.false_failures());
     assert!(dropped > 0, "the loss was not applied");
     for i in 0..n {
-        c.node(i).set_loss(0.0);
+        c.node(i).faults().set_loss(0.0);
     }
     assert!(wait_until(Duration::from_secs(5), || c.converged()));
 }

@@ -223,7 +223,7 @@ impl Demo {
     pub fn pause(&self, name: &str) -> Result<Duration, String> {
         match self.nodes.get(name) {
             Some(Slot::Running(node)) => {
-                node.pause(PAUSE_FOR);
+                node.faults().pause(PAUSE_FOR);
                 Ok(PAUSE_FOR)
             }
             Some(_) => Err(format!("{name} is not running")),
@@ -277,5 +277,5 @@ impl Demo {
 /// it receives and nothing of what it sends. (Dropping on both ends would make a datagram cross
 /// two lossy hops, and the header's "loss 20%" would really be 36%.)
 fn set_link_loss(node: &Node, rate: f64) {
-    node.set_loss_rates(0.0, rate);
+    node.faults().set_loss_rates(0.0, rate);
 }

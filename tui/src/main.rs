@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender, never, select};
 use ratatui::DefaultTerminal;
 use rumor::cli::{NodeArgs, flag_for_field};
 use rumor::{Event, Node};
-use rumor_tui::app::{Action, App, DemoState, Fault, Level, Sample};
+use rumor_tui::app::{Action, App, DemoState, Fault, Level};
 use rumor_tui::demo::{DEMO_LEAVE_TIMEOUT, Demo, Restarted};
 use rumor_tui::input::{self, UiEvent};
 use rumor_tui::logfile::LogFile;
@@ -291,13 +291,7 @@ impl Session {
 
     /// Asks the node for what events do not carry: counters, RTTs, its table, its health.
     fn sample(&mut self, now: Instant) {
-        let sample = Sample {
-            local: self.watched.local(),
-            members: self.watched.members(),
-            stats: self.watched.stats(),
-            health: self.watched.health(),
-        };
-        self.app.handle_sample(now, sample);
+        self.app.handle_sample(now, self.watched.snapshot());
     }
 
     fn act(

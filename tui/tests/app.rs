@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use rumor::{EventKind, Incarnation, MemberState, NodeName, Stats};
+use rumor::{EventKind, Incarnation, MemberState, NodeName, Snapshot, Stats, Status};
 use rumor_tui::app::{
-    Action, App, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, Level, Mode, Sample,
+    Action, App, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, Level, Mode,
     SortColumn,
 };
 use rumor_tui::input::UiEvent;
@@ -18,12 +18,13 @@ fn name(n: &str) -> NodeName {
     NodeName::new(n).unwrap()
 }
 
-fn local_sample(app: &App, members: Vec<rumor::Member>, stats: Stats) -> Sample {
-    Sample {
+fn local_sample(app: &App, members: Vec<rumor::Member>, stats: Stats) -> Snapshot {
+    Snapshot {
         local: app.local().unwrap().member.clone(),
         members,
         stats,
         health: 0,
+        status: Status::Running,
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use common::*;
 use crossterm::event::KeyCode;
 use ratatui::style::Color;
-use rumor::Stats;
-use rumor_tui::app::{Action, DemoState, Fault, Mode, Sample};
+use rumor::{Snapshot, Stats, Status};
+use rumor_tui::app::{Action, DemoState, Fault, Mode};
 
 #[test]
 fn table_shows_each_member_with_state_incarnation_and_age() {
@@ -199,11 +199,12 @@ fn traffic_pane_shows_rates_from_two_samples() {
     let mut stats = Stats::default();
     app.handle_sample(
         at(o, 10.0),
-        Sample {
+        Snapshot {
             local: local.clone(),
             members: Vec::new(),
             stats: stats.clone(),
             health: 0,
+            status: Status::Running,
         },
     );
     stats.packets_in[0] = 240;
@@ -213,11 +214,12 @@ fn traffic_pane_shows_rates_from_two_samples() {
     stats.dropped_fault = 7;
     app.handle_sample(
         at(o, 12.0),
-        Sample {
+        Snapshot {
             local,
             members: Vec::new(),
             stats,
             health: 2,
+            status: Status::Running,
         },
     );
     let screen = lines(&render(&app, 80, 24));

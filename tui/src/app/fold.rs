@@ -3,11 +3,11 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
-use rumor::Event;
+use rumor::{Event, Snapshot};
 
 use super::Action;
 use super::state::{
-    App, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry, MemberRow, Rate, Sample,
+    App, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry, MemberRow, Rate,
     TRAFFIC_LEN, push_bounded,
 };
 use crate::input::UiEvent;
@@ -59,7 +59,7 @@ impl App {
 
     /// Takes the once-a-second sample: traffic rates, RTTs, the local node, and anything the
     /// events did not say (the node's table is the truth; events only tell the story).
-    pub fn handle_sample(&mut self, now: Instant, sample: Sample) {
+    pub fn handle_sample(&mut self, now: Instant, sample: Snapshot) {
         self.advance(now);
         if let Some((then, prev)) = &self.last_sample {
             let secs = now.saturating_duration_since(*then).as_secs_f64();

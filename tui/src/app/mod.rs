@@ -16,6 +16,6 @@ mod table;
 
 pub use state::{
     Action, App, Counts, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry,
-    LOG_LEN, Level, LogLine, MemberRow, Mode, Pane, Rate, Sample, TRAFFIC_LEN,
+    LOG_LEN, Level, LogLine, MemberRow, Mode, Pane, Rate, TRAFFIC_LEN,
 };
 pub use table::{SortColumn, natural_cmp};

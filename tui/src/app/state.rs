@@ -123,19 +123,6 @@ pub struct Rate {
     pub packets_out_by_kind: [u64; MessageKind::COUNT],
 }
 
-/// What the draw loop reads from the node once a second.
-#[derive(Clone, Debug)]
-pub struct Sample {
-    /// The local node itself.
-    pub local: Member,
-    /// Everyone else the node knows, as it knows them now.
-    pub members: Vec<Member>,
-    /// Its counters (they only grow; the rate is the difference of two samples).
-    pub stats: Stats,
-    /// Lifeguard's local health score (0 = healthy).
-    pub health: u32,
-}
-
 /// Which interaction the keys currently drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -1,4 +1,5 @@
-//! The mio event loop that drives one [`Swim`](crate::Swim) over a UDP socket.
+//! The mio event loop that drives one [`Swim`](crate::Swim) over a UDP socket; its fault layer
+//! is in [`fault`].
 //!
 //! One thread per node owns the socket, the `Poll`, the core and the fault layer. Other threads
 //! talk to it only through [`Command`]s on a crossbeam channel followed by a [`Waker::wake`], and
@@ -16,7 +17,8 @@
 //!
 //! The loop never spins: with no deadline and no input it blocks in `poll` indefinitely.
 
-use std::collections::HashSet;
+mod fault;
+
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
@@ -26,15 +28,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Config;
 use crate::error::StartError;
 use crate::event::{Event, Stats};
 use crate::member::{Member, Tags};
+use crate::node::Snapshot;
 use crate::proto::{Status, Swim};
+
+pub(crate) use fault::FaultCommand;
+use fault::FaultLayer;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -67,16 +71,6 @@ pub(crate) fn fresh_seed() -> u64 {
     h.finish()
 }
 
-/// What the loop knew when it stopped; read by the handle once the loop is gone.
-#[derive(Clone, Debug)]
-pub(crate) struct Snapshot {
-    pub(crate) members: Vec<Member>,
-    pub(crate) local: Member,
-    pub(crate) stats: Stats,
-    pub(crate) health: u32,
-    pub(crate) status: Status,
-}
-
 /// A request from the handle to the loop. Queries carry a bounded(1) reply channel.
 pub(crate) enum Command {
     Members(Sender<Vec<Member>>),
@@ -84,6 +78,7 @@ pub(crate) enum Command {
     Stats(Sender<Stats>),
     Health(Sender<u32>),
     Status(Sender<Status>),
+    Snapshot(Sender<Snapshot>),
     SetTags(Tags),
     /// Start a graceful leave; the sender hears `()` once the core reports `Left`, after which
     /// the loop stops.
@@ -91,98 +86,6 @@ pub(crate) enum Command {
     /// Stop at once: no leave, no further datagrams (a crash, as seen from the network).
     Stop,
     Fault(FaultCommand),
-}
-
-/// Fault-injection commands (tests and demos only).
-pub(crate) enum FaultCommand {
-    /// Drop rates for outgoing and incoming datagrams, each in `0.0..=1.0`.
-    Loss {
-        send: f64,
-        recv: f64,
-    },
-    Block(SocketAddr),
-    Unblock(SocketAddr),
-    UnblockAll,
-    Pause(Duration),
-}
-
-/// The fault layer: off (`active == false`) unless a fault command turned something on, and
-/// then checked with one branch per datagram.
-///
-/// A pause models a stop-the-world stall (a GC pause, a frozen VM, SIGSTOP): the loop neither
-/// reads the socket nor runs timers nor sends, so datagrams queue in the kernel buffer and are
-/// processed, late, when the pause ends, and every overdue timer fires at once. This is the
-/// realistic shape of Lifeguard's "slow node", unlike dropping everything, which would look
-/// like packet loss. Local queries from the handle are still answered, so a dashboard stays live.
-struct Faults {
-    active: bool,
-    send_loss: f64,
-    recv_loss: f64,
-    blocked: HashSet<SocketAddr>,
-    paused_until: Option<Instant>,
-    rng: SmallRng,
-}
-
-impl Faults {
-    fn new(seed: u64) -> Self {
-        Faults {
-            active: false,
-            send_loss: 0.0,
-            recv_loss: 0.0,
-            blocked: HashSet::new(),
-            paused_until: None,
-            // Its own stream, so that turning faults on does not shift the core's randomness.
-            rng: SmallRng::seed_from_u64(seed ^ 0x5eed_fa17_5eed_fa17),
-        }
-    }
-
-    fn apply(&mut self, now: Instant, cmd: FaultCommand) {
-        match cmd {
-            FaultCommand::Loss { send, recv } => {
-                self.send_loss = send;
-                self.recv_loss = recv;
-            }
-            FaultCommand::Block(addr) => {
-                self.blocked.insert(addr);
-            }
-            FaultCommand::Unblock(addr) => {
-                self.blocked.remove(&addr);
-            }
-            FaultCommand::UnblockAll => self.blocked.clear(),
-            FaultCommand::Pause(d) => {
-                let until = now + d;
-                self.paused_until = Some(self.paused_until.map_or(until, |u| u.max(until)));
-            }
-        }
-        self.active = self.send_loss > 0.0
-            || self.recv_loss > 0.0
-            || !self.blocked.is_empty()
-            || self.paused_until.is_some();
-    }
-
-    /// True while paused; clears an expired pause.
-    fn paused(&mut self, now: Instant) -> bool {
-        match self.paused_until {
-            Some(until) if now < until => true,
-            Some(_) => {
-                self.paused_until = None;
-                self.active =
-                    self.send_loss > 0.0 || self.recv_loss > 0.0 || !self.blocked.is_empty();
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn drops(&mut self, peer: SocketAddr, rate: f64) -> bool {
-        if !self.active {
-            return false;
-        }
-        if self.blocked.contains(&peer) {
-            return true;
-        }
-        rate > 0.0 && self.rng.random_bool(rate.min(1.0))
-    }
 }
 
 /// Creates the node's UDP socket. SO_REUSEADDR stays off on purpose: on Linux it lets a second
@@ -210,7 +113,10 @@ pub(crate) struct Runtime {
     poll: Poll,
     socket: UdpSocket,
     swim: Swim,
-    faults: Faults,
+    faults: FaultLayer,
+    /// Sends the kernel refused: counted here, where they happen, and merged into the core's
+    /// counters in every snapshot.
+    send_errors: u64,
     commands: Receiver<Command>,
     events: Sender<Event>,
     /// False once every event receiver is gone: the core's events are then drained and dropped.
@@ -274,7 +180,8 @@ impl Runtime {
             poll,
             socket,
             swim,
-            faults: Faults::new(seed),
+            faults: FaultLayer::new(seed),
+            send_errors: 0,
             commands: cmd_rx,
             events: ev_tx,
             events_open: true,
@@ -304,7 +211,7 @@ impl Runtime {
             let before = now();
             let paused = self.faults.paused(before);
             let deadline = if paused {
-                self.faults.paused_until
+                self.faults.paused_until()
             } else {
                 self.swim.poll_timeout()
             };
@@ -353,9 +260,7 @@ impl Runtime {
         for _ in 0..4096 {
             match self.socket.recv_from(buf) {
                 Ok((len, from)) => {
-                    let recv_loss = self.faults.recv_loss;
-                    if self.faults.drops(from, recv_loss) {
-                        self.swim.stats_mut().dropped_fault += 1;
+                    if self.faults.drops_incoming(from) {
                         continue;
                     }
                     self.swim.handle_datagram(now, from, &buf[..len]);
@@ -386,9 +291,10 @@ impl Runtime {
             match cmd {
                 Command::Members(tx) => drop(tx.try_send(self.swim.members())),
                 Command::Local(tx) => drop(tx.try_send(self.swim.local())),
-                Command::Stats(tx) => drop(tx.try_send(self.swim.stats().clone())),
+                Command::Stats(tx) => drop(tx.try_send(self.stats())),
                 Command::Health(tx) => drop(tx.try_send(self.swim.health())),
                 Command::Status(tx) => drop(tx.try_send(self.swim.status())),
+                Command::Snapshot(tx) => drop(tx.try_send(self.snapshot())),
                 Command::SetTags(tags) => self.swim.set_tags(now, tags),
                 Command::Leave(tx) => {
                     if !matches!(self.swim.status(), Status::Leaving | Status::Left) {
@@ -408,9 +314,7 @@ impl Runtime {
             let Some(to) = self.swim.poll_transmit(buf) else {
                 return;
             };
-            let send_loss = self.faults.send_loss;
-            if self.faults.drops(to, send_loss) {
-                self.swim.stats_mut().dropped_fault += 1;
+            if self.faults.drops_outgoing(to) {
                 continue;
             }
             let mut attempts = 0;
@@ -422,11 +326,29 @@ impl Runtime {
                     // WouldBlock means the send buffer is full: the datagram is lost, exactly as
                     // a congested network would lose it; the protocol tolerates loss.
                     Err(_) => {
-                        self.swim.stats_mut().send_errors += 1;
+                        self.send_errors += 1;
                         break;
                     }
                 }
             }
+        }
+    }
+
+    /// The core's counters with the runtime's own (fault drops, send errors) merged in.
+    fn stats(&self) -> Stats {
+        let mut stats = self.swim.stats().clone();
+        stats.dropped_fault += self.faults.dropped();
+        stats.send_errors += self.send_errors;
+        stats
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            members: self.swim.members(),
+            local: self.swim.local(),
+            stats: self.stats(),
+            health: self.swim.health(),
+            status: self.swim.status(),
         }
     }
 
@@ -460,82 +382,9 @@ impl Drop for Runtime {
     /// core included), so that `Node` queries always have an answer. The socket closes right
     /// after, and the event sender with it, so readers of the event channel see it disconnect.
     fn drop(&mut self) {
-        let snapshot = Snapshot {
-            members: self.swim.members(),
-            local: self.swim.local(),
-            stats: self.swim.stats().clone(),
-            health: self.swim.health(),
-            status: self.swim.status(),
-        };
+        let snapshot = self.snapshot();
         if let Ok(mut last) = self.last.lock() {
             *last = Some(snapshot);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    #[test]
-    fn faults_are_off_by_default() {
-        let mut f = Faults::new(1);
-        assert!(!f.active);
-        for _ in 0..1000 {
-            assert!(!f.drops(addr(1), 1.0), "an inactive layer never drops");
-        }
-    }
-
-    #[test]
-    fn blocked_peers_are_dropped_both_ways_until_unblocked() {
-        let t = now();
-        let mut f = Faults::new(1);
-        f.apply(t, FaultCommand::Block(addr(1)));
-        assert!(f.drops(addr(1), f.recv_loss));
-        assert!(f.drops(addr(1), f.send_loss));
-        assert!(!f.drops(addr(2), f.send_loss));
-        f.apply(t, FaultCommand::UnblockAll);
-        assert!(!f.active);
-        assert!(!f.drops(addr(1), f.send_loss));
-    }
-
-    #[test]
-    fn loss_drops_about_the_given_share() {
-        let mut f = Faults::new(7);
-        f.apply(
-            now(),
-            FaultCommand::Loss {
-                send: 0.3,
-                recv: 0.0,
-            },
-        );
-        let dropped = (0..10_000)
-            .filter(|_| f.drops(addr(1), f.send_loss))
-            .count();
-        assert!((2_700..3_300).contains(&dropped), "{dropped}");
-        assert!(!f.drops(addr(1), f.recv_loss));
-        f.apply(
-            now(),
-            FaultCommand::Loss {
-                send: 0.0,
-                recv: 0.0,
-            },
-        );
-        assert!(!f.active);
-    }
-
-    #[test]
-    fn a_pause_ends_at_its_deadline_and_extends_to_the_later_one() {
-        let t = now();
-        let mut f = Faults::new(1);
-        f.apply(t, FaultCommand::Pause(Duration::from_millis(100)));
-        f.apply(t, FaultCommand::Pause(Duration::from_millis(50)));
-        assert!(f.paused(t + Duration::from_millis(99)));
-        assert!(!f.paused(t + Duration::from_millis(100)));
-        assert!(!f.active, "an ended pause turns the layer off again");
     }
 }
