@@ -7,6 +7,7 @@ mod awareness;
 mod gossip;
 mod members;
 mod merge;
+mod outbox;
 mod probe;
 #[cfg(test)]
 mod scenarios;
@@ -28,12 +29,13 @@ use crate::config::Config;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind, Stats};
 use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
-use crate::wire::{self, Message, PacketWriter, Update, WireError};
+use crate::wire::{self, Message, Update, WireError};
 
 use awareness::Awareness;
-use gossip::{Gossip, retransmit_limit};
+use gossip::Gossip;
 pub use members::Identity;
 use members::{Entry, Members};
+use outbox::Outgoing;
 use probe::{Probe, Relay};
 use suspicion::Suspicion;
 use timer::{Timer, Timers};
@@ -60,32 +62,6 @@ const MAX_RELAYS: usize = 1024;
 /// Sync replies allowed per protocol period, so a flood of sync requests cannot make this node
 /// send its whole table over and over.
 const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
-
-/// A datagram waiting to be encoded. Encoding happens at `poll_transmit`, so piggybacked gossip
-/// is the freshest there is when the packet actually leaves.
-struct Outgoing {
-    to: SocketAddr,
-    message: Message,
-    body: Body,
-}
-
-impl Outgoing {
-    fn piggyback(to: SocketAddr, message: Message) -> Self {
-        Outgoing {
-            to,
-            message,
-            body: Body::Piggyback { buddy: None },
-        }
-    }
-}
-
-enum Body {
-    /// Fill the room left with queued gossip; a ping first carries what we suspect about its
-    /// target (`buddy`).
-    Piggyback { buddy: Option<NodeName> },
-    /// Member records of a full-state sync; what does not fit goes in the next datagram.
-    Records(VecDeque<Update>),
-}
 
 /// One SWIM node's protocol state.
 ///
@@ -357,60 +333,10 @@ impl Swim {
     /// Writes the next datagram to send into `buf` (replacing its contents) and returns where
     /// to send it, or `None` when there is nothing to send.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        let budget = self.config.packet_budget;
-        let limit = retransmit_limit(self.config.retransmit_mult, self.members.active() + 1);
-        loop {
-            let out = self.outbox.pop_front()?;
-            let label = self.config.cluster_label.as_deref();
-            let mut w = PacketWriter::new(buf, label, &out.message, budget);
-            let mut follow_up = None;
-            match out.body {
-                Body::Piggyback { buddy } => {
-                    if let Some(target) = buddy
-                        && let Some(update) = self.buddy_update(&target)
-                    {
-                        w.push(&update);
-                    }
-                    let n = self.gossip.fill(&mut w, limit);
-                    if out.message == Message::Gossip && n == 0 {
-                        // Someone else's packet already carried the last of the news.
-                        continue;
-                    }
-                }
-                Body::Records(mut records) => {
-                    while let Some(u) = records.front() {
-                        if !w.push(u) {
-                            break;
-                        }
-                        records.pop_front();
-                    }
-                    if w.count() == 0 {
-                        // A record that cannot fit even alone would loop forever.
-                        records.pop_front();
-                    }
-                    if !records.is_empty()
-                        && let Message::Sync { join, .. } = out.message
-                    {
-                        follow_up = Some(Outgoing {
-                            to: out.to,
-                            message: Message::Sync { reply: false, join },
-                            body: Body::Records(records),
-                        });
-                    }
-                }
-            }
-            let count = w.count() as u64;
-            let len = w.finish() as u64;
-            let kind = out.message.kind().index();
-            self.stats.packets_out[kind] += 1;
-            self.stats.bytes_out[kind] += len;
-            self.stats.updates_out += count;
-            if let Some(next) = follow_up {
-                self.outbox.push_front(next);
-            }
-            self.check_leave();
-            return Some(out.to);
-        }
+        let to = self.encode_next(buf)?;
+        // That datagram may have carried the last copy of our Left update.
+        self.check_leave();
+        Some(to)
     }
 
     /// The next membership change observed, oldest first.
@@ -506,10 +432,6 @@ impl Swim {
         d.mul_f64(self.rng.random::<f64>())
     }
 
-    fn send(&mut self, to: SocketAddr, message: Message) {
-        self.outbox.push_back(Outgoing::piggyback(to, message));
-    }
-
     fn local_update(&self, state: MemberState) -> Update {
         Update {
             name: self.local.name.clone(),
@@ -537,51 +459,6 @@ impl Swim {
                 Tags::default()
             },
             from,
-        }
-    }
-
-    /// Lifeguard's buddy system: a ping to a member we suspect carries the suspicion, so the
-    /// member learns of it at once and refutes in its ack.
-    fn buddy_update(&self, target: &NodeName) -> Option<Update> {
-        let i = self.members.find(target.as_str())?;
-        let e = self.members.get(i)?;
-        (e.state == MemberState::Suspect)
-            .then(|| Self::entry_update(e, Some(self.local.name.clone())))
-    }
-
-    /// Sends queued gossip right away to up to `fanout` random members.
-    fn gossip_now(&mut self, fanout: usize) {
-        let mut picks = std::mem::take(&mut self.picks);
-        self.members.random(
-            &mut self.rng,
-            fanout,
-            None,
-            MemberState::is_active,
-            &mut picks,
-        );
-        for &i in &picks {
-            if let Some(addr) = self.members.get(i).map(|e| e.id.addr) {
-                self.send(addr, Message::Gossip);
-            }
-        }
-        self.picks = picks;
-    }
-
-    /// A member failed or left since the last input: pass the verdict on now rather than at
-    /// the next gossip tick, so it crosses the cluster in a few network round trips instead of
-    /// a few gossip intervals. Verdicts are rare, so this costs a few packets per departure,
-    /// and one burst however many arrived in one datagram.
-    fn pass_on_verdicts(&mut self) {
-        if std::mem::take(&mut self.verdict_heard) {
-            self.gossip_now(self.config.gossip_nodes);
-        }
-    }
-
-    fn on_gossip_tick(&mut self, now: Instant) {
-        self.timers
-            .schedule(now + self.config.gossip_interval, Timer::GossipTick);
-        if !self.gossip.is_empty() {
-            self.gossip_now(self.config.gossip_nodes);
         }
     }
 

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::outbox::{Body, Outgoing};
 use super::timer::Timer;
 use super::{MAX_RELAYS, Status, Swim};
 use crate::member::{Incarnation, MemberState, NodeName};
@@ -158,10 +159,10 @@ impl Swim {
             seq,
             target: target.id(),
         };
-        self.outbox.push_back(super::Outgoing {
+        self.outbox.push_back(Outgoing {
             to: addr,
             message: ping,
-            body: super::Body::Piggyback {
+            body: Body::Piggyback {
                 buddy: Some(target.clone()),
             },
         });

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use super::outbox::{Body, Outgoing};
 use super::timer::Timer;
-use super::{Body, MAX_SYNC_REPLIES_PER_PERIOD, Outgoing, Status, Swim};
+use super::{MAX_SYNC_REPLIES_PER_PERIOD, Status, Swim};
 use crate::member::MemberState;
 use crate::wire::Message;
 

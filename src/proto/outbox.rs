@@ -1,0 +1,152 @@
+//! The outbox: datagrams waiting to leave, and what fills them when they do.
+//!
+//! A queued datagram holds only its primary message; the room left under the packet budget is
+//! filled when it is encoded. A ping first carries what we suspect about its target
+//! (Lifeguard's buddy system), then queued gossip; a full-state sync carries member records,
+//! and what does not fit follows in the next datagram. Sending queued gossip at once (on a
+//! gossip tick, a leave or a verdict) is here too.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Swim;
+use super::gossip::retransmit_limit;
+use super::timer::Timer;
+use crate::member::{MemberState, NodeName};
+use crate::wire::{Message, PacketWriter, Update};
+
+/// A datagram waiting to be encoded. Encoding happens at `poll_transmit`, so piggybacked gossip
+/// is the freshest there is when the packet actually leaves.
+pub(super) struct Outgoing {
+    pub(super) to: SocketAddr,
+    pub(super) message: Message,
+    pub(super) body: Body,
+}
+
+impl Outgoing {
+    fn piggyback(to: SocketAddr, message: Message) -> Self {
+        Outgoing {
+            to,
+            message,
+            body: Body::Piggyback { buddy: None },
+        }
+    }
+}
+
+pub(super) enum Body {
+    /// Fill the room left with queued gossip; a ping first carries what we suspect about its
+    /// target (`buddy`).
+    Piggyback { buddy: Option<NodeName> },
+    /// Member records of a full-state sync; what does not fit goes in the next datagram.
+    Records(VecDeque<Update>),
+}
+
+impl Swim {
+    /// Encodes the next queued datagram into `buf` and returns where to send it, or `None`
+    /// when the outbox is empty. A gossip-only datagram left with nothing to carry is skipped.
+    pub(super) fn encode_next(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        let budget = self.config.packet_budget;
+        let limit = retransmit_limit(self.config.retransmit_mult, self.members.active() + 1);
+        loop {
+            let out = self.outbox.pop_front()?;
+            let label = self.config.cluster_label.as_deref();
+            let mut w = PacketWriter::new(buf, label, &out.message, budget);
+            let mut follow_up = None;
+            match out.body {
+                Body::Piggyback { buddy } => {
+                    if let Some(target) = buddy
+                        && let Some(update) = self.buddy_update(&target)
+                    {
+                        w.push(&update);
+                    }
+                    let n = self.gossip.fill(&mut w, limit);
+                    if out.message == Message::Gossip && n == 0 {
+                        // Someone else's packet already carried the last of the news.
+                        continue;
+                    }
+                }
+                Body::Records(mut records) => {
+                    while let Some(u) = records.front() {
+                        if !w.push(u) {
+                            break;
+                        }
+                        records.pop_front();
+                    }
+                    if w.count() == 0 {
+                        // A record that cannot fit even alone would loop forever.
+                        records.pop_front();
+                    }
+                    if !records.is_empty()
+                        && let Message::Sync { join, .. } = out.message
+                    {
+                        follow_up = Some(Outgoing {
+                            to: out.to,
+                            message: Message::Sync { reply: false, join },
+                            body: Body::Records(records),
+                        });
+                    }
+                }
+            }
+            let count = w.count() as u64;
+            let len = w.finish() as u64;
+            let kind = out.message.kind().index();
+            self.stats.packets_out[kind] += 1;
+            self.stats.bytes_out[kind] += len;
+            self.stats.updates_out += count;
+            if let Some(next) = follow_up {
+                self.outbox.push_front(next);
+            }
+            return Some(out.to);
+        }
+    }
+
+    pub(super) fn send(&mut self, to: SocketAddr, message: Message) {
+        self.outbox.push_back(Outgoing::piggyback(to, message));
+    }
+
+    /// Lifeguard's buddy system: a ping to a member we suspect carries the suspicion, so the
+    /// member learns of it at once and refutes in its ack.
+    fn buddy_update(&self, target: &NodeName) -> Option<Update> {
+        let i = self.members.find(target.as_str())?;
+        let e = self.members.get(i)?;
+        (e.state == MemberState::Suspect)
+            .then(|| Self::entry_update(e, Some(self.local.name.clone())))
+    }
+
+    /// Sends queued gossip right away to up to `fanout` random members.
+    pub(super) fn gossip_now(&mut self, fanout: usize) {
+        let mut picks = std::mem::take(&mut self.picks);
+        self.members.random(
+            &mut self.rng,
+            fanout,
+            None,
+            MemberState::is_active,
+            &mut picks,
+        );
+        for &i in &picks {
+            if let Some(addr) = self.members.get(i).map(|e| e.id.addr) {
+                self.send(addr, Message::Gossip);
+            }
+        }
+        self.picks = picks;
+    }
+
+    /// A member failed or left since the last input: pass the verdict on now rather than at
+    /// the next gossip tick, so it crosses the cluster in a few network round trips instead of
+    /// a few gossip intervals. Verdicts are rare, so this costs a few packets per departure,
+    /// and one burst however many arrived in one datagram.
+    pub(super) fn pass_on_verdicts(&mut self) {
+        if std::mem::take(&mut self.verdict_heard) {
+            self.gossip_now(self.config.gossip_nodes);
+        }
+    }
+
+    pub(super) fn on_gossip_tick(&mut self, now: Instant) {
+        self.timers
+            .schedule(now + self.config.gossip_interval, Timer::GossipTick);
+        if !self.gossip.is_empty() {
+            self.gossip_now(self.config.gossip_nodes);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Dissemination: how often each piece of news is sent, that datagrams stay in the packet
+//! budget, and that verdicts go out at once.
+
+use super::{MS, SEC};
+use crate::member::{Incarnation, MemberState};
+use crate::proto::testing::*;
+use crate::wire::Message;
+
+#[test]
+fn each_update_is_sent_at_most_the_retransmit_limit() {
+    let mut h = Harness::with_peers(5);
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(9, 3)]);
+    h.advance(60 * SEC);
+    let sends = h
+        .sent_updates()
+        .filter(|u| u.name == peer_name(9) && u.state == MemberState::Alive)
+        .count();
+    // n = 7 members: 4 * ceil(log10(8)) = 4.
+    assert_eq!(sends, 4);
+}
+
+#[test]
+fn refutations_are_sent_more_often_than_other_news() {
+    let mut h = Harness::with_peers(5);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(2, 0), MemberState::Suspect, Some(1))],
+    );
+    h.deliver(peer_addr(2), Message::Gossip, vec![alive(2, 1)]);
+    h.advance(60 * SEC);
+    let sends = h
+        .sent
+        .iter()
+        .filter(|(_, p)| !matches!(p.message, Message::Sync { .. }))
+        .flat_map(|(_, p)| p.updates.iter())
+        .filter(|u| {
+            u.name == peer_name(2)
+                && u.state == MemberState::Alive
+                && u.incarnation == Incarnation(1)
+        })
+        .count();
+    // n = 6: the usual limit is 4 * ceil(log10(7)) = 4; a refutation gets three times that.
+    assert_eq!(sends, 12);
+}
+
+#[test]
+fn datagrams_stay_within_the_packet_budget() {
+    let mut h = Harness::with_config(|c| c.packet_budget = 600);
+    let updates = (1..=200).map(|i| alive(i, 0)).collect();
+    h.deliver(peer_addr(0), Message::Gossip, updates);
+    h.advance(5 * SEC);
+    assert!(h.sent.len() > 5);
+    assert!(h.sizes.iter().all(|&s| s <= 600), "{:?}", h.sizes);
+}
+
+#[test]
+fn a_verdict_is_passed_on_at_once_not_at_the_next_gossip_tick() {
+    let mut h = Harness::with_peers(6);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(2, 0), MemberState::Left, None)],
+    );
+    let forwarded = h.gossip_about(2, MemberState::Left);
+    assert_eq!(
+        forwarded, 3,
+        "gossip_nodes members hear of the leave in the same instant"
+    );
+}
+
+#[test]
+fn our_own_verdict_is_passed_on_at_once() {
+    let mut h = Harness::with_peers(6);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(3, 0), MemberState::Suspect, Some(1))],
+    );
+    // p3 answers our pings but never refutes: our timer declares it dead after the maximum.
+    h.advance(24 * SEC - 10 * MS);
+    h.sent.clear();
+    h.advance(20 * MS);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
+    let told = h.gossip_about(3, MemberState::Dead);
+    assert_eq!(
+        told, 3,
+        "gossip_nodes members hear the verdict in the same instant"
+    );
+}
