@@ -81,9 +81,10 @@ pub struct Stats {
     pub dropped_version: u64,
     /// Datagrams dropped because they carried another cluster's label.
     pub dropped_wrong_cluster: u64,
-    /// Datagrams dropped by the runtime's fault layer (tests and demos only).
+    /// Datagrams dropped by the runtime's fault layer (tests and demos only). Counted by the
+    /// runtime, not the core: the core's own counters leave it at 0.
     pub dropped_fault: u64,
-    /// Datagrams the socket refused to send.
+    /// Datagrams the socket refused to send (counted by the runtime, like `dropped_fault`).
     pub send_errors: u64,
     /// Direct probes started.
     pub probes: u64,

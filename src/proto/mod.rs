@@ -385,11 +385,6 @@ impl Swim {
         &self.stats
     }
 
-    /// The counters, for the host to add what only it sees (send errors, injected faults).
-    pub fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.stats
-    }
-
     /// Where this node is in its life.
     pub fn status(&self) -> Status {
         self.status
