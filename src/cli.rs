@@ -15,7 +15,7 @@ use crate::member::Tags;
 /// override for every timing field (named as in hashicorp/memberlist).
 #[derive(Args, Clone, Debug, PartialEq)]
 pub struct NodeArgs {
-    /// Unique node name [default: <hostname>-<pid>]
+    /// Unique node name [default: HOSTNAME-PID]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 

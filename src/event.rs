@@ -43,9 +43,8 @@ impl fmt::Display for EventKind {
 }
 
 /// One membership change observed by this node.
-///
-/// DESIGN.md sketched one enum variant per kind, each with the same fields; a kind plus the
-/// member snapshot says the same without six copies of the fields.
+// A kind plus the member snapshot, rather than one enum variant per kind: every kind would
+// repeat the same fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

@@ -1,25 +1,58 @@
 //! # rumor
 //!
 //! A SWIM failure detector and cluster membership service over UDP, with Lifeguard's
-//! refinements.
+//! refinements. A program starts a [`Node`], and from then on knows who else is in the
+//! cluster ([`Node::members`]) and hears every change ([`Node::events`]): members that join,
+//! are suspected, fail, leave, come back or change their tags.
 //!
-//! Three layers, one rule:
+//! ```
+//! use std::time::Duration;
+//! use rumor::{Config, EventKind, Node, Profile};
+//!
+//! // A first node starts a cluster; port 0 lets the kernel pick a free port.
+//! let first = Node::start(Config::new(Profile::Test, "n1", "127.0.0.1:0".parse()?))?;
+//! let mut config = Config::new(Profile::Test, "n2", "127.0.0.1:0".parse()?);
+//! config.seeds = vec![first.addr()];
+//! let second = Node::start(config)?; // returns once it has joined
+//!
+//! let event = first.events().recv_timeout(Duration::from_secs(5))?;
+//! assert_eq!((event.kind, event.member.name.as_str()), (EventKind::Joined, "n2"));
+//!
+//! second.shutdown()?; // graceful: `first` reports n2 Left, not Failed
+//! let event = first.events().recv_timeout(Duration::from_secs(5))?;
+//! assert_eq!(event.kind, EventKind::Left);
+//! first.shutdown()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Profile::Test`] suits loopback and tests (50 ms periods); a service on a LAN uses
+//! [`Profile::Lan`], memberlist's defaults.
+//!
+//! ## Three layers, one rule
 //!
 //! ```text
 //!   your program / rumor-tui / rumor agent
-//!            │ Node (start, members, events, leave)       node.rs
+//!            │ Node (start, members, events, snapshot, leave)
 //!            ▼
-//!   runtime: one thread, mio Poll, one UDP socket          runtime.rs
+//!   the runtime: one thread, a mio Poll, one UDP socket
 //!            │ handle_datagram(now, from, bytes) / handle_timeout(now)
 //!            │ poll_transmit / poll_event / poll_timeout
 //!            ▼
-//!   proto::Swim: the protocol as a plain state machine     proto/
-//!            └── wire: the datagram codec                  wire/
+//!   proto::Swim: the protocol as a plain state machine
+//!            └── wire: the datagram codec
 //! ```
 //!
-//! The rule: `proto` never reads a clock, touches a socket, spawns a thread or sleeps. Time is
-//! an argument and I/O is a return value, so the same core runs under a fake clock in unit
-//! tests, under a virtual clock in the simulator (`sim`), and over real UDP in the runtime.
+//! The rule: [`proto`] never reads a clock, touches a socket, spawns a thread or sleeps. Time
+//! is an argument and I/O is a return value, so the same core runs under a fake clock in unit
+//! tests, under a virtual clock in the simulator (`sim`, with the `sim` feature), and over real
+//! UDP in the runtime.
+//!
+//! ## Features
+//!
+//! With `default-features = false` this is the library alone: it depends on mio, socket2,
+//! crossbeam-channel, rand, bincode and hashbrown. The default features add the tools:
+//! `cli` (the `rumor` agent's command-line options, [`cli::NodeArgs`], which a dashboard or a
+//! service can flatten into its own) and `sim` (the simulator, its scenarios and reports).
 
 #[cfg(feature = "cli")]
 pub mod cli;

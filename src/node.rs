@@ -6,25 +6,7 @@
 //! channel. Once the loop has stopped (after [`Node::leave`], or if it ever died), queries answer
 //! from the snapshot the loop left behind, so they never block or panic.
 //!
-//! ```
-//! use std::time::Duration;
-//! use rumor::{Config, EventKind, Node, Profile};
-//!
-//! // A first node starts a cluster; port 0 lets the kernel pick a free port.
-//! let first = Node::start(Config::new(Profile::Test, "n1", "127.0.0.1:0".parse()?))?;
-//! let mut config = Config::new(Profile::Test, "n2", "127.0.0.1:0".parse()?);
-//! config.seeds = vec![first.addr()];
-//! let second = Node::start(config)?; // returns once it has joined
-//!
-//! let event = first.events().recv_timeout(Duration::from_secs(5))?;
-//! assert_eq!((event.kind, event.member.name.as_str()), (EventKind::Joined, "n2"));
-//!
-//! second.shutdown()?; // graceful: `first` reports n2 Left, not Failed
-//! let event = first.events().recv_timeout(Duration::from_secs(5))?;
-//! assert_eq!(event.kind, EventKind::Left);
-//! first.shutdown()?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The crate documentation opens with an example of two nodes.
 
 use std::fmt;
 use std::net::SocketAddr;

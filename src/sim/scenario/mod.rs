@@ -1,6 +1,6 @@
 //! The measured scenarios behind `rumor sim`: one function per run (a cluster of N, one seed)
 //! returning what was measured, and one suite per scenario turning runs over N (and loss) into
-//! a [`Table`] and [`Chart`]s.
+//! a [`Table`](super::report::Table) and [`Chart`](super::report::Chart)s.
 //!
 //! Every run starts from a formed cluster ([`Sim::formed`]), lets it settle for a few protocol
 //! periods, then does its one thing. Every wait is bounded in virtual time; a condition that
