@@ -1,15 +1,10 @@
-//! The `rumor` binary.
-//!
-//! `rumor agent` runs one node and prints one JSON object per line on stdout for every membership
-//! change it observes; human-readable logs go to stderr. Exit codes: 0 after a clean leave
-//! (SIGINT/SIGTERM), 1 when the node cannot start or run (address in use, no seed answered), 2
-//! for bad flags or a bad configuration value.
+//! `rumor agent`: one node, its membership changes printed as JSON lines on stdout.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
 use rumor::{Event, Node, StartError, parse_duration};
@@ -17,27 +12,9 @@ use serde_json::json;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// SWIM + Lifeguard failure detector and cluster membership over UDP.
-#[derive(Parser, Debug)]
-#[command(name = "rumor", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// The binary's subcommands.
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run a node; print its membership changes as JSON lines on stdout
-    // Boxed: the node options are large next to the simulator's, and clap builds this once.
-    Agent(Box<AgentArgs>),
-    /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
-    Sim(rumor::sim::cli::SimArgs),
-}
-
 /// `rumor agent`: node options plus what only the agent prints.
 #[derive(Args, Debug)]
-struct AgentArgs {
+pub(crate) struct AgentArgs {
     #[command(flatten)]
     node: NodeArgs,
 
@@ -46,16 +23,8 @@ struct AgentArgs {
     stats_interval: Option<Duration>,
 }
 
-fn main() -> ExitCode {
-    // clap prints the message naming the flag and exits 2 on a usage error.
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Agent(args) => agent(*args),
-        Command::Sim(args) => rumor::sim::cli::run(args),
-    }
-}
-
-fn agent(args: AgentArgs) -> ExitCode {
+/// Runs the agent until a signal, a closed stdout, or the node stopping; returns the exit code.
+pub(crate) fn run(args: AgentArgs) -> ExitCode {
     let config = match args.node.into_config() {
         Ok(c) => c,
         Err(e) => {

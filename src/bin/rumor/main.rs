@@ -1,0 +1,40 @@
+//! The `rumor` binary.
+//!
+//! `rumor agent` runs one node and prints one JSON object per line on stdout for every membership
+//! change it observes; human-readable logs go to stderr. Exit codes: 0 after a clean leave
+//! (SIGINT/SIGTERM), 1 when the node cannot start or run (address in use, no seed answered), 2
+//! for bad flags or a bad configuration value.
+
+mod agent;
+
+use std::process::ExitCode;
+
+use agent::AgentArgs;
+use clap::{Parser, Subcommand};
+
+/// SWIM + Lifeguard failure detector and cluster membership over UDP.
+#[derive(Parser, Debug)]
+#[command(name = "rumor", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The binary's subcommands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node; print its membership changes as JSON lines on stdout
+    // Boxed: the node options are large next to the simulator's, and clap builds this once.
+    Agent(Box<AgentArgs>),
+    /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
+    Sim(rumor::sim::cli::SimArgs),
+}
+
+fn main() -> ExitCode {
+    // clap prints the message naming the flag and exits 2 on a usage error.
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Agent(args) => agent::run(*args),
+        Command::Sim(args) => rumor::sim::cli::run(args),
+    }
+}
