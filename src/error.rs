@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A configuration field breaks a rule. Nothing was started.
@@ -37,6 +38,12 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// Some other I/O setup step failed (poll, waker, thread spawn).
     Io(io::Error),
+    /// A live process already serves the configured control socket (another node started
+    /// with the same path). A stale socket of a dead one is replaced instead.
+    ControlInUse(PathBuf),
+    /// The control socket could not be created (its folder, the bind, its permissions), or its
+    /// path holds something other than a socket, which is left alone.
+    Control(PathBuf, io::Error),
     /// No seed answered within `join_timeout`.
     JoinTimeout {
         /// The seeds that were tried.
@@ -53,6 +60,10 @@ impl fmt::Display for StartError {
             StartError::AddrInUse(a) => write!(f, "address {a} is already in use"),
             StartError::Bind(a, e) => write!(f, "cannot bind {a}: {e}"),
             StartError::Io(e) => write!(f, "cannot start the node: {e}"),
+            StartError::ControlInUse(p) => write!(f, "another agent uses {}", p.display()),
+            StartError::Control(p, e) => {
+                write!(f, "cannot create the control socket {}: {e}", p.display())
+            }
             StartError::JoinTimeout { seeds, waited } => {
                 let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
                 write!(
@@ -69,7 +80,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Config(e) => Some(e),
-            StartError::Bind(_, e) | StartError::Io(e) => Some(e),
+            StartError::Bind(_, e) | StartError::Io(e) | StartError::Control(_, e) => Some(e),
             _ => None,
         }
     }

@@ -53,12 +53,16 @@
 //! crossbeam-channel, rand, bincode and hashbrown. The default features add the tools:
 //! `cli` (the `rumor` agent's command-line options, [`cli::NodeArgs`], which a dashboard or a
 //! service can flatten into its own) and `sim` (the simulator, its scenarios and reports).
+//! `cli` implies `control`: a node serves an operator's requests on a Unix socket
+//! ([`Config::control_socket`]), and `rumor::json` renders its events, members and counters.
 
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(feature = "control")]
+pub mod json;
 pub mod member;
 pub mod node;
 pub mod proto;

@@ -1,5 +1,5 @@
 //! The mio event loop that drives one [`Swim`](crate::Swim) over a UDP socket; its fault layer
-//! is in [`fault`].
+//! is in [`fault`], its control socket (with the `control` feature) in `control`.
 //!
 //! One thread per node owns the socket, the `Poll`, the core and the fault layer. Other threads
 //! talk to it only through [`Command`]s on a crossbeam channel followed by a [`Waker::wake`], and
@@ -11,12 +11,15 @@
 //! 1. sleep in `Poll::poll` until a datagram, a command, or the core's next deadline;
 //! 2. read the clock once, then drain the socket until `WouldBlock` into `handle_datagram`;
 //! 3. call `handle_timeout` when the core's deadline has passed;
-//! 4. serve commands (snapshots, tags, leave, stop, faults);
+//! 4. serve commands (snapshots, tags, leave, stop, faults), then (after sending what the core
+//!    has queued so far) control socket requests, for a bounded slice of time;
 //! 5. send every datagram `poll_transmit` hands out;
 //! 6. forward every `poll_event` into the event channel.
 //!
 //! The loop never spins: with no deadline and no input it blocks in `poll` indefinitely.
 
+#[cfg(feature = "control")]
+mod control;
 mod fault;
 
 use std::hash::{BuildHasher, Hasher};
@@ -127,6 +130,10 @@ pub(crate) struct Runtime {
     join_waiter: Option<Sender<Status>>,
     leave_waiters: Vec<Sender<()>>,
     last: Arc<Mutex<Option<Snapshot>>>,
+    /// The control socket, when the config names one. Declared last: it closes (and removes
+    /// its file) after everything else has been dropped.
+    #[cfg(feature = "control")]
+    control: Option<control::Control>,
 }
 
 /// What `Runtime::new` hands back to the handle besides the runtime itself.
@@ -159,6 +166,11 @@ impl Runtime {
             .register(&mut socket, SOCKET, Interest::READABLE)
             .map_err(StartError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
+        #[cfg(feature = "control")]
+        let control = match &config.control_socket {
+            Some(path) => Some(control::Control::new(path, &config.name, poll.registry())?),
+            None => None,
+        };
 
         let seeds = config.seeds.clone();
         let mut swim = Swim::new(config, seed, now())?;
@@ -189,6 +201,8 @@ impl Runtime {
             join_waiter,
             leave_waiters: Vec::new(),
             last: Arc::clone(&last),
+            #[cfg(feature = "control")]
+            control,
         };
         let handles = Handles {
             commands: cmd_tx,
@@ -215,7 +229,14 @@ impl Runtime {
             } else {
                 self.swim.poll_timeout()
             };
-            let timeout = if self.backlog && !paused {
+            #[cfg(feature = "control")]
+            let (deadline, busy) = match &self.control {
+                Some(c) => (earliest(deadline, c.next_deadline()), c.busy()),
+                None => (deadline, false),
+            };
+            #[cfg(not(feature = "control"))]
+            let busy = false;
+            let timeout = if (self.backlog && !paused) || busy {
                 Some(Duration::ZERO)
             } else {
                 deadline.map(|d| d.saturating_duration_since(before))
@@ -242,9 +263,18 @@ impl Runtime {
                 // A stop is a crash as the network sees it: nothing queued goes out.
                 break;
             }
+            #[cfg(feature = "control")]
+            {
+                // The protocol's datagrams (acks above all) go out before any request is
+                // served, so a busy control socket never delays them.
+                if !paused {
+                    self.flush_transmits(&mut send_buf);
+                }
+                self.serve_control(now, &events);
+            }
             if !paused {
                 self.flush_transmits(&mut send_buf);
-                self.forward_events();
+                self.forward_events(now);
             }
             self.notify_waiters();
             if self.swim.status() == Status::Left {
@@ -352,8 +382,14 @@ impl Runtime {
         }
     }
 
-    fn forward_events(&mut self) {
+    // `now` dates a slow monitor's drop; without the control socket there is none.
+    #[cfg_attr(not(feature = "control"), allow(unused_variables))]
+    fn forward_events(&mut self, now: Instant) {
         while let Some(event) = self.swim.poll_event() {
+            #[cfg(feature = "control")]
+            if let Some(control) = &mut self.control {
+                control.publish(now, &event);
+            }
             if self.events_open && self.events.send(event).is_err() {
                 // Every receiver is gone (the program stopped listening): keep running the
                 // protocol, just stop reporting.
@@ -386,5 +422,18 @@ impl Drop for Runtime {
         if let Ok(mut last) = self.last.lock() {
             *last = Some(snapshot);
         }
+        #[cfg(feature = "control")]
+        if let Some(control) = &mut self.control {
+            control.finish(self.swim.status() == Status::Left);
+        }
+    }
+}
+
+/// The earlier of two optional deadlines.
+#[cfg(feature = "control")]
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

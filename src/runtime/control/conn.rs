@@ -1,0 +1,351 @@
+//! One control client: line framing in, buffered lines out, every buffer bounded.
+//!
+//! The stream is non-blocking and registered edge-triggered, so each method works until the
+//! kernel says `WouldBlock`, and the owner calls again on the next readiness event.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+/// The longest request line accepted, newline excluded. Requests are small (the largest, a tag
+/// change, is bounded by the tags' own 512 bytes); the bound only stops a client that never
+/// sends a newline from growing the node's memory.
+pub(super) const MAX_LINE: usize = 64 * 1024;
+
+/// While more than this many answer bytes wait to be written, no further request of the
+/// client is read: a client that asks faster than it reads is slowed down, not buffered for.
+pub(super) const SOFT_OUTPUT: usize = 64 * 1024;
+
+/// How many event bytes may wait for a monitor before it is dropped as too slow.
+pub(super) const MONITOR_OUTPUT: usize = 1024 * 1024;
+
+/// How long a connection that is being closed (it misbehaved, or its monitor was dropped) may
+/// take to read its last answer before it is closed anyway.
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// What [`Conn::next_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// A complete line, without its newline (nor a `\r` before it).
+    Line(Vec<u8>),
+    /// A line passed [`MAX_LINE`] without ending; its bytes are discarded.
+    TooLong,
+    /// The client hung up in the middle of a line; the fragment is discarded.
+    HalfLine,
+    /// Nothing to do until the next readiness event: no complete line yet, answers waiting to
+    /// be written, or the connection no longer takes requests.
+    Idle,
+}
+
+/// A control connection: a stream plus its input and output buffers and where it stands.
+pub(super) struct Conn<S> {
+    pub(super) stream: S,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// Bytes at the front of `output` already written.
+    sent: usize,
+    /// The client will send nothing more (it closed its side).
+    eof: bool,
+    /// A read or write failed (the client is gone): close at once.
+    broken: bool,
+    /// Takes no more requests; closed once the output is written, or at this deadline.
+    closing: Option<Instant>,
+    /// Subscribed to the node's events.
+    pub(super) monitor: bool,
+    /// Listed among the connections with work left this loop iteration.
+    pub(super) ready: bool,
+}
+
+impl<S: Read + Write> Conn<S> {
+    pub(super) fn new(stream: S) -> Self {
+        Conn {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            sent: 0,
+            eof: false,
+            broken: false,
+            closing: None,
+            monitor: false,
+            ready: false,
+        }
+    }
+
+    /// Answer bytes not yet written.
+    pub(super) fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// The next request line, reading as much as needed (and available).
+    pub(super) fn next_line(&mut self, scratch: &mut [u8]) -> Next {
+        loop {
+            if self.broken || self.closing.is_some() || self.pending() > SOFT_OUTPUT {
+                return Next::Idle;
+            }
+            if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+                if end > MAX_LINE {
+                    self.input.clear();
+                    return Next::TooLong;
+                }
+                let mut line: Vec<u8> = self.input.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Next::Line(line);
+            }
+            if self.input.len() > MAX_LINE {
+                self.input.clear();
+                return Next::TooLong;
+            }
+            if self.eof {
+                if self.input.is_empty() {
+                    return Next::Idle;
+                }
+                self.input.clear();
+                return Next::HalfLine;
+            }
+            match self.stream.read(scratch) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.input.extend_from_slice(&scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Idle,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.broken = true,
+            }
+        }
+    }
+
+    /// Queues one line (a newline is added) and writes what the kernel takes.
+    pub(super) fn send(&mut self, line: &[u8]) {
+        if self.broken {
+            return;
+        }
+        self.output.extend_from_slice(line);
+        self.output.push(b'\n');
+        self.flush();
+    }
+
+    /// Writes queued output until it is all written or the kernel's buffer is full.
+    pub(super) fn flush(&mut self) {
+        while !self.broken && self.sent < self.output.len() {
+            match self.stream.write(&self.output[self.sent..]) {
+                Ok(0) => self.broken = true,
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.broken = true,
+            }
+        }
+        if self.sent == self.output.len() {
+            self.output.clear();
+            self.sent = 0;
+        } else if self.sent > SOFT_OUTPUT {
+            // Reclaim the written front now and then rather than on every partial write.
+            self.output.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
+
+    /// Takes no further requests; the connection closes once its output is written, or at
+    /// `now + CLOSE_GRACE` at the latest.
+    pub(super) fn close_after(&mut self, now: Instant) {
+        self.input.clear();
+        self.monitor = false;
+        if self.closing.is_none() {
+            self.closing = Some(now + CLOSE_GRACE);
+        }
+    }
+
+    /// Drops the events queued for this monitor, keeping the stream line-aligned (the line
+    /// being written is finished), and queues `notice` as the last line before closing.
+    pub(super) fn drop_monitor(&mut self, now: Instant, notice: &[u8]) {
+        let rest = &self.output[self.sent..];
+        let keep = rest.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // The first unsent line may be partly written already: it is finished, the rest cut.
+        self.output.truncate(self.sent + keep);
+        self.close_after(now);
+        self.output.extend_from_slice(notice);
+        self.output.push(b'\n');
+        self.flush();
+    }
+
+    /// The deadline by which a closing connection is closed anyway.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.closing
+    }
+
+    /// True when the connection should be closed now.
+    pub(super) fn finished(&self, now: Instant) -> bool {
+        if self.broken || self.closing.is_some_and(|d| now >= d) {
+            return true;
+        }
+        // A client that stops sending is done once its answers are out, a monitor too: it
+        // keeps its side open while it listens, so a hang-up frees its slot at once rather
+        // than at the next event written into the void.
+        (self.closing.is_some() || self.eof) && self.pending() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A scripted peer: reads hand out `chunks` one by one then `WouldBlock` (or EOF once
+    /// `eof` is set); writes accept up to `room` bytes, then `WouldBlock`.
+    #[derive(Default)]
+    struct Peer {
+        chunks: VecDeque<Vec<u8>>,
+        eof: bool,
+        room: usize,
+        written: Vec<u8>,
+    }
+
+    impl Read for Peer {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.chunks.pop_front() {
+                Some(mut chunk) => {
+                    let n = chunk.len().min(buf.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    if n < chunk.len() {
+                        self.chunks.push_front(chunk.split_off(n));
+                    }
+                    Ok(n)
+                }
+                None if self.eof => Ok(0),
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+    }
+
+    impl Write for Peer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn conn(chunks: &[&[u8]], eof: bool) -> Conn<Peer> {
+        Conn::new(Peer {
+            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+            eof,
+            room: usize::MAX,
+            written: Vec::new(),
+        })
+    }
+
+    fn lines(c: &mut Conn<Peer>) -> Vec<Next> {
+        let mut scratch = [0u8; 16];
+        let mut out = Vec::new();
+        loop {
+            let next = c.next_line(&mut scratch);
+            if next == Next::Idle {
+                return out;
+            }
+            out.push(next);
+        }
+    }
+
+    #[test]
+    fn lines_are_framed_across_reads_and_crlf_is_accepted() {
+        let mut c = conn(
+            &[b"{\"cmd\":", b"\"stats\"}\r\n{\"cmd\"", b":\"members\"}\n"],
+            false,
+        );
+        assert_eq!(
+            lines(&mut c),
+            [
+                Next::Line(b"{\"cmd\":\"stats\"}".to_vec()),
+                Next::Line(b"{\"cmd\":\"members\"}".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_without_end_is_cut_at_the_bound() {
+        let long = vec![b'x'; MAX_LINE + 100];
+        let mut c = conn(&[&long], false);
+        assert_eq!(lines(&mut c), [Next::TooLong]);
+        // Exactly at the bound is still a line.
+        let mut max = vec![b'y'; MAX_LINE];
+        max.push(b'\n');
+        let mut c = conn(&[&max], false);
+        assert_eq!(lines(&mut c), [Next::Line(vec![b'y'; MAX_LINE])]);
+    }
+
+    #[test]
+    fn an_over_long_line_with_its_newline_in_one_read_is_refused_too() {
+        let mut long = vec![b'x'; MAX_LINE + 1];
+        long.extend_from_slice(b"\n{}\n");
+        let mut c = conn(&[&long], false);
+        assert_eq!(lines(&mut c).first(), Some(&Next::TooLong));
+    }
+
+    #[test]
+    fn a_hang_up_mid_line_is_a_half_line_after_the_complete_ones() {
+        let mut c = conn(&[b"{\"cmd\":\"stats\"}\n{\"cmd\":\"mem"], true);
+        assert_eq!(
+            lines(&mut c),
+            [Next::Line(b"{\"cmd\":\"stats\"}".to_vec()), Next::HalfLine]
+        );
+        // Answered with an error where possible: the client may still be reading.
+        let now = crate::test_epoch();
+        c.stream.room = 0;
+        c.send(b"error");
+        assert!(!c.finished(now));
+        c.stream.room = usize::MAX;
+        c.flush();
+        assert!(c.finished(now));
+        assert_eq!(c.stream.written, b"error\n");
+    }
+
+    #[test]
+    fn no_request_is_read_while_answers_pile_up() {
+        let mut c = conn(&[b"a\nb\n"], false);
+        c.stream.room = 0;
+        let mut scratch = [0u8; 16];
+        assert_eq!(c.next_line(&mut scratch), Next::Line(b"a".to_vec()));
+        c.send(&vec![b'z'; SOFT_OUTPUT + 1]);
+        assert_eq!(c.next_line(&mut scratch), Next::Idle);
+        // The client reads: the rest of the answer goes out and the next request is served.
+        c.stream.room = usize::MAX;
+        c.flush();
+        assert_eq!(c.pending(), 0);
+        assert_eq!(c.next_line(&mut scratch), Next::Line(b"b".to_vec()));
+    }
+
+    #[test]
+    fn a_dropped_monitor_ends_its_partial_line_then_gets_the_notice() {
+        let now = crate::test_epoch();
+        let mut c = conn(&[], false);
+        c.monitor = true;
+        c.stream.room = 4;
+        c.send(b"event-one");
+        c.send(b"event-two");
+        c.drop_monitor(now, b"dropped");
+        c.stream.room = usize::MAX;
+        c.flush();
+        assert_eq!(c.stream.written, b"event-one\ndropped\n");
+        assert!(!c.monitor);
+        assert!(c.finished(now), "closed once the notice is out");
+    }
+
+    #[test]
+    fn a_closing_client_that_never_reads_is_closed_at_the_deadline() {
+        let now = crate::test_epoch();
+        let mut c = conn(&[], false);
+        c.stream.room = 0;
+        c.send(b"error");
+        c.close_after(now);
+        assert!(!c.finished(now));
+        assert!(c.finished(now + CLOSE_GRACE));
+    }
+}

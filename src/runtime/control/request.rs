@@ -1,0 +1,189 @@
+//! The control socket's requests: one JSON object a line, `{"cmd": ..., fields}`.
+//!
+//! Parsing is strict (an unknown command or field is refused by name) so that a typo in a
+//! script is an error it sees, not a request silently done differently.
+
+use serde_json::{Map, Value};
+
+use crate::member::MemberState;
+
+/// The commands, for error messages.
+const COMMANDS: &str = "members, stats, tags, leave, monitor";
+
+/// A well-formed request.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Request {
+    /// `{"cmd":"members"}`, optionally `"status":"alive"` (or suspect, dead, left): the
+    /// members, this node included, with that state only when given.
+    Members { status: Option<MemberState> },
+    /// `{"cmd":"stats"}`: every counter, health, RTT percentiles, the socket's own counters.
+    Stats,
+    /// `{"cmd":"tags","set":{"k":"v"},"rm":["k"]}`: changes this node's tags (both fields
+    /// optional; with neither, the current tags are only read).
+    Tags {
+        set: Vec<(String, String)>,
+        rm: Vec<String>,
+    },
+    /// `{"cmd":"leave"}`: leave gracefully; answered once the leave is done, then the node stops.
+    Leave,
+    /// `{"cmd":"monitor"}`: stream every later event to this connection, one JSON line each.
+    Monitor,
+}
+
+/// Parses one request line, or says what is wrong with it.
+pub(super) fn parse(line: &[u8]) -> Result<Request, String> {
+    let value: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut fields) = value else {
+        return Err(r#"a request is a JSON object, like {"cmd":"members"}"#.into());
+    };
+    let cmd = match fields.remove("cmd") {
+        Some(Value::String(cmd)) => cmd,
+        Some(_) => return Err("`cmd` must be a string".into()),
+        None => return Err(format!("no `cmd` (one of: {COMMANDS})")),
+    };
+    let request = match cmd.as_str() {
+        "members" => Request::Members {
+            status: status(&mut fields)?,
+        },
+        "stats" => Request::Stats,
+        "tags" => Request::Tags {
+            set: set(&mut fields)?,
+            rm: rm(&mut fields)?,
+        },
+        "leave" => Request::Leave,
+        "monitor" => Request::Monitor,
+        other => return Err(format!("unknown command `{other}` (one of: {COMMANDS})")),
+    };
+    if let Some(field) = fields.keys().next() {
+        return Err(format!("unknown field `{field}` for `{cmd}`"));
+    }
+    Ok(request)
+}
+
+fn status(fields: &mut Map<String, Value>) -> Result<Option<MemberState>, String> {
+    let Some(value) = fields.remove("status") else {
+        return Ok(None);
+    };
+    let states = [
+        MemberState::Alive,
+        MemberState::Suspect,
+        MemberState::Dead,
+        MemberState::Left,
+    ];
+    value
+        .as_str()
+        .and_then(|text| states.into_iter().find(|s| s.as_str() == text))
+        .map(Some)
+        .ok_or_else(|| format!("`status` is {value}, not one of alive, suspect, dead, left"))
+}
+
+fn set(fields: &mut Map<String, Value>) -> Result<Vec<(String, String)>, String> {
+    let Some(value) = fields.remove("set") else {
+        return Ok(Vec::new());
+    };
+    let Value::Object(pairs) = value else {
+        return Err(r#"`set` must be an object of strings, like {"role":"db"}"#.into());
+    };
+    pairs
+        .into_iter()
+        .map(|(key, value)| match value {
+            Value::String(v) if !key.is_empty() => Ok((key, v)),
+            Value::String(_) => Err("a tag key must not be empty".into()),
+            other => Err(format!("tag `{key}` must have a string value, not {other}")),
+        })
+        .collect()
+}
+
+fn rm(fields: &mut Map<String, Value>) -> Result<Vec<String>, String> {
+    let Some(value) = fields.remove("rm") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(keys) = value else {
+        return Err(r#"`rm` must be an array of keys, like ["role"]"#.into());
+    };
+    keys.into_iter()
+        .map(|key| match key {
+            Value::String(k) => Ok(k),
+            other => Err(format!("a key in `rm` must be a string, not {other}")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Request {
+        parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    fn err(line: &[u8]) -> String {
+        parse(line).expect_err("refused")
+    }
+
+    #[test]
+    fn every_command_parses() {
+        assert_eq!(
+            ok(r#"{"cmd":"members"}"#),
+            Request::Members { status: None }
+        );
+        assert_eq!(
+            ok(r#"{"cmd":"members","status":"suspect"}"#),
+            Request::Members {
+                status: Some(MemberState::Suspect)
+            }
+        );
+        assert_eq!(ok(r#"{"cmd":"stats"}"#), Request::Stats);
+        assert_eq!(
+            ok(r#" {"rm":["zone"],"cmd":"tags","set":{"role":"db","v":""}} "#),
+            Request::Tags {
+                set: vec![("role".into(), "db".into()), ("v".into(), String::new())],
+                rm: vec!["zone".into()],
+            }
+        );
+        assert_eq!(
+            ok(r#"{"cmd":"tags"}"#),
+            Request::Tags {
+                set: vec![],
+                rm: vec![]
+            }
+        );
+        assert_eq!(ok(r#"{"cmd":"leave"}"#), Request::Leave);
+        assert_eq!(ok(r#"{"cmd":"monitor"}"#), Request::Monitor);
+    }
+
+    #[test]
+    fn garbage_is_refused_saying_why() {
+        assert!(err(b"hello").starts_with("not JSON"));
+        assert!(err(b"\xff\xfe{}").starts_with("not JSON"));
+        assert!(err(b"").starts_with("not JSON"));
+        assert!(err(b"[1,2]").contains("JSON object"));
+        assert!(err(br#"{"cmd":7}"#).contains("`cmd` must be a string"));
+        assert!(err(br#"{"command":"members"}"#).contains("no `cmd`"));
+        // Deep nesting hits serde_json's recursion limit instead of the stack's.
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(err(deep.as_bytes()).starts_with("not JSON"));
+    }
+
+    #[test]
+    fn unknown_commands_and_fields_are_named() {
+        let e = err(br#"{"cmd":"explode"}"#);
+        assert!(
+            e.contains("unknown command `explode`") && e.contains("members"),
+            "{e}"
+        );
+        let e = err(br#"{"cmd":"stats","verbose":true}"#);
+        assert!(e.contains("unknown field `verbose` for `stats`"), "{e}");
+    }
+
+    #[test]
+    fn bad_arguments_are_named() {
+        assert!(err(br#"{"cmd":"members","status":"zombie"}"#).contains("`status`"));
+        assert!(err(br#"{"cmd":"members","status":1}"#).contains("`status`"));
+        assert!(err(br#"{"cmd":"tags","set":["a"]}"#).contains("`set`"));
+        assert!(err(br#"{"cmd":"tags","set":{"a":1}}"#).contains("tag `a`"));
+        assert!(err(br#"{"cmd":"tags","set":{"":"x"}}"#).contains("empty"));
+        assert!(err(br#"{"cmd":"tags","rm":"a"}"#).contains("`rm`"));
+        assert!(err(br#"{"cmd":"tags","rm":[1]}"#).contains("`rm`"));
+    }
+}

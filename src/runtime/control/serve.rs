@@ -1,0 +1,106 @@
+//! Answering control requests: the one part of the socket that sees the core.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use mio::Events;
+use serde_json::{Value, json};
+
+use super::request::Request;
+use super::{Budget, Control};
+use crate::json;
+use crate::member::Tags;
+use crate::proto::Status;
+use crate::runtime::Runtime;
+
+impl Runtime {
+    /// Accepts clients, answers requests for one bounded slice (see [`Budget`]), and closes
+    /// the clients that are done. A request changes the core only through the calls a program's
+    /// `Node` uses (`set_tags`, `leave`), so both paths behave alike.
+    pub(in crate::runtime) fn serve_control(&mut self, now: Instant, events: &Events) {
+        // Taken out for the duration so that answering can borrow the rest of the runtime.
+        let Some(mut control) = self.control.take() else {
+            return;
+        };
+        control.handle_events(self.poll.registry(), events);
+        let mut budget = Budget::new();
+        while let Some((slot, request)) = control.next_request(now, &mut budget) {
+            if let Some(answer) = self.answer(now, &mut control, slot, request) {
+                control.reply(slot, &answer);
+            }
+        }
+        control.sweep(now, self.poll.registry());
+        self.control = Some(control);
+    }
+
+    /// The answer to one request; `None` when it comes later (a leave, once it is done).
+    fn answer(
+        &mut self,
+        now: Instant,
+        control: &mut Control,
+        slot: usize,
+        request: Request,
+    ) -> Option<Value> {
+        let local = self.swim.local();
+        let node = local.name.as_str();
+        let answer = match request {
+            Request::Members { status } => {
+                let mut members = self.swim.members();
+                members.push(local.clone());
+                members.sort_by(|a, b| a.name.cmp(&b.name));
+                let list: Vec<Value> = members
+                    .iter()
+                    .filter(|m| status.is_none_or(|s| m.state == s))
+                    .map(json::member)
+                    .collect();
+                json!({"ok": true, "node": node, "members": list})
+            }
+            Request::Stats => json!({
+                "ok": true,
+                "stats": json::stats(node, &self.snapshot(), json::unix_ms()),
+                "control": control.counters_json(),
+            }),
+            Request::Tags { set, rm } => {
+                let mut map: BTreeMap<String, String> = local
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                for key in &rm {
+                    map.remove(key);
+                }
+                map.extend(set);
+                match Tags::new(map) {
+                    Err(why) => json!({"ok": false, "error": format!("the tags would {why}")}),
+                    Ok(tags) => {
+                        // An unchanged set is not news: no new incarnation, nothing to gossip.
+                        if tags != local.tags {
+                            self.swim.set_tags(now, tags.clone());
+                        }
+                        let tags: BTreeMap<&str, &str> = tags.iter().collect();
+                        json!({
+                            "ok": true,
+                            "node": node,
+                            "tags": tags,
+                            "incarnation": self.swim.local().incarnation.0,
+                        })
+                    }
+                }
+            }
+            Request::Leave => {
+                if !matches!(self.swim.status(), Status::Leaving | Status::Left) {
+                    self.swim.leave(now);
+                }
+                control.leaving.push(slot);
+                return None;
+            }
+            Request::Monitor => {
+                if let Some(Some(conn)) = control.clients.get_mut(slot) {
+                    conn.monitor = true;
+                }
+                json!({"ok": true, "node": node, "monitor": true})
+            }
+        };
+        Some(answer)
+    }
+}
