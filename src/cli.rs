@@ -3,6 +3,7 @@
 //! binary (output format, the dashboard's demo mode) stay in that binary.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -102,6 +103,11 @@ pub struct NodeArgs {
     /// Most members the table holds; news of more is dropped and counted
     #[arg(long, value_name = "N")]
     pub max_members: Option<usize>,
+
+    /// Control socket (for rumor members, stats, tags, leave, monitor), or `none`
+    /// [default: $XDG_RUNTIME_DIR/rumor/NAME.sock, else TMPDIR/rumor-UID/NAME.sock]
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
 }
 
 impl NodeArgs {
@@ -143,6 +149,11 @@ impl NodeArgs {
         set(&mut c.leave_timeout, self.leave_timeout);
         set(&mut c.packet_budget, self.packet_budget);
         set(&mut c.max_members, self.max_members);
+        c.control_socket = match self.control {
+            None => Some(default_control_path(&c.name)),
+            Some(path) if path == Path::new("none") => None,
+            Some(path) => Some(path),
+        };
         c.validate()?;
         Ok(c)
     }
@@ -156,8 +167,36 @@ pub fn flag_for_field(field: &str) -> String {
         "advertise_addr" => "--advertise".into(),
         "seeds" => "--join".into(),
         "tags" => "--tag".into(),
+        "control_socket" => "--control".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
+}
+
+/// Where a node named `name` serves its control socket unless told otherwise:
+/// `NAME.sock` in [`default_control_dir`]. The `rumor` clients look there for `--name NAME`.
+pub fn default_control_path(name: &str) -> PathBuf {
+    default_control_dir().join(format!("{name}.sock"))
+}
+
+/// The folder of default control sockets: `$XDG_RUNTIME_DIR/rumor` (the session's private
+/// runtime folder), else `rumor-UID` in the temp dir, one folder per user since the node
+/// creates it 0700.
+pub fn default_control_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("rumor"),
+        None => std::env::temp_dir().join(format!("rumor-{}", user_id())),
+    }
+}
+
+/// This process's user id: the owner of its own `/proc` entry, since the crate forbids the
+/// unsafe `getuid`; elsewhere the `USER` variable.
+fn user_id() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid().to_string())
+        .ok()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "user".into())
 }
 
 /// `<hostname>-<pid>`: unique per process on a host, readable on a dashboard. Reads Linux's
@@ -192,7 +231,8 @@ mod tests {
     #[test]
     fn defaults_give_the_lan_profile_on_port_7946() {
         let c = parse(&["--name", "n1"]).unwrap().into_config().unwrap();
-        let lan = Config::new(Profile::Lan, "n1", "127.0.0.1:7946".parse().unwrap());
+        let mut lan = Config::new(Profile::Lan, "n1", "127.0.0.1:7946".parse().unwrap());
+        lan.control_socket = Some(default_control_path("n1"));
         assert_eq!(c, lan);
     }
 
@@ -300,6 +340,25 @@ mod tests {
             "{}",
             c.name
         );
+    }
+
+    #[test]
+    fn the_control_socket_defaults_to_the_name_and_none_turns_it_off() {
+        let c = parse(&["--name", "n1"]).unwrap().into_config().unwrap();
+        let path = c.control_socket.expect("a socket by default");
+        assert!(path.ends_with("n1.sock"), "{}", path.display());
+        assert_eq!(path.parent(), Some(default_control_dir().as_path()));
+        let c = parse(&["--control", "none"])
+            .unwrap()
+            .into_config()
+            .unwrap();
+        assert_eq!(c.control_socket, None);
+        let c = parse(&["--control", "/tmp/x/a.sock"]).unwrap();
+        assert_eq!(
+            c.into_config().unwrap().control_socket,
+            Some(PathBuf::from("/tmp/x/a.sock"))
+        );
+        assert_eq!(flag_for_field("control_socket"), "--control");
     }
 
     #[test]

@@ -76,6 +76,9 @@ fn start_cluster(n: u16, salt: u16, dir: &Path) -> Script {
         .env("RUMOR_BIN", env!("CARGO_BIN_EXE_rumor"))
         .env("RUMOR_PROFILE", "test")
         .env("RUMOR_RUN_DIR", dir)
+        // The agents' default control sockets go in the run folder, away from other tests'
+        // (and people's) agents of the same names.
+        .env("XDG_RUNTIME_DIR", dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -148,6 +151,7 @@ fn chaos_sh_disturbs_the_cluster_for_a_bounded_time_and_restores_it() {
         ])
         .args(["--seed", "7"])
         .arg(&dir)
+        .env("XDG_RUNTIME_DIR", &dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()

@@ -73,11 +73,11 @@ fn clock() -> Instant {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     // Nodes start before the terminal is taken over, so that a start error prints plainly.
-    let (watched, demo, leave_timeout) = match cli.demo {
+    let (watched, demo, leave_timeout, control) = match cli.demo {
         Some(n) => {
             eprintln!("rumor-tui: starting {n} demo nodes on 127.0.0.1 ...");
             let (first, demo) = Demo::start(n.into())?;
-            (first, Some(demo), DEMO_LEAVE_TIMEOUT + LEAVE_GRACE)
+            (first, Some(demo), DEMO_LEAVE_TIMEOUT + LEAVE_GRACE, None)
         }
         None => {
             let config = cli
@@ -85,6 +85,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 .into_config()
                 .map_err(|e| format!("{} {}", flag_for_field(e.field), e.reason))?;
             let timeout = config.leave_timeout;
+            let control = config.control_socket.clone();
             if config.seeds.is_empty() {
                 eprintln!("rumor-tui: starting a new cluster at {}", config.bind_addr);
             } else {
@@ -95,7 +96,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                     config.join_timeout
                 );
             }
-            (Node::start(config)?, None, timeout + LEAVE_GRACE)
+            (Node::start(config)?, None, timeout + LEAVE_GRACE, control)
         }
     };
     let log_path = cli
@@ -112,6 +113,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Level::Info,
         format!("{} running at {}", watched.name(), watched.addr()),
     );
+    if let Some(path) = &control {
+        app.log(Level::Info, format!("control socket at {}", path.display()));
+    }
     if let Some(n) = cli.demo {
         app.log(
             Level::Info,
@@ -262,7 +266,15 @@ impl Session {
                         dirty = true;
                     }
                     // The node stopped (it left): no more events will come.
-                    Err(_) => events = never(),
+                    Err(_) => {
+                        events = never();
+                        if !self.app.left_cluster && self.watched.status() == rumor::Status::Left {
+                            // Asked over the control socket (`rumor leave`).
+                            self.app.left_cluster = true;
+                            self.app.log(Level::Info, "left the cluster (rumor leave); q quits the dashboard");
+                            dirty = true;
+                        }
+                    }
                 },
                 recv(restarted) -> done => {
                     if let Ok(done) = done {

@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
-use rumor::{Event, Node, StartError, parse_duration};
-use serde_json::json;
+use rumor::{Event, Node, StartError, Status, json, parse_duration};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -61,6 +60,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
 
     let seeds = config.seeds.clone();
     let leave_timeout = config.leave_timeout;
+    let control = config.control_socket.clone();
     let node = match Node::start(config) {
         Ok(node) => node,
         Err(e) => {
@@ -81,6 +81,9 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         let list: Vec<String> = seeds.iter().map(ToString::to_string).collect();
         eprintln!("rumor: joined via {}", list.join(", "));
     }
+    if let Some(path) = &control {
+        eprintln!("rumor: control socket at {}", path.display());
+    }
 
     let events = node.events();
     let ticks = match args.stats_interval {
@@ -92,10 +95,15 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => {
-                    if print_line(&mut out, &event_json(&name, &ev)).is_err() {
+                    if print_line(&mut out, &json::event(&name, &ev, json::unix_ms())).is_err() {
                         // stdout is gone (the reader exited): nobody can hear us; leave cleanly.
                         break;
                     }
+                }
+                // Asked to leave over the control socket: the node left, and so does the agent.
+                Err(_) if node.status() == Status::Left => {
+                    eprintln!("rumor: left (asked over the control socket)");
+                    return ExitCode::SUCCESS;
                 }
                 Err(_) => {
                     eprintln!("rumor: the node stopped unexpectedly");
@@ -103,7 +111,8 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
                 }
             },
             recv(ticks) -> _ => {
-                if print_line(&mut out, &stats_json(&name, &node)).is_err() {
+                let stats = json::stats(&name, &node.snapshot(), json::unix_ms());
+                if print_line(&mut out, &stats).is_err() {
                     break;
                 }
             },
@@ -130,7 +139,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
 
 fn drain(out: &mut impl Write, name: &str, events: &Receiver<Event>) {
     for ev in events.try_iter() {
-        if print_line(out, &event_json(name, &ev)).is_err() {
+        if print_line(out, &json::event(name, &ev, json::unix_ms())).is_err() {
             return;
         }
     }
@@ -140,54 +149,4 @@ fn print_line(out: &mut impl Write, value: &serde_json::Value) -> io::Result<()>
     writeln!(out, "{value}")?;
     // One line per event, visible at once to a reader of a pipe.
     out.flush()
-}
-
-fn event_json(node: &str, ev: &Event) -> serde_json::Value {
-    json!({
-        "ts_ms": unix_ms(),
-        "node": node,
-        "event": ev.kind.as_str(),
-        "member": ev.member.name.as_str(),
-        "addr": ev.member.addr.to_string(),
-        "incarnation": ev.member.incarnation.0,
-    })
-}
-
-fn stats_json(node_name: &str, node: &Node) -> serde_json::Value {
-    let snapshot = node.snapshot();
-    let (s, members) = (&snapshot.stats, &snapshot.members);
-    let alive = members.iter().filter(|m| m.state.is_active()).count();
-    json!({
-        "ts_ms": unix_ms(),
-        "node": node_name,
-        "event": "stats",
-        "members": members.len(),
-        "active": alive,
-        "health": snapshot.health,
-        "packets_out": s.total_packets_out(),
-        "bytes_out": s.total_bytes_out(),
-        "packets_in": s.total_packets_in(),
-        "bytes_in": s.total_bytes_in(),
-        "dropped": s.total_dropped(),
-        "send_errors": s.send_errors,
-        "probes": s.probes,
-        "probes_failed": s.probes_failed,
-        "indirect_probes": s.indirect_probes,
-        "suspicions": s.suspicions,
-        "refutations": s.refutations,
-        "syncs": s.syncs,
-        "repairs": s.repairs,
-        "last_rtt_us": s.last_rtt_us,
-    })
-}
-
-/// Wall-clock milliseconds since the Unix epoch, for the `ts_ms` field.
-///
-/// clippy.toml forbids `SystemTime::now` so that protocol code takes time as an argument; a
-/// timestamp meant for humans and log tools must be wall-clock time at the moment of printing.
-#[allow(clippy::disallowed_methods)]
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
