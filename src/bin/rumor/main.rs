@@ -2,10 +2,15 @@
 //!
 //! `rumor agent` runs one node and prints one JSON object per line on stdout for every membership
 //! change it observes; human-readable logs go to stderr. Exit codes: 0 after a clean leave
-//! (SIGINT/SIGTERM), 1 when the node cannot start or run (address in use, no seed answered), 2
-//! for bad flags or a bad configuration value.
+//! (SIGINT/SIGTERM, or `rumor leave`), 1 when the node cannot start or run (address in use, no
+//! seed answered, its control socket in use), 2 for bad flags or a bad configuration value.
+//!
+//! `rumor members`, `stats`, `tags`, `leave` and `monitor` talk to a running agent through its
+//! control socket (see `client`).
 
 mod agent;
+mod client;
+mod prometheus;
 
 use std::process::ExitCode;
 
@@ -28,6 +33,8 @@ enum Command {
     Agent(Box<AgentArgs>),
     /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
     Sim(rumor::sim::cli::SimArgs),
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +43,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Agent(args) => agent::run(*args),
         Command::Sim(args) => rumor::sim::cli::run(args),
+        Command::Client(command) => client::run(command),
     }
 }

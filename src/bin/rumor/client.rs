@@ -1,0 +1,424 @@
+//! The operator's commands: `rumor members`, `stats`, `tags`, `leave` and `monitor`, each one
+//! request to a running agent's control socket and its answer, shown as a table for people or
+//! as JSON for scripts.
+//!
+//! Exit codes: 0 when the agent did what was asked, 1 when no agent answers at the path or it
+//! refused the request (the reason on stderr), 2 for bad flags.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use rumor::Tags;
+use rumor::cli::{default_control_dir, default_control_path};
+use serde_json::{Map, Value, json};
+
+use crate::prometheus;
+
+/// How long an agent may take to answer. A leave is answered once it is done, which takes at
+/// most the leave timeout (5 s with the wan profile).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The commands that talk to a running agent.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// List the members a running agent knows, itself included
+    Members {
+        #[command(flatten)]
+        target: Target,
+        /// Only members in this state
+        #[arg(long, value_name = "STATE", value_parser = ["alive", "suspect", "dead", "left"])]
+        status: Option<String>,
+    },
+    /// Show a running agent's counters, health and round-trip percentiles
+    Stats {
+        #[command(flatten)]
+        target: Target,
+        /// Print the Prometheus text format instead (for node_exporter's textfile collector)
+        #[arg(long, conflicts_with = "format")]
+        prometheus: bool,
+    },
+    /// Change a running agent's tags; the change gossips to every member
+    Tags {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        change: TagChange,
+    },
+    /// Make a running agent leave the cluster gracefully; the agent then exits 0
+    Leave {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stream a running agent's events until Ctrl-C (JSON lines unless --format table)
+    Monitor {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// `rumor tags set` or `rumor tags rm`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum TagChange {
+    /// Add or replace tags
+    Set {
+        /// The tags to set
+        #[arg(required = true, value_name = "KEY=VALUE", value_parser = Tags::parse_pair)]
+        pairs: Vec<(String, String)>,
+    },
+    /// Remove tags
+    Rm {
+        /// The keys to remove
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+}
+
+/// Which agent to ask, and how to show its answer.
+#[derive(Args, Debug)]
+pub(crate) struct Target {
+    /// The agent's control socket [default: the one socket in the default folder]
+    #[arg(long, value_name = "PATH", global = true)]
+    control: Option<PathBuf>,
+    /// The agent's node name, to find its socket at the default path
+    #[arg(long, value_name = "NAME", global = true, conflicts_with = "control")]
+    name: Option<String>,
+    /// table (for people) or json (one object a line, for scripts) [default: table; json for
+    /// monitor]
+    #[arg(long, value_name = "FORMAT", global = true)]
+    format: Option<Format>,
+}
+
+/// How answers are shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Why a command failed; it exits 1 with this on stderr.
+struct Failure(String);
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// Runs one command against its agent; returns the exit code.
+pub(crate) fn run(command: Command) -> ExitCode {
+    match execute(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(why)) => {
+            eprintln!("rumor: {why}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match command {
+        Command::Members { target, status } => {
+            let mut request = json!({"cmd": "members"});
+            if let Some(status) = status {
+                request["status"] = Value::from(status);
+            }
+            let answer = Agent::connect(&target)?.ask(&request)?;
+            match target.format() {
+                Format::Json => writeln!(out, "{answer}")?,
+                Format::Table => write!(out, "{}", members_table(&answer))?,
+            }
+        }
+        Command::Stats { target, prometheus } => {
+            let answer = Agent::connect(&target)?.ask(&json!({"cmd": "stats"}))?;
+            if prometheus {
+                write!(out, "{}", prometheus::render(&answer))?;
+            } else {
+                match target.format() {
+                    Format::Json => writeln!(out, "{answer}")?,
+                    Format::Table => {
+                        let parts = [("", &answer["stats"]), ("control", &answer["control"])];
+                        write!(out, "{}", key_value_table(&parts))?;
+                    }
+                }
+            }
+        }
+        Command::Tags { target, change } => {
+            let request = match change {
+                TagChange::Set { pairs } => {
+                    let set: Map<String, Value> = pairs
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::from(v)))
+                        .collect();
+                    json!({"cmd": "tags", "set": set})
+                }
+                TagChange::Rm { keys } => json!({"cmd": "tags", "rm": keys}),
+            };
+            let answer = Agent::connect(&target)?.ask(&request)?;
+            match target.format() {
+                Format::Json => writeln!(out, "{answer}")?,
+                Format::Table => write!(out, "{}", key_value_table(&[("", &answer)]))?,
+            }
+        }
+        Command::Leave { target } => {
+            let answer = Agent::connect(&target)?.ask(&json!({"cmd": "leave"}))?;
+            match target.format() {
+                Format::Json => writeln!(out, "{answer}")?,
+                Format::Table => writeln!(out, "{} left the cluster", text(&answer["node"]))?,
+            }
+        }
+        Command::Monitor { target } => {
+            let mut agent = Agent::connect(&target)?;
+            agent.ask(&json!({"cmd": "monitor"}))?;
+            // Events come when they happen: no answer deadline from here on.
+            agent.stream.set_read_timeout(None)?;
+            let format = target.format.unwrap_or(Format::Json);
+            loop {
+                let Some(event) = agent.read()? else {
+                    // The agent stopped (it left, or was stopped): nothing more will come.
+                    return Ok(());
+                };
+                if event["event"] == "monitor-dropped" {
+                    return Err(Failure(text(&event["error"])));
+                }
+                let shown = match format {
+                    Format::Json => writeln!(out, "{event}"),
+                    Format::Table => writeln!(out, "{}", event_row(&event)),
+                };
+                // A closed stdout (`rumor monitor | head`) ends the monitor quietly.
+                if shown.and_then(|()| out.flush()).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Target {
+    fn format(&self) -> Format {
+        self.format.unwrap_or(Format::Table)
+    }
+
+    /// The socket to use: `--control`, else `--name`'s default path, else the only socket in
+    /// the default folder.
+    fn path(&self) -> Result<PathBuf, Failure> {
+        if let Some(path) = &self.control {
+            return Ok(path.clone());
+        }
+        if let Some(name) = &self.name {
+            return Ok(default_control_path(name));
+        }
+        let dir = default_control_dir();
+        let mut sockets: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        sockets.sort();
+        match sockets.len() {
+            1 => Ok(sockets.remove(0)),
+            0 => Err(Failure(format!(
+                "no agent at {} (no socket there; give --name NAME or --control PATH)",
+                dir.display()
+            ))),
+            _ => {
+                let names: Vec<String> = sockets
+                    .iter()
+                    .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .collect();
+                Err(Failure(format!(
+                    "several agents in {} ({}): give --name NAME or --control PATH",
+                    dir.display(),
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// A connection to an agent's control socket.
+struct Agent {
+    path: PathBuf,
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Agent {
+    fn connect(target: &Target) -> Result<Agent, Failure> {
+        let path = target.path()?;
+        let stream = UnixStream::connect(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                Failure(format!("no agent at {}", path.display()))
+            }
+            _ => Failure(format!("cannot reach the agent at {}: {e}", path.display())),
+        })?;
+        stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+        let reader = BufReader::new(stream.try_clone()?);
+        Ok(Agent {
+            path,
+            stream,
+            reader,
+        })
+    }
+
+    /// Sends one request and reads its answer; an answer with `"ok": false` is a failure.
+    fn ask(&mut self, request: &Value) -> Result<Value, Failure> {
+        writeln!(self.stream, "{request}")?;
+        let answer = self.read()?.ok_or_else(|| {
+            Failure(format!(
+                "the agent at {} closed the connection without answering",
+                self.path.display()
+            ))
+        })?;
+        if answer["ok"] == true {
+            Ok(answer)
+        } else {
+            Err(Failure(format!(
+                "the agent refused: {}",
+                text(&answer["error"])
+            )))
+        }
+    }
+
+    /// The next line from the agent, parsed; `None` at the end of the stream.
+    fn read(&mut self) -> Result<Option<Value>, Failure> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Ok(None),
+            Ok(_) => serde_json::from_str(&line)
+                .map(Some)
+                .map_err(|e| Failure(format!("the agent sent something that is not JSON: {e}"))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(Failure(format!(
+                    "the agent at {} did not answer within {} s",
+                    self.path.display(),
+                    ANSWER_TIMEOUT.as_secs()
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A JSON value as plain text: strings without their quotes.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// NAME ADDRESS STATE INCARNATION RTT TAGS, one member a row, this node marked with `*`.
+fn members_table(answer: &Value) -> String {
+    let local = &answer["node"];
+    let mut rows = vec![["NAME", "ADDRESS", "STATE", "INC", "RTT", "TAGS"].map(String::from)];
+    for m in answer["members"].as_array().into_iter().flatten() {
+        let mark = if &m["name"] == local { " *" } else { "" };
+        let tags: Vec<String> = m["tags"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", text(v)))
+            .collect();
+        let rtt = m["rtt_us"]
+            .as_u64()
+            .map_or("-".into(), |us| format!("{:.1}ms", us as f64 / 1000.0));
+        rows.push([
+            format!("{}{mark}", text(&m["name"])),
+            text(&m["addr"]),
+            text(&m["state"]),
+            text(&m["incarnation"]),
+            rtt,
+            tags.join(","),
+        ]);
+    }
+    columns(&rows)
+}
+
+/// Left-aligned columns, two spaces apart, no trailing blanks.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Every field of some objects as `key  value` rows, each under its prefix, nested objects
+/// flattened with dots (`by_kind.packets_out.ping`); `ok` and `event` (always the same) are
+/// left out.
+fn key_value_table(parts: &[(&str, &Value)]) -> String {
+    fn join(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    }
+    fn flatten(key: String, value: &Value, rows: &mut Vec<[String; 2]>) {
+        match value {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    flatten(join(&key, k), v, rows);
+                }
+            }
+            other => rows.push([key, text(other)]),
+        }
+    }
+    let mut rows = Vec::new();
+    for (prefix, value) in parts {
+        for (k, v) in value.as_object().into_iter().flatten() {
+            if !matches!(k.as_str(), "ok" | "event") {
+                flatten(join(prefix, k), v, &mut rows);
+            }
+        }
+    }
+    columns(&rows)
+}
+
+/// One event as a line for people: time, observer, kind, member, address, incarnation.
+fn event_row(event: &Value) -> String {
+    let ms = event["ts_ms"].as_u64().unwrap_or(0);
+    let secs_of_day = (ms / 1000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03} UTC  {}  {:<8} {}  {}  inc {}",
+        secs_of_day / 3600,
+        secs_of_day / 60 % 60,
+        secs_of_day % 60,
+        ms % 1000,
+        text(&event["node"]),
+        text(&event["event"]),
+        text(&event["member"]),
+        text(&event["addr"]),
+        text(&event["incarnation"]),
+    )
+}
