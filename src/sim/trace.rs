@@ -5,6 +5,7 @@
 
 use super::{Delivery, Sim, SimEvent};
 use crate::event::EventKind;
+use crate::hash::{FNV1A_64_BASIS, fnv1a_64};
 
 /// The counts and the digest of one run so far.
 pub(super) struct Trace {
@@ -15,7 +16,7 @@ pub(super) struct Trace {
 impl Trace {
     pub(super) fn new() -> Self {
         Trace {
-            hash: FNV_OFFSET,
+            hash: FNV1A_64_BASIS,
             counts: [0; 6],
         }
     }
@@ -38,7 +39,7 @@ impl Trace {
     }
 
     fn mix(&mut self, x: u64) {
-        self.hash = fnv(self.hash, x);
+        self.hash = fnv1a_64(self.hash, &x.to_le_bytes());
     }
 }
 
@@ -70,16 +71,4 @@ fn kind_index(kind: EventKind) -> usize {
         EventKind::Left => 4,
         EventKind::Updated => 5,
     }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a over the eight bytes of `x`.
-fn fnv(mut h: u64, x: u64) -> u64 {
-    for b in x.to_le_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
 }
