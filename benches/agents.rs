@@ -1,13 +1,15 @@
 //! Real-process benchmark: N `rumor agent` processes on 127.0.0.1, measured from their JSON
 //! lines and from /proc.
 //!
-//! How to run: `scripts/bench.sh` (builds, runs this for N = 10, 50, 100 and writes
-//! docs/BENCHMARKS.md), or directly:
+//! How to run: `scripts/bench.sh` (builds, runs this for N = 10, 50, 100 against the deployable
+//! agent and writes docs/BENCHMARKS.md), or directly, against the release build of `rumor`
+//! that cargo builds with it:
 //!
 //! ```text
-//! cargo build --release --bins --examples
-//! target/release/examples/bench_agents --nodes 10,50 --steady 30s
+//! cargo bench --bench agents -- --nodes 10,50 --steady 30s
 //! ```
+//!
+//! It is declared `bench = false`, so a plain `cargo bench` does not start it.
 //!
 //! For each N it starts the agents (`--profile lan --stats-interval 1s`, all joining through
 //! the first), then measures: convergence (last start until every agent has seen all others
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rumor::parse_duration;
+use rumor::sim::report::proc_status_kib;
 use serde_json::Value;
 
 /// Measure N real agents on loopback.
@@ -44,8 +47,8 @@ struct Args {
     /// Settling time after convergence before the steady window starts
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     settle: Duration,
-    /// The rumor binary
-    #[arg(long, default_value = "target/release/rumor")]
+    /// The rumor binary the agents run (by default the one cargo built with this benchmark)
+    #[arg(long, default_value = env!("CARGO_BIN_EXE_rumor"))]
     binary: String,
     /// First UDP port; agent i binds base + i
     #[arg(long, default_value_t = 17946)]
@@ -62,6 +65,9 @@ struct Args {
     /// Longest wait for any one phase
     #[arg(long, default_value = "90s", value_parser = parse_duration)]
     phase_timeout: Duration,
+    /// `cargo bench` passes this to every benchmark it runs; it changes nothing here.
+    #[arg(long = "bench", hide = true)]
+    _cargo_bench: bool,
 }
 
 /// One JSON line from one agent.
@@ -204,16 +210,6 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(sum)
 }
 
-/// A `/proc/PID/status` figure in KiB: `VmRSS:` (resident) or `RssAnon:` (resident and not
-/// backed by a file: heap and stacks, without the shared libraries and the binary's text).
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 fn clock_ticks_per_second() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -316,9 +312,17 @@ fn spawn_one(args: &Args, i: usize, tx: &Sender<Line>) -> Result<Child, String> 
     Ok(child)
 }
 
+/// One row of the table: what each phase measured for one N.
 struct Row {
     n: usize,
     converge_s: f64,
+    steady: Steady,
+    kills: Kills,
+    leave_last_s: Option<f64>,
+}
+
+/// The steady-state figures, per agent.
+struct Steady {
     pkts_per_s: f64,
     bytes_per_s: f64,
     ip_bytes_per_s: f64,
@@ -327,23 +331,49 @@ struct Row {
     rss_mean_mib: f64,
     rss_max_mib: f64,
     anon_mean_mib: f64,
-    kill_first_s: Option<f64>,
-    kill_last_s: Option<f64>,
-    kill_last_max_s: Option<f64>,
-    leave_last_s: Option<f64>,
 }
 
+/// SIGKILL detection, in seconds from the kill; `None` where no kill was detected.
+struct Kills {
+    /// Mean over the kills of the first survivor's `failed`.
+    first_s: Option<f64>,
+    /// Mean over the kills of the last survivor's `failed` (None if any kill went undetected).
+    last_s: Option<f64>,
+    /// The slowest kill's last `failed`.
+    last_max_s: Option<f64>,
+}
+
+/// The four phases on one cluster of N, in order; every agent is killed on the way out.
 fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String> {
     let (tx, rx) = channel();
-    let start = mono();
-    let mut cluster = spawn(args, n, &tx)?;
-    let spawned = mono();
     let mut run = Run {
         args,
         stop: stop.clone(),
         rx,
         view: View::new(n),
     };
+    let (mut cluster, converge_s) = start(&mut run, n, &tx)?;
+    let steady = steady_state(&mut run, &cluster, n)?;
+    let kills = kill_and_restart(&mut run, &mut cluster, n, &tx)?;
+    // No agent starts after this: without our sender, a wait ends as soon as every reader has.
+    drop(tx);
+    let leave_last_s = leave(&mut run, &cluster, n);
+    drop(cluster);
+    Ok(Row {
+        n,
+        converge_s,
+        steady,
+        kills,
+        leave_last_s,
+    })
+}
+
+/// Starts the N agents and waits until each has seen every other join; returns them and the
+/// seconds from the last start until then.
+fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<(Cluster, f64), String> {
+    let start = mono();
+    let mut cluster = spawn(run.args, n, tx)?;
+    let spawned = mono();
     let all: Vec<usize> = (0..n).collect();
     if let Err(e) = run.wait("convergence", |v| v.converged(&all)) {
         // Say who is missing whom, so a failed run can be understood.
@@ -388,29 +418,34 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
         "  n={n}: started in {:.1}s, converged {converge_s:.2}s after the last start",
         spawned.duration_since(start).as_secs_f64()
     );
+    Ok((cluster, converge_s))
+}
 
-    // Steady state.
-    run.soak(args.settle)?;
+/// After `--settle`, traffic and CPU over the `--steady` window and memory at its end.
+fn steady_state(run: &mut Run, cluster: &Cluster, n: usize) -> Result<Steady, String> {
+    run.soak(run.args.settle)?;
     let tck = clock_ticks_per_second() as f64;
     let before: Vec<Counters> = run.view.stats.clone();
     let cpu0: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ticks(p)).collect();
     let ns0: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ns(p)).collect();
     let t0 = mono();
-    run.soak(args.steady)?;
+    run.soak(run.args.steady)?;
     let wall = mono().duration_since(t0).as_secs_f64();
     let cpu1: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ticks(p)).collect();
     let ns1: Vec<Option<u64>> = cluster.pids.iter().map(|&p| cpu_ns(p)).collect();
     let after = run.view.stats.clone();
+    // VmRSS is the resident set; RssAnon the part of it not backed by a file (heap and stacks,
+    // without the shared libraries and the binary's text).
     let mib = |field: &str| -> Vec<f64> {
         cluster
             .pids
             .iter()
-            .filter_map(|&p| status_kib(p, field))
+            .filter_map(|&p| proc_status_kib(Some(p), field))
             .map(|k| k as f64 / 1024.0)
             .collect()
     };
-    let rss = mib("VmRSS:");
-    let anon = mib("RssAnon:");
+    let rss = mib("VmRSS");
+    let anon = mib("RssAnon");
     let (mut pk, mut by, mut cpu, mut sched) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..n {
         let (b, a) = (&before[i], &after[i]);
@@ -428,19 +463,37 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     }
     let nf = n as f64;
     let (pkts_per_s, bytes_per_s) = (pk / nf, by / nf);
+    Ok(Steady {
+        pkts_per_s,
+        bytes_per_s,
+        ip_bytes_per_s: bytes_per_s + 28.0 * pkts_per_s,
+        cpu_pct: cpu / nf,
+        sched_pct: sched / nf,
+        rss_mean_mib: rss.iter().sum::<f64>() / rss.len().max(1) as f64,
+        rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
+        anon_mean_mib: anon.iter().sum::<f64>() / anon.len().max(1) as f64,
+    })
+}
 
-    // SIGKILL the last agent, wait until every survivor reports it failed, restart it (same
-    // name, so it rejoins at a higher incarnation) and wait for the cluster to be whole again;
-    // `kills` times. Each kill happens in a cluster of N, so the suspicion timeout, which grows
-    // with log N, is the same for every sample (detection time is a random variable: one
-    // sample says little).
+/// SIGKILLs the last agent, waits until every survivor reports it failed, restarts it (same
+/// name, so it rejoins at a higher incarnation) and waits for the cluster to be whole again;
+/// `--kills` times. Each kill happens in a cluster of N, so the suspicion timeout, which grows
+/// with log N, is the same for every sample (detection time is a random variable: one sample
+/// says little).
+fn kill_and_restart(
+    run: &mut Run,
+    cluster: &mut Cluster,
+    n: usize,
+    tx: &Sender<Line>,
+) -> Result<Kills, String> {
     let mut firsts = Vec::new();
     let mut lasts = Vec::new();
+    let all: Vec<usize> = (0..n).collect();
     let victim = n - 1;
     let vname = name(victim);
     let survivors: Vec<usize> = (0..victim).collect();
-    for _ in 0..args.kills {
-        run.soak(args.settle)?;
+    for _ in 0..run.args.kills {
+        run.soak(run.args.settle)?;
         let kill_ms = unix_ms();
         if let Some(Some(c)) = cluster.children.get_mut(victim) {
             let _ = c.kill();
@@ -463,7 +516,7 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
                 lasts.push(f64::NAN);
             }
         }
-        let child = spawn_one(args, victim, &tx)?;
+        let child = spawn_one(run.args, victim, tx)?;
         if let Some(pid) = cluster.pids.get_mut(victim) {
             *pid = child.id();
         }
@@ -477,18 +530,21 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     }
     eprintln!("  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?}");
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let kill_first_s = mean(&firsts);
-    let kill_last_s = mean(&lasts).filter(|m| m.is_finite());
-    let kill_last_max_s = lasts
-        .iter()
-        .copied()
-        .reduce(f64::max)
-        .filter(|m| m.is_finite());
+    Ok(Kills {
+        first_s: mean(&firsts),
+        last_s: mean(&lasts).filter(|m| m.is_finite()),
+        last_max_s: lasts
+            .iter()
+            .copied()
+            .reduce(f64::max)
+            .filter(|m| m.is_finite()),
+    })
+}
 
-    drop(tx);
-
-    // SIGTERM another: a graceful leave.
-    let leaver = victim;
+/// SIGTERMs the last agent (a graceful leave); the seconds until every other agent printed
+/// `left`, or `None` (said on stderr) if they did not all print it.
+fn leave(run: &mut Run, cluster: &Cluster, n: usize) -> Option<f64> {
+    let leaver = n - 1;
     let rest: Vec<usize> = (0..leaver).collect();
     let lname = name(leaver);
     let leave_ms = unix_ms();
@@ -510,23 +566,7 @@ fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<Row, String>
     if let Err(e) = left {
         eprintln!("  n={n}: {e}");
     }
-    drop(cluster);
-    Ok(Row {
-        n,
-        converge_s,
-        pkts_per_s,
-        bytes_per_s,
-        ip_bytes_per_s: bytes_per_s + 28.0 * pkts_per_s,
-        cpu_pct: cpu / nf,
-        sched_pct: sched / nf,
-        rss_mean_mib: rss.iter().sum::<f64>() / rss.len().max(1) as f64,
-        rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
-        anon_mean_mib: anon.iter().sum::<f64>() / anon.len().max(1) as f64,
-        kill_first_s,
-        kill_last_s,
-        kill_last_max_s,
-        leave_last_s,
-    })
+    leave_last_s
 }
 
 fn main() -> std::process::ExitCode {
@@ -534,7 +574,7 @@ fn main() -> std::process::ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
-            eprintln!("bench_agents: cannot handle signals: {e}");
+            eprintln!("bench agents: cannot handle signals: {e}");
             return std::process::ExitCode::from(1);
         }
     }
@@ -546,31 +586,31 @@ fn main() -> std::process::ExitCode {
     let mut failures = 0;
     for &n in &args.nodes {
         if n < 3 {
-            eprintln!("bench_agents: N must be at least 3 (one killed, two to notice)");
+            eprintln!("bench agents: N must be at least 3 (one killed, two to notice)");
             return std::process::ExitCode::from(2);
         }
-        eprintln!("bench_agents: {n} agents");
+        eprintln!("bench agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
                 "| {} | {:.2} | {} | {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
                 r.n,
                 r.converge_s,
-                opt(r.kill_first_s),
-                opt(r.kill_last_s),
-                opt(r.kill_last_max_s),
+                opt(r.kills.first_s),
+                opt(r.kills.last_s),
+                opt(r.kills.last_max_s),
                 opt(r.leave_last_s),
-                r.pkts_per_s,
-                r.bytes_per_s,
-                r.ip_bytes_per_s,
-                r.sched_pct,
-                r.cpu_pct,
-                r.rss_mean_mib,
-                r.rss_max_mib,
-                r.anon_mean_mib
+                r.steady.pkts_per_s,
+                r.steady.bytes_per_s,
+                r.steady.ip_bytes_per_s,
+                r.steady.sched_pct,
+                r.steady.cpu_pct,
+                r.steady.rss_mean_mib,
+                r.steady.rss_max_mib,
+                r.steady.anon_mean_mib
             ),
             Err(e) => {
                 // Record the failure as a row and go on with the other sizes.
-                eprintln!("bench_agents: n={n}: {e}");
+                eprintln!("bench agents: n={n}: {e}");
                 println!(
                     "| {n} | failed: {} | | | | | | | | | | |",
                     e.replace('|', "/")
