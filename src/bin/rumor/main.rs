@@ -6,6 +6,7 @@
 //! for bad flags or a bad configuration value.
 
 mod agent;
+mod handlers;
 
 use std::process::ExitCode;
 
