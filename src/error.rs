@@ -37,6 +37,14 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// Some other I/O setup step failed (poll, waker, thread spawn).
     Io(io::Error),
+    /// A seed given by host name (`Config::seed_hosts`) did not resolve to any address of the
+    /// bind address's IP version (without `retry_join`, which tries again later instead).
+    Resolve {
+        /// The seed as given, `host:port`.
+        seed: String,
+        /// What the resolver said.
+        error: io::Error,
+    },
     /// No seed answered within `join_timeout`.
     JoinTimeout {
         /// The seeds that were tried.
@@ -53,6 +61,7 @@ impl fmt::Display for StartError {
             StartError::AddrInUse(a) => write!(f, "address {a} is already in use"),
             StartError::Bind(a, e) => write!(f, "cannot bind {a}: {e}"),
             StartError::Io(e) => write!(f, "cannot start the node: {e}"),
+            StartError::Resolve { seed, error } => write!(f, "cannot resolve seed {seed}: {error}"),
             StartError::JoinTimeout { seeds, waited } => {
                 let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
                 write!(
@@ -70,6 +79,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Config(e) => Some(e),
             StartError::Bind(_, e) | StartError::Io(e) => Some(e),
+            StartError::Resolve { error, .. } => Some(error),
             _ => None,
         }
     }

@@ -85,6 +85,8 @@ pub(crate) enum Command {
     Leave(Sender<()>),
     /// Stop at once: no leave, no further datagrams (a crash, as seen from the network).
     Stop,
+    /// Ask these seeds to let us in (a background join attempt, see `Config::retry_join`).
+    Join(Vec<SocketAddr>),
     Fault(FaultCommand),
 }
 
@@ -303,6 +305,7 @@ impl Runtime {
                     self.leave_waiters.push(tx);
                 }
                 Command::Stop => return true,
+                Command::Join(seeds) => self.swim.join(now, &seeds),
                 Command::Fault(f) => self.faults.apply(now, f),
             }
         }

@@ -6,6 +6,7 @@
 //! for bad flags or a bad configuration value.
 
 mod agent;
+mod handlers;
 
 use std::process::ExitCode;
 
@@ -31,8 +32,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // clap prints the message naming the flag and exits 2 on a usage error.
-    let cli = Cli::parse();
+    // clap prints the message naming the flag and exits 2 on a usage error; so does a bad
+    // `--config` file, naming the key.
+    let cli: Cli = rumor::cli::parse();
     match cli.command {
         Command::Agent(args) => agent::run(*args),
         Command::Sim(args) => rumor::sim::cli::run(args),
