@@ -1,6 +1,11 @@
 //! Command-line options for one node, shared by `rumor agent` and `rumor-tui` (which flattens
 //! [`NodeArgs`] into its own arguments). Only node options live here; flags that belong to one
 //! binary (output format, the dashboard's demo mode) stay in that binary.
+//!
+//! [`parse`] reads a binary's arguments together with the file `--config` names, so that every
+//! flag of the binary, its own included, can also be set there.
+
+mod file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,7 +13,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::config::{Config, Profile, parse_duration};
+pub use file::{ArgsError, ConfigFileError, parse, try_parse_from};
+
+use crate::config::{Config, Profile, RetryJoin, parse_duration, split_host_port};
 use crate::error::ConfigError;
 use crate::member::Tags;
 
@@ -28,9 +35,28 @@ pub struct NodeArgs {
     #[arg(long, value_name = "IP:PORT")]
     pub advertise: Option<SocketAddr>,
 
-    /// A member to join through (repeatable); none starts a new cluster
-    #[arg(long = "join", value_name = "IP:PORT")]
-    pub join: Vec<SocketAddr>,
+    /// A member to join through, by address or host name (repeatable; names are resolved
+    /// at each join attempt); none starts a new cluster
+    #[arg(long = "join", value_name = "HOST:PORT", value_parser = parse_seed)]
+    pub join: Vec<String>,
+
+    /// Keep trying the --join seeds in the background, with backoff, until one answers,
+    /// running as a cluster of one meanwhile (instead of exiting when none answers)
+    #[arg(long)]
+    pub retry_join: bool,
+
+    /// With --retry-join: give up after N attempts [default: never]
+    #[arg(long, value_name = "N", requires = "retry_join")]
+    pub retry_join_max: Option<u32>,
+
+    /// With --retry-join: longest wait between attempts (the wait doubles up to it) [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "retry_join")]
+    pub retry_join_interval: Option<Duration>,
+
+    /// Read options from this TOML file: its keys are the long flags without `--`
+    /// (`probe-interval = "200ms"`); a flag given here overrides the file's key
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Timing profile: lan, wan, local (memberlist's) or test (fast, for loopback)
     #[arg(long, value_name = "PROFILE", default_value = "lan")]
@@ -117,7 +143,20 @@ impl NodeArgs {
         let name = self.name.unwrap_or_else(default_name);
         let mut c = Config::new(self.profile, name, self.bind);
         c.advertise_addr = self.advertise;
-        c.seeds = self.join;
+        for seed in self.join {
+            match seed.parse::<SocketAddr>() {
+                Ok(addr) => c.seeds.push(addr),
+                Err(_) => c.seed_hosts.push(seed),
+            }
+        }
+        if self.retry_join {
+            let mut retry = RetryJoin {
+                max_attempts: self.retry_join_max,
+                ..RetryJoin::default()
+            };
+            set(&mut retry.max_interval, self.retry_join_interval);
+            c.retry_join = Some(retry);
+        }
         c.tags = Tags::new(self.tags).map_err(|reason| ConfigError {
             field: "tags",
             reason,
@@ -165,11 +204,21 @@ pub fn flag_for_field(field: &str) -> String {
     match field {
         "bind_addr" => "--bind".into(),
         "advertise_addr" => "--advertise".into(),
-        "seeds" => "--join".into(),
+        "seeds" | "seed_hosts" => "--join".into(),
         "tags" => "--tag".into(),
         "control_socket" => "--control".into(),
+        "retry_join.max_interval" => "--retry-join-interval".into(),
+        "retry_join.max_attempts" => "--retry-join-max".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
+}
+
+/// A seed as `--join` takes it: an address, or a host name with a port (resolved later).
+fn parse_seed(text: &str) -> Result<String, String> {
+    if text.parse::<SocketAddr>().is_err() {
+        split_host_port(text)?;
+    }
+    Ok(text.to_string())
 }
 
 /// Where a node named `name` serves its control socket unless told otherwise:
@@ -340,6 +389,47 @@ mod tests {
             "{}",
             c.name
         );
+    }
+
+    #[test]
+    fn join_takes_addresses_and_host_names() {
+        let c = parse(&["--join", "127.0.0.1:7000", "--join", "seed.internal:7946"])
+            .unwrap()
+            .into_config()
+            .unwrap();
+        assert_eq!(c.seeds, ["127.0.0.1:7000".parse().unwrap()]);
+        assert_eq!(c.seed_hosts, ["seed.internal:7946"]);
+        assert_eq!(c.retry_join, None);
+        let err = parse(&["--join", "seed.internal"]).unwrap_err();
+        assert!(err.to_string().contains("needs a port"), "{err}");
+    }
+
+    #[test]
+    fn retry_join_flags_build_the_policy() {
+        let c = parse(&["--retry-join"]).unwrap().into_config().unwrap();
+        assert_eq!(c.retry_join, Some(RetryJoin::default()));
+        let c = parse(&[
+            "--retry-join",
+            "--retry-join-max",
+            "5",
+            "--retry-join-interval",
+            "2s",
+        ])
+        .unwrap()
+        .into_config()
+        .unwrap();
+        let policy = RetryJoin {
+            max_interval: Duration::from_secs(2),
+            max_attempts: Some(5),
+        };
+        assert_eq!(c.retry_join, Some(policy));
+        let err = parse(&["--retry-join-max", "5"]).unwrap_err();
+        assert!(err.to_string().contains("--retry-join"), "{err}");
+        let err = parse(&["--retry-join", "--retry-join-max", "0"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert_eq!(flag_for_field(err.field), "--retry-join-max");
     }
 
     #[test]

@@ -32,6 +32,17 @@ pub struct Config {
     pub advertise_addr: Option<SocketAddr>,
     /// Members to contact when starting; empty starts a new cluster.
     pub seeds: Vec<SocketAddr>,
+    /// Members to contact by host name and port (`seed.internal:7946`), for deployments where
+    /// a seed is known by a DNS name rather than an address. [`Node::start`](crate::Node::start)
+    /// resolves them with the system's resolver when it starts (and, with `retry_join`, again
+    /// at every attempt) and contacts every address of the bind address's IP version they
+    /// resolve to, together with `seeds`. Default: none.
+    pub seed_hosts: Vec<String>,
+    /// Keep trying the seeds in the background, with backoff, until one answers, instead of
+    /// failing the start when none answers within `join_timeout` (serf's `retry_join`). The node
+    /// then runs as a cluster of one meanwhile, so nodes started in any order find each other.
+    /// Default: `None`, a start that fails with [`StartError::JoinTimeout`](crate::StartError).
+    pub retry_join: Option<RetryJoin>,
     /// This node's metadata, gossiped with its Alive updates.
     pub tags: Tags,
     /// Optional cluster label: datagrams with another label are dropped and counted, so two
@@ -96,6 +107,30 @@ pub struct Config {
     pub control_socket: Option<PathBuf>,
 }
 
+/// How a node keeps trying its seeds in the background ([`Config::retry_join`]).
+///
+/// The first attempt goes out when the node starts; the wait before the next one starts at one
+/// probe interval and doubles up to `max_interval`. Host names are resolved again at each
+/// attempt, so a seed whose DNS name appears later is still found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryJoin {
+    /// Longest wait between two attempts. Default 30 s (serf's `retry_interval`). Shorter finds
+    /// a late seed sooner, at one join request per seed per attempt.
+    pub max_interval: Duration,
+    /// Give up after this many attempts (the node then runs on as a cluster of one); `None`
+    /// tries until a seed answers (serf's `retry_max` of 0). Default `None`.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for RetryJoin {
+    fn default() -> Self {
+        RetryJoin {
+            max_interval: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
 /// Named parameter sets. `lan`, `wan` and `local` carry memberlist's values; `test` is for
 /// loopback tests and demos where things must happen in well under a second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +185,8 @@ impl Config {
             bind_addr,
             advertise_addr: None,
             seeds: Vec::new(),
+            seed_hosts: Vec::new(),
+            retry_join: None,
             tags: Tags::default(),
             cluster_label: None,
             probe_interval: ms(1000),
@@ -292,6 +329,22 @@ impl Config {
                 "a seed needs a concrete address and a non-zero port".into(),
             );
         }
+        for host in &self.seed_hosts {
+            if let Err(why) = split_host_port(host) {
+                return bad("seed_hosts", why);
+            }
+        }
+        if let Some(retry) = &self.retry_join {
+            if retry.max_interval.is_zero() {
+                return bad(
+                    "retry_join.max_interval",
+                    "must be greater than zero".into(),
+                );
+            }
+            if retry.max_attempts == Some(0) {
+                return bad("retry_join.max_attempts", "must be at least 1".into());
+            }
+        }
         if let Some(path) = &self.control_socket {
             if !cfg!(feature = "control") {
                 return bad(
@@ -315,6 +368,25 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Splits `host:port` (a seed given by name) into its parts, or says what is wrong with it.
+/// Only the syntax is checked here; whether the name resolves is found out when joining.
+pub(crate) fn split_host_port(text: &str) -> Result<(&str, u16), String> {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("`{text}` needs a port, like `{text}:7946`"));
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(format!(
+            "`{text}` needs a host name or address before the port"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 => Ok((host, p)),
+        _ => Err(format!(
+            "`{text}` needs a port from 1 to 65535 after the last `:`"
+        )),
     }
 }
 
@@ -385,7 +457,7 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         type Breaker = fn(&mut Config);
-        let cases: [(&str, Breaker); 13] = [
+        let cases: [(&str, Breaker); 16] = [
             ("name", |c| c.name.clear()),
             ("probe_interval", |c| c.probe_interval = Duration::ZERO),
             ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
@@ -403,12 +475,49 @@ mod tests {
                 c.bind_addr = "0.0.0.0:1".parse().unwrap()
             }),
             ("seeds", |c| c.seeds = vec!["127.0.0.1:0".parse().unwrap()]),
+            ("seed_hosts", |c| c.seed_hosts = vec!["localhost".into()]),
+            ("retry_join.max_interval", |c| {
+                c.retry_join = Some(RetryJoin {
+                    max_interval: Duration::ZERO,
+                    max_attempts: None,
+                })
+            }),
+            ("retry_join.max_attempts", |c| {
+                c.retry_join = Some(RetryJoin {
+                    max_attempts: Some(0),
+                    ..RetryJoin::default()
+                })
+            }),
         ];
         for (field, brk) in cases {
             let mut c = lan();
             brk(&mut c);
             assert_eq!(c.validate().map_err(|e| e.field), Err(field));
         }
+    }
+
+    #[test]
+    fn seed_hosts_need_a_host_and_a_port() {
+        assert_eq!(
+            split_host_port("seed.internal:7946"),
+            Ok(("seed.internal", 7946))
+        );
+        assert_eq!(split_host_port("localhost:1"), Ok(("localhost", 1)));
+        for bad in [
+            "localhost",
+            ":7946",
+            "seed:0",
+            "seed:http",
+            "se ed:7946",
+            "a/b:1",
+        ] {
+            assert!(split_host_port(bad).is_err(), "{bad}");
+        }
+        assert!(
+            split_host_port("seed")
+                .unwrap_err()
+                .contains("needs a port")
+        );
     }
 
     #[test]

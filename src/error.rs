@@ -44,6 +44,14 @@ pub enum StartError {
     /// The control socket could not be created (its folder, the bind, its permissions), or its
     /// path holds something other than a socket, which is left alone.
     Control(PathBuf, io::Error),
+    /// A seed given by host name (`Config::seed_hosts`) did not resolve to any address of the
+    /// bind address's IP version (without `retry_join`, which tries again later instead).
+    Resolve {
+        /// The seed as given, `host:port`.
+        seed: String,
+        /// What the resolver said.
+        error: io::Error,
+    },
     /// No seed answered within `join_timeout`.
     JoinTimeout {
         /// The seeds that were tried.
@@ -64,6 +72,7 @@ impl fmt::Display for StartError {
             StartError::Control(p, e) => {
                 write!(f, "cannot create the control socket {}: {e}", p.display())
             }
+            StartError::Resolve { seed, error } => write!(f, "cannot resolve seed {seed}: {error}"),
             StartError::JoinTimeout { seeds, waited } => {
                 let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
                 write!(
@@ -81,6 +90,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Config(e) => Some(e),
             StartError::Bind(_, e) | StartError::Io(e) | StartError::Control(_, e) => Some(e),
+            StartError::Resolve { error, .. } => Some(error),
             _ => None,
         }
     }

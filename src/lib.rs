@@ -61,6 +61,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event;
+mod hash;
 #[cfg(feature = "control")]
 pub mod json;
 pub mod member;
@@ -71,11 +72,11 @@ mod runtime;
 pub mod sim;
 pub mod wire;
 
-pub use config::{Config, Profile, parse_duration};
+pub use config::{Config, Profile, RetryJoin, parse_duration};
 pub use error::{ConfigError, StartError};
 pub use event::{Event, EventKind, MessageKind, Stats};
 pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
-pub use node::{Faults, LeaveError, Node, Snapshot};
+pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot};
 pub use proto::{Status, Swim};
 
 /// The fake clock's starting point for unit tests. Read here, outside `proto`, so the core's

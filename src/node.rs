@@ -8,6 +8,8 @@
 //!
 //! The crate documentation opens with an example of two nodes.
 
+mod join;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,8 @@ use crate::event::{Event, Stats};
 use crate::member::{Member, Tags};
 use crate::proto::Status;
 use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
+
+pub use join::JoinReport;
 
 /// Extra time [`Node::start`] waits beyond `join_timeout` for the core's own verdict, so that a
 /// loaded machine is not mistaken for an unreachable seed.
@@ -46,6 +50,8 @@ pub struct Node {
     name: String,
     leave_timeout: Duration,
     last: Arc<Mutex<Option<Snapshot>>>,
+    /// The background join, with `Config::retry_join`.
+    joining: Option<join::Background>,
 }
 
 /// A node's view and counters at one instant, from [`Node::snapshot`].
@@ -94,8 +100,15 @@ impl Node {
     ///
     /// With seeds, this blocks until the core reports it joined, or fails with
     /// [`StartError::JoinTimeout`] when no seed answered within `join_timeout`. Without seeds
-    /// the node starts a new cluster at once. On any error no thread is left running and the
-    /// socket is closed. The core's RNG gets a fresh random seed; see [`Node::start_seeded`].
+    /// the node starts a new cluster at once. Seeds given by host name are resolved first, and
+    /// one that does not resolve fails the start ([`StartError::Resolve`]).
+    ///
+    /// With `retry_join`, it returns at once instead: the node runs as a cluster of one while a
+    /// thread of its own resolves the seeds and asks them, again and again with backoff, until
+    /// one answers; [`Node::join_reports`] tells how that goes.
+    ///
+    /// On any error no thread is left running and the socket is closed. The core's RNG gets a
+    /// fresh random seed; see [`Node::start_seeded`].
     pub fn start(config: Config) -> Result<Node, StartError> {
         Self::start_seeded(config, fresh_seed())
     }
@@ -103,8 +116,24 @@ impl Node {
     /// Like [`Node::start`], with the seed for the core's RNG and the fault layer's RNG given,
     /// so that a test can print it. Timing still comes from the real clock and network, so a
     /// seed does not replay a real-UDP run exactly; it only fixes the random choices.
-    pub fn start_seeded(config: Config, seed: u64) -> Result<Node, StartError> {
+    pub fn start_seeded(mut config: Config, seed: u64) -> Result<Node, StartError> {
+        // Bad seed syntax is refused before any name lookup.
+        config.validate()?;
+        let background = config.retry_join.map(|policy| {
+            // The core starts as a cluster of one; the join thread asks the seeds.
+            let seeds = std::mem::take(&mut config.seeds);
+            (policy, seeds, std::mem::take(&mut config.seed_hosts))
+        });
+        if !config.seed_hosts.is_empty() {
+            let hosts = std::mem::take(&mut config.seed_hosts);
+            let (addrs, failed) = join::resolve(&config.seeds, &hosts, config.bind_addr);
+            if let Some((seed, error)) = failed.into_iter().next() {
+                return Err(StartError::Resolve { seed, error });
+            }
+            config.seeds = addrs;
+        }
         let name = config.name.clone();
+        let probe_interval = config.probe_interval;
         let seeds = config.seeds.clone();
         let join_timeout = config.join_timeout;
         let leave_timeout = config.leave_timeout;
@@ -122,6 +151,7 @@ impl Node {
             name,
             leave_timeout,
             last: handles.last,
+            joining: None,
         };
         if let Some(joined) = handles.joined {
             let verdict = joined.recv_timeout(join_timeout + JOIN_GRACE);
@@ -135,7 +165,36 @@ impl Node {
                 });
             }
         }
+        if let Some((policy, seeds, hosts)) = background {
+            let retry = join::Retry {
+                commands: node.commands.clone(),
+                waker: Arc::clone(&node.waker),
+                seeds,
+                hosts,
+                bind: node.addr,
+                period: probe_interval,
+                policy,
+            };
+            match retry.spawn(&node.name) {
+                Ok(background) => node.joining = Some(background),
+                Err(e) => {
+                    node.stop_now();
+                    return Err(StartError::Io(e));
+                }
+            }
+        }
         Ok(node)
+    }
+
+    /// How the background join of a node started with `retry_join` goes: one report per
+    /// unanswered attempt, then `Joined` or `GaveUp`, after which the channel disconnects.
+    /// Without `retry_join` the channel is empty and already disconnected. At most 64 unread
+    /// reports are kept; later ones are dropped.
+    pub fn join_reports(&self) -> Receiver<JoinReport> {
+        match &self.joining {
+            Some(background) => background.reports.clone(),
+            None => crossbeam_channel::bounded(0).1,
+        }
     }
 
     /// This node's membership changes, in the order it observed them.
@@ -283,6 +342,9 @@ impl Node {
     }
 
     fn stop_now(&mut self) {
+        if let Some(background) = &mut self.joining {
+            background.stop.take();
+        }
         if let Some(thread) = self.thread.take() {
             self.send(Command::Stop);
             // A panic in the loop thread has already been reported on stderr by the default

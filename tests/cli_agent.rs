@@ -2,13 +2,14 @@
 //! exit codes, signals. Every child is killed by its own handle when the test ends, pass or
 //! fail, and every wait has a deadline.
 
+mod agent;
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::time::Duration;
 
-use common::agent::{BIN, Run, three_agents};
+use agent::{run, three_agents};
 
 #[test]
 fn survivors_print_failed_for_a_killed_agent() {
@@ -18,14 +19,7 @@ fn survivors_print_failed_for_a_killed_agent() {
     // Test profile, 3 members: unconfirmed suspicion 6 x 200 ms, plus 3 periods, plus slack.
     let bound = Duration::from_millis(1200 + 150 + 1000);
     for survivor in [&mut a, &mut b] {
-        let took = survivor.expect("failed", "c", bound);
-        println!("{} printed failed c after {took:?}", survivor.name);
-        assert!(
-            took.is_some(),
-            "{} did not print failed c: {:?}",
-            survivor.name,
-            survivor.seen
-        );
+        survivor.must_print("failed", "c", bound);
         let line = survivor.about("c").pop().unwrap();
         assert_eq!(line["node"], survivor.name.as_str());
         assert!(
@@ -58,27 +52,12 @@ fn sigterm_makes_an_agent_leave_and_exit_zero() {
         "c's exit: {status:?}"
     );
     for survivor in [&mut a, &mut b] {
-        let took = survivor.expect("left", "c", Duration::from_secs(3));
-        println!("{} printed left c after {took:?}", survivor.name);
-        assert!(
-            took.is_some(),
-            "{} did not print left c: {:?}",
-            survivor.name,
-            survivor.seen
-        );
+        survivor.must_print("left", "c", Duration::from_secs(3));
     }
     // Left, and not mistaken for a crash afterwards (an unconfirmed suspicion would have ended
     // within 1.2 s).
     assert_eq!(a.expect("failed", "c", Duration::from_millis(1500)), None);
     assert!(b.about("c").iter().all(|v| v["event"] != "failed"));
-}
-
-/// Runs the binary to completion (at most 5 s); returns its status and stderr.
-fn run(args: &[&str]) -> (ExitStatus, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    let run = Run::to_end(cmd, Duration::from_secs(5));
-    (run.status, run.stderr)
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! (its socket is found there by `--name`), every wait has a deadline, and every child is
 //! killed by its handle however the test ends.
 
+mod agent;
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::agent::{Agent, BIN, Run, TempDir, json_lines, spawn_piped, text_lines, three_agents};
+use agent::{Agent, BIN, Run, TempDir, json_lines, spawn_piped, text_lines, three_agents};
 use common::wait_until;
 
 /// Long enough for gossip on the test profile (50 ms periods) on a loaded machine.
@@ -184,10 +185,10 @@ fn every_command_answers_and_the_members_agree_with_the_events() {
     assert_eq!(
         exit.and_then(|s| s.code()),
         Some(0),
-        "b's exit: {exit:?} {}",
-        b.logged()
+        "b's exit: {exit:?} {:?}",
+        b.log
     );
-    assert!(b.logged().contains("left (asked over the control socket)"));
+    b.must_log("left (asked over the control socket)", SPREAD);
     assert!(!b.control_path().exists(), "b removed its socket");
     let left = monitor.expect(|e| e["event"] == "left" && e["member"] == "b");
     assert_eq!(left["node"], "a");
@@ -371,15 +372,9 @@ fn an_absent_agent_is_reported_and_exits_1() {
 #[test]
 fn the_socket_is_private_printed_replaced_when_stale_refused_when_live_and_removed() {
     let dir = TempDir::new();
-    let mut a = Agent::spawn_in(&dir.0, "a", None, &[]);
+    let mut a = Agent::spawn_in(&dir.0, "a", &[]);
     let path = a.control_path();
-    assert!(
-        wait_until(SPREAD, || a
-            .logged()
-            .contains(&format!("control socket at {}", path.display()))),
-        "{}",
-        a.logged()
-    );
+    a.must_log(&format!("control socket at {}", path.display()), SPREAD);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
@@ -410,7 +405,7 @@ fn the_socket_is_private_printed_replaced_when_stale_refused_when_live_and_remov
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     assert!(path.exists(), "a SIGKILLed agent cannot clean up");
-    let mut again = Agent::spawn_in(&dir.0, "a", None, &[]);
+    let mut again = Agent::spawn_in(&dir.0, "a", &[]);
     assert_eq!(
         again.ask(&["stats"]).code(),
         Some(0),
@@ -427,7 +422,7 @@ fn the_socket_is_private_printed_replaced_when_stale_refused_when_live_and_remov
     assert!(!path.exists(), "removed on exit");
 
     // `--control none`: no socket at all.
-    let none = Agent::spawn_in(&dir.0, "quiet", None, &["--control", "none"]);
+    let none = Agent::spawn_in(&dir.0, "quiet", &["--control", "none"]);
     let run = none.ask(&["members"]);
     assert_eq!(run.code(), Some(1), "{run:?}");
     assert!(!none.control_path().exists());

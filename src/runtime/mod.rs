@@ -88,6 +88,8 @@ pub(crate) enum Command {
     Leave(Sender<()>),
     /// Stop at once: no leave, no further datagrams (a crash, as seen from the network).
     Stop,
+    /// Ask these seeds to let us in (a background join attempt, see `Config::retry_join`).
+    Join(Vec<SocketAddr>),
     Fault(FaultCommand),
 }
 
@@ -333,6 +335,7 @@ impl Runtime {
                     self.leave_waiters.push(tx);
                 }
                 Command::Stop => return true,
+                Command::Join(seeds) => self.swim.join(now, &seeds),
                 Command::Fault(f) => self.faults.apply(now, f),
             }
         }

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: a seeded RNG that prints its seed, waiting on a
-//! condition with a deadline, free loopback addresses, and (in [`agent`]) the `rumor` binary's
-//! processes.
+//! condition with a deadline, and free loopback addresses.
 //!
 //! Each test file compiles this module separately and uses only some of it.
 #![allow(dead_code)]
@@ -10,10 +9,6 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-
-// Only where the binary is built: it needs both features.
-#[cfg(all(feature = "cli", feature = "sim"))]
-pub(crate) mod agent;
 
 /// The seed for a test's randomness. Fixed by default, so that the suite gives the same
 /// verdict on every run and machine; `RUMOR_SEED=n` runs another seed (to replay a failure, or

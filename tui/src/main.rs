@@ -51,7 +51,8 @@ const KEYS_HELP: &str = "Keys: q quit (leaves gracefully), j/k move, / filter, s
 detail, ? help, L leave. Demo: x crash, r restart, p pause, +/- packet loss.";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The node options, `--config FILE` included: a file can set any flag of the dashboard.
+    let cli: Cli = rumor::cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -86,15 +87,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 .map_err(|e| format!("{} {}", flag_for_field(e.field), e.reason))?;
             let timeout = config.leave_timeout;
             let control = config.control_socket.clone();
-            if config.seeds.is_empty() {
+            if config.seeds.is_empty() && config.seed_hosts.is_empty() {
                 eprintln!("rumor-tui: starting a new cluster at {}", config.bind_addr);
             } else {
-                let seeds: Vec<String> = config.seeds.iter().map(|s| s.to_string()).collect();
-                eprintln!(
-                    "rumor-tui: joining via {} (giving up after {:?}) ...",
-                    seeds.join(", "),
-                    config.join_timeout
-                );
+                let mut seeds: Vec<String> = config.seeds.iter().map(|s| s.to_string()).collect();
+                seeds.extend(config.seed_hosts.iter().cloned());
+                let until = match config.retry_join {
+                    Some(_) => "in the background, until one answers".to_string(),
+                    None => format!("(giving up after {:?})", config.join_timeout),
+                };
+                eprintln!("rumor-tui: joining via {} {until} ...", seeds.join(", "));
             }
             (Node::start(config)?, None, timeout + LEAVE_GRACE, control)
         }

@@ -7,9 +7,11 @@ use std::time::Duration;
 use clap::Args;
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
-use rumor::{Event, Node, StartError, Status, json, parse_duration};
+use rumor::{Event, JoinReport, Node, StartError, Status, json, parse_duration};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+use crate::handlers::{HandlerSpec, Handlers};
 
 /// `rumor agent`: node options plus what only the agent prints.
 #[derive(Args, Debug)]
@@ -20,6 +22,20 @@ pub(crate) struct AgentArgs {
     /// Also print this node's counters as a JSON line ("event":"stats") this often
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     stats_interval: Option<Duration>,
+
+    /// Run CMD with `sh -c` for each event, or for the events FILTER names (`failed,left`,
+    /// `user:NAME`, `*`); the event's JSON line on stdin, RUMOR_* variables (repeatable)
+    #[arg(long = "on-event", value_name = "[FILTER=]CMD", value_parser = HandlerSpec::parse)]
+    on_event: Vec<HandlerSpec>,
+
+    /// Kill a handler run (and its process group) that lasts longer than this
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    handler_timeout: Duration,
+
+    /// Events each handler's queue holds while it runs; more are dropped and counted
+    #[arg(long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    handler_queue: u32,
 }
 
 /// Runs the agent until a signal, a closed stdout, or the node stopping; returns the exit code.
@@ -58,7 +74,20 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         }
     });
 
-    let seeds = config.seeds.clone();
+    let mut handlers = match Handlers::start(
+        &args.on_event,
+        args.handler_timeout,
+        args.handler_queue as usize,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("rumor: cannot start the event handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut seeds: Vec<String> = config.seeds.iter().map(ToString::to_string).collect();
+    seeds.extend(config.seed_hosts.iter().cloned());
+    let retrying = config.retry_join.is_some();
     let leave_timeout = config.leave_timeout;
     let control = config.control_socket.clone();
     let node = match Node::start(config) {
@@ -77,13 +106,15 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
     eprintln!("rumor: {name} listening on {}", node.addr());
     if seeds.is_empty() {
         eprintln!("rumor: started a new cluster");
+    } else if retrying {
+        eprintln!("rumor: joining via {} in the background", seeds.join(", "));
     } else {
-        let list: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-        eprintln!("rumor: joined via {}", list.join(", "));
+        eprintln!("rumor: joined via {}", seeds.join(", "));
     }
     if let Some(path) = &control {
         eprintln!("rumor: control socket at {}", path.display());
     }
+    let mut join_reports = node.join_reports();
 
     let events = node.events();
     let ticks = match args.stats_interval {
@@ -91,14 +122,17 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         _ => crossbeam_channel::never(),
     };
     let mut out = io::stdout().lock();
+    let mut exit = ExitCode::SUCCESS;
     loop {
         select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => {
-                    if print_line(&mut out, &json::event(&name, &ev, json::unix_ms())).is_err() {
+                    let line = json::event(&name, &ev, json::unix_ms());
+                    if print_line(&mut out, &line).is_err() {
                         // stdout is gone (the reader exited): nobody can hear us; leave cleanly.
                         break;
                     }
+                    handlers.dispatch(&name, &ev, &|| line.to_string());
                 }
                 // Asked to leave over the control socket: the node left, and so does the agent.
                 Err(_) if node.status() == Status::Left => {
@@ -116,6 +150,16 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
                     break;
                 }
             },
+            recv(join_reports) -> report => match report {
+                Ok(JoinReport::GaveUp { attempts }) => {
+                    eprintln!("rumor: no seed answered {attempts} attempts; giving up");
+                    exit = ExitCode::from(1);
+                    break;
+                }
+                Ok(report) => log_join(&report),
+                // The join thread is done: stop listening to it.
+                Err(_) => join_reports = crossbeam_channel::never(),
+            },
             recv(sig_rx) -> _ => break,
         }
     }
@@ -125,10 +169,11 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
     // Changes observed while leaving still belong in the log.
     drain(&mut out, &name, &events);
     drop(node);
+    handlers.stop();
     match result {
         Ok(()) => {
             eprintln!("rumor: left");
-            ExitCode::SUCCESS
+            exit
         }
         Err(e) => {
             eprintln!("rumor: {e}");
@@ -137,6 +182,33 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
     }
 }
 
+fn log_join(report: &JoinReport) {
+    match report {
+        JoinReport::NoAnswer {
+            attempt,
+            tried,
+            unresolved,
+            waited,
+        } => {
+            let tried: Vec<String> = tried.iter().map(ToString::to_string).collect();
+            let mut line = format!(
+                "rumor: join attempt {attempt}: no answer within {waited:?} from [{}]",
+                tried.join(", ")
+            );
+            if !unresolved.is_empty() {
+                line.push_str(&format!("; not resolved: {}", unresolved.join(", ")));
+            }
+            eprintln!("{line}");
+        }
+        JoinReport::Joined { attempt, via } => {
+            eprintln!("rumor: joined via {via} (attempt {attempt})");
+        }
+        JoinReport::GaveUp { attempts } => eprintln!("rumor: gave up joining after {attempts}"),
+    }
+}
+
+/// Events read while leaving are printed; handlers are not started for them any more, since
+/// the agent is exiting.
 fn drain(out: &mut impl Write, name: &str, events: &Receiver<Event>) {
     for ev in events.try_iter() {
         if print_line(out, &json::event(name, &ev, json::unix_ms())).is_err() {

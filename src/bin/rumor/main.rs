@@ -10,6 +10,7 @@
 
 mod agent;
 mod client;
+mod handlers;
 mod prometheus;
 
 use std::process::ExitCode;
@@ -38,8 +39,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // clap prints the message naming the flag and exits 2 on a usage error.
-    let cli = Cli::parse();
+    // clap prints the message naming the flag and exits 2 on a usage error; so does a bad
+    // `--config` file, naming the key.
+    let cli: Cli = rumor::cli::parse();
     match cli.command {
         Command::Agent(args) => agent::run(*args),
         Command::Sim(args) => rumor::sim::cli::run(args),
