@@ -2,8 +2,9 @@
 //! member, and reconnecting with members remembered as dead so that a healed partition merges.
 //!
 //! A sync sends the whole member table, itself included, as the updates of one or more `Sync`
-//! datagrams (as many as the packet budget needs). The receiver merges them by the usual rules
-//! (Dead records count only as suspicions) and, when asked, answers with its own table.
+//! datagrams (as many as the packet budget needs), then the user events it remembers, and its
+//! event clock in every chunk. The receiver merges them by the usual rules (Dead records count
+//! only as suspicions) and, when asked, answers with its own table.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -61,7 +62,10 @@ impl Swim {
         self.outbox.push_back(Outgoing {
             to,
             message: Message::Sync { reply: join, join },
-            body: Body::Records(mine),
+            body: Body::Sync {
+                records: mine,
+                events: VecDeque::new(),
+            },
         });
     }
 
@@ -141,6 +145,7 @@ impl Swim {
     pub(super) fn quiet_digest(&self) -> Option<[u8; 4]> {
         let quiet = self.status == Status::Running
             && self.gossip.is_empty()
+            && self.user.queue.is_empty()
             && !self.config.push_pull_interval.is_zero();
         quiet.then(|| short_digest(self.table_digest()))
     }
@@ -165,8 +170,10 @@ impl Swim {
         self.push_table(from, true, false);
     }
 
-    /// The digest of the members `push_table` would send, ourselves included (departed
-    /// members count for nothing: see `members::digest_part`).
+    /// The digest of what `push_table` would send: the members, ourselves included (departed
+    /// members count for nothing: see `members::digest_part`), and the user events we
+    /// remember (by origin and time; see the `user` module). So a member that missed an event
+    /// differs from the others, and is synced with, even when their member tables agree.
     fn table_digest(&self) -> u64 {
         self.members.digest()
             ^ super::members::record_hash(
@@ -174,16 +181,18 @@ impl Swim {
                 self.incarnation,
                 MemberState::Alive,
             )
+            ^ self.user.digest()
     }
 
     fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool) {
         let mut records = VecDeque::with_capacity(self.members.len() + 1);
         records.push_back(self.local_update(MemberState::Alive));
         records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
+        let events = self.user_records();
         self.outbox.push_back(Outgoing {
             to,
             message: Message::Sync { reply, join },
-            body: Body::Records(records),
+            body: Body::Sync { records, events },
         });
     }
 }

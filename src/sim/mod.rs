@@ -245,7 +245,7 @@ pub struct Sim {
     pool: Vec<Vec<u8>>,
     events: Vec<SimEvent>,
     record_events: bool,
-    event_counts: [u64; 6],
+    event_counts: [u64; 7],
     hash: u64,
     steps: u64,
 }
@@ -320,7 +320,7 @@ impl Sim {
             pool: Vec::new(),
             events: Vec::new(),
             record_events: true,
-            event_counts: [0; 6],
+            event_counts: [0; 7],
             hash: FNV_OFFSET,
             steps: 0,
             config,
@@ -599,6 +599,7 @@ fn kind_index(kind: EventKind) -> usize {
         EventKind::Failed => 3,
         EventKind::Left => 4,
         EventKind::Updated => 5,
+        EventKind::User => 6,
     }
 }
 

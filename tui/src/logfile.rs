@@ -150,6 +150,7 @@ mod tests {
             kind: EventKind::Failed,
             member: member("n2"),
             at: o.0 + Duration::from_secs(2),
+            user: None,
         })
         .unwrap();
         file.sync(&app).unwrap();

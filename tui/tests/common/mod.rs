@@ -63,6 +63,7 @@ pub(crate) fn event(
         kind,
         member: member(name, port, state, inc, at),
         at,
+        user: None,
     }
 }
 
