@@ -102,6 +102,10 @@ pub struct NodeArgs {
     /// Most members the table holds; news of more is dropped and counted
     #[arg(long, value_name = "N")]
     pub max_members: Option<usize>,
+
+    /// Largest user event payload accepted, in bytes (must fit one datagram)
+    #[arg(long, value_name = "BYTES")]
+    pub max_user_payload: Option<usize>,
 }
 
 impl NodeArgs {
@@ -143,6 +147,7 @@ impl NodeArgs {
         set(&mut c.leave_timeout, self.leave_timeout);
         set(&mut c.packet_budget, self.packet_budget);
         set(&mut c.max_members, self.max_members);
+        set(&mut c.max_user_payload, self.max_user_payload);
         c.validate()?;
         Ok(c)
     }
@@ -231,6 +236,8 @@ mod tests {
             "1.5s",
             "--packet-budget",
             "1200",
+            "--max-user-payload",
+            "700",
             "--join",
             "127.0.0.1:7000",
             "--join",
@@ -262,6 +269,7 @@ mod tests {
         assert_eq!(c.join_timeout, ms(3000));
         assert_eq!(c.leave_timeout, ms(1500));
         assert_eq!(c.packet_budget, 1200);
+        assert_eq!(c.max_user_payload, 700);
         assert_eq!(c.seeds.len(), 2);
         assert_eq!(c.tags.get("role"), Some("db"));
         assert_eq!(c.tags.get("zone"), Some("a=b"));

@@ -113,6 +113,21 @@ impl Agent {
         None
     }
 
+    /// Waits until the agent prints a line that `pred` accepts; returns it.
+    fn expect_line(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return Some(v.clone());
+        }
+        let deadline = now() + timeout;
+        while let Ok(v) = self.lines.recv_deadline(deadline) {
+            self.seen.push(v.clone());
+            if pred(&v) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// Every line printed so far about `member`.
     fn about(&mut self, member: &str) -> Vec<Value> {
         self.seen.extend(self.lines.try_iter());
@@ -219,6 +234,47 @@ fn sigterm_makes_an_agent_leave_and_exit_zero() {
 }
 
 /// Runs the binary to completion (at most 5 s); returns its status and stderr.
+#[test]
+fn an_agent_prints_each_user_event_once_as_text_or_base64() {
+    let config = rumor::Config::new(
+        rumor::Profile::Test,
+        "embedded",
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    let node = rumor::Node::start(config).expect("an in-process node starts a cluster");
+    let mut agent = Agent::spawn("a1", Some(node.addr()));
+    assert!(
+        agent
+            .expect("joined", "embedded", Duration::from_secs(5))
+            .is_some(),
+        "the agent did not join: {:?}",
+        agent.seen
+    );
+    node.broadcast("greeting", "héllo".as_bytes()).unwrap();
+    node.broadcast("binary", &[0xff, 0x00, 0x41]).unwrap();
+    let user = |name: &'static str| move |v: &Value| v["event"] == "user" && v["name"] == name;
+    let text = agent
+        .expect_line(Duration::from_secs(5), user("greeting"))
+        .unwrap_or_else(|| panic!("no greeting line: {:?}", agent.seen));
+    assert_eq!(text["origin"], "embedded");
+    assert_eq!(text["node"], "a1");
+    assert_eq!(text["payload"], "héllo");
+    assert_eq!(text["payload_encoding"], "utf8");
+    let binary = agent
+        .expect_line(Duration::from_secs(5), user("binary"))
+        .unwrap_or_else(|| panic!("no binary line: {:?}", agent.seen));
+    assert_eq!(binary["payload"], "/wBB");
+    assert_eq!(binary["payload_encoding"], "base64");
+    assert!(
+        binary["ltime"].as_u64() > text["ltime"].as_u64(),
+        "{text} then {binary}"
+    );
+    // Exactly once each, however many copies the gossip carried.
+    let _ = agent.expect_line(Duration::from_millis(500), |_| false);
+    let count = agent.seen.iter().filter(|v| v["event"] == "user").count();
+    assert_eq!(count, 2, "{:?}", agent.seen);
+}
+
 fn run(args: &[&str]) -> (ExitStatus, String) {
     let child = Command::new(BIN)
         .args(args)

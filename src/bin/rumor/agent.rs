@@ -4,10 +4,12 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use clap::Args;
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
-use rumor::{Event, Node, StartError, parse_duration};
+use rumor::{Event, EventKind, Node, StartError, UserEvent, parse_duration};
 use serde_json::json;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -143,6 +145,9 @@ fn print_line(out: &mut impl Write, value: &serde_json::Value) -> io::Result<()>
 }
 
 fn event_json(node: &str, ev: &Event) -> serde_json::Value {
+    if let Some(user) = &ev.user {
+        return user_event_json(node, user);
+    }
     json!({
         "ts_ms": unix_ms(),
         "node": node,
@@ -150,6 +155,24 @@ fn event_json(node: &str, ev: &Event) -> serde_json::Value {
         "member": ev.member.name.as_str(),
         "addr": ev.member.addr.to_string(),
         "incarnation": ev.member.incarnation.0,
+    })
+}
+
+/// A user event: its payload as text when it is UTF-8, else as base64, and which of the two.
+fn user_event_json(node: &str, user: &UserEvent) -> serde_json::Value {
+    let (payload, encoding) = match std::str::from_utf8(&user.payload) {
+        Ok(text) => (text.to_string(), "utf8"),
+        Err(_) => (BASE64_STANDARD.encode(&user.payload), "base64"),
+    };
+    json!({
+        "ts_ms": unix_ms(),
+        "node": node,
+        "event": EventKind::User.as_str(),
+        "name": user.name,
+        "origin": user.origin.as_str(),
+        "ltime": user.ltime.0,
+        "payload": payload,
+        "payload_encoding": encoding,
     })
 }
 
@@ -178,6 +201,7 @@ fn stats_json(node_name: &str, node: &Node) -> serde_json::Value {
         "syncs": s.syncs,
         "repairs": s.repairs,
         "last_rtt_us": s.last_rtt_us,
+        "user_events": s.user_events,
     })
 }
 
