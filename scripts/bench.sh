@@ -2,7 +2,7 @@
 # scripts/bench.sh: measure rumor and record the tables in docs/BENCHMARKS.md.
 #
 #   scripts/bench.sh [agents]  real `rumor agent` processes on 127.0.0.1, through
-#                              examples/bench_agents.rs: convergence, steady-state traffic, CPU,
+#                              benches/agents.rs: convergence, steady-state traffic, CPU,
 #                              RSS, SIGKILL detection, leave propagation; kills every agent it
 #                              started, also on Ctrl-C. The agents are the deployable build
 #                              (scripts/build-dist.sh: LTO, statically linked).
@@ -53,8 +53,6 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-cargo build --release --bins --examples
-
 scratch="$(mktemp -d)"
 harness_pid=""
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -68,6 +66,23 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# One build of what runs here: the release `rumor` (for sim) and the agents benchmark. Cargo's
+# JSON messages say where each executable landed: the benchmark's file name carries a hash,
+# and CARGO_TARGET_DIR or a cargo config may move the whole target directory.
+cargo build --release --bins --bench agents --message-format=json-render-diagnostics \
+    >"$scratch/cargo.json"
+# executable KIND NAME: the path of the executable cargo built for target NAME of kind KIND.
+executable() {
+    grep -F "\"kind\":[\"$1\"]" "$scratch/cargo.json" | grep -F "\"name\":\"$2\"" \
+        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1
+}
+rumor_bin="$(executable bin rumor)"
+harness_bin="$(executable bench agents)"
+if [ -z "$rumor_bin" ] || [ -z "$harness_bin" ]; then
+    echo "bench.sh: cargo did not report the rumor binary and the agents benchmark" >&2
+    exit 1
+fi
 
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -112,7 +127,7 @@ sim_table() {
     if [ -n "$only" ] && [ "$only" != "$block_label" ]; then
         return 0
     fi
-    target/release/rumor sim "$@" >"$scratch/table"
+    "$rumor_bin" sim "$@" >"$scratch/table"
     write_block "$block_label" "rumor sim $*" "$scratch/table"
 }
 
@@ -137,7 +152,7 @@ nodes="${nodes:-10,50,100}"
 command="scripts/bench.sh agents --nodes $nodes --steady $steady --kills $kills --label $label"
 [ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
 agent_bin="$(scripts/build-dist.sh | head -n 1)"
-target/release/examples/bench_agents --nodes "$nodes" --steady "$steady" --binary "$agent_bin" \
+"$harness_bin" --nodes "$nodes" --steady "$steady" --binary "$agent_bin" \
     --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$scratch/table" &
 harness_pid=$!
 # A size that fails is a row of the table too: record it, then report the failure.

@@ -19,5 +19,7 @@ cd "$ROOT"
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --quiet --profile dist --target "$TRIPLE" -p rumor -p rumor-tui --bin rumor --bin rumor-tui
-echo "$ROOT/target/$TRIPLE/dist/rumor"
-echo "$ROOT/target/$TRIPLE/dist/rumor-tui"
+# Where cargo put them: CARGO_TARGET_DIR or a cargo config may move the target directory.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+echo "$TARGET_DIR/$TRIPLE/dist/rumor"
+echo "$TARGET_DIR/$TRIPLE/dist/rumor-tui"

@@ -60,6 +60,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event;
+mod hash;
 pub mod member;
 pub mod node;
 pub mod proto;

@@ -55,12 +55,7 @@ impl NodeName {
     /// process answering at a member's old address, where a rare collision costs nothing worse
     /// than what SWIM without the check would do.
     pub fn id(&self) -> [u8; 4] {
-        let mut h: u32 = 0x811c_9dc5;
-        for b in self.0.bytes() {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        h.to_le_bytes()
+        crate::hash::fnv1a_32(self.0.as_bytes()).to_le_bytes()
     }
 }
 

@@ -16,6 +16,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
+use crate::hash::{FNV1A_64_BASIS, fnv1a_64, splitmix64};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
 /// Below this size, random picks scan the table (exact and cheap); above it they sample.
@@ -82,16 +83,9 @@ fn digest_part(name: &str, inc: Incarnation, state: MemberState) -> u64 {
 /// A hash of one member record (name, incarnation, state) that every node computes alike, so
 /// that two members can tell whether their tables agree by comparing 8 bytes.
 pub(crate) fn record_hash(name: &str, inc: Incarnation, state: MemberState) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= u64::from(inc.0) << 8 | state as u64;
-    // splitmix64's finalizer, so records that differ in one bit differ everywhere.
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    let h = fnv1a_64(FNV1A_64_BASIS, name.as_bytes()) ^ (u64::from(inc.0) << 8 | state as u64);
+    // The finaliser makes records that differ in one bit differ everywhere.
+    splitmix64(h)
 }
 
 impl Members {

@@ -28,10 +28,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::gossip::Gossip;
-use super::members::record_hash;
 use super::{Status, Swim, member_of};
 use crate::error::BroadcastError;
 use crate::event::{Event, EventKind, LamportTime, MAX_USER_EVENT_NAME, UserEvent};
+use crate::hash::{FNV1A_64_BASIS, fnv1a_64, splitmix64};
 use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{PacketWriter, UserBody, UserRecord, UserSection};
 
@@ -73,15 +73,11 @@ pub(crate) struct UserEvents {
     pub(super) queue: Gossip<UserRecord>,
 }
 
-/// What one remembered event adds to the table digest. It reuses the member records' hash with
-/// the Left state, which no table digest counts (departed members count for nothing), so an
-/// event can never cancel out a member record. Lamport times are taken modulo 2^32 there.
+/// What one remembered event adds to the table digest. Its own prefix keeps it apart from the
+/// member records' hashes, so an event can never cancel a member record out of the XOR.
 fn event_hash(key: &EventKey) -> u64 {
-    record_hash(
-        key.1.as_str(),
-        Incarnation(key.0.0 as u32),
-        MemberState::Left,
-    )
+    let h = fnv1a_64(FNV1A_64_BASIS, b"user event\0");
+    splitmix64(fnv1a_64(h, key.1.as_str().as_bytes()) ^ key.0.0)
 }
 
 impl UserEvents {

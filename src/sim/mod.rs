@@ -26,36 +26,34 @@
 //! is held or dropped), [`restart`](Sim::restart), and the network's partitions and drop rates
 //! through [`net_mut`](Sim::net_mut).
 
+mod addr;
 pub mod cli;
+mod config;
 pub mod network;
 mod nodes;
 pub mod report;
 pub mod scenario;
+mod trace;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::{Config, Profile};
 use crate::error::ConfigError;
 use crate::event::EventKind;
 use crate::member::NodeName;
 use crate::proto::{Identity, Swim};
 
+pub use addr::{MAX_NODES, PORT, addr_of, index_of, name_of};
+pub use config::SimConfig;
 pub use network::{Latency, NetStats, Network, Verdict};
+use trace::Trace;
 
-/// The port every virtual node listens on.
-pub const PORT: u16 = 7946;
-/// First virtual address (node 0); node `i` is this plus `i`.
-const BASE_IP: u32 = 0x7f00_0001;
-/// Most nodes a simulation may hold: the virtual addresses must stay inside 127.0.0.0/8.
-pub const MAX_NODES: usize = 0x00ff_fff0;
 /// Datagrams a paused node holds for later; more are dropped (a real socket buffer is finite).
 const HOLD_LIMIT: usize = 4096;
 /// Datagrams taken from one core after one input before the rest wait for its next input; only
@@ -63,66 +61,6 @@ const HOLD_LIMIT: usize = 4096;
 const MAX_TRANSMITS_PER_INPUT: usize = 1 << 20;
 /// Steps allowed without the clock moving before a run is declared livelocked.
 const MAX_STEPS_WITHOUT_PROGRESS: u64 = 1 << 22;
-
-/// The virtual address of node `i`.
-pub fn addr_of(i: usize) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::from(BASE_IP + i as u32), PORT))
-}
-
-/// The node living at `addr`, if it is a virtual address of a simulation with `n` nodes.
-pub fn index_of(addr: SocketAddr, n: usize) -> Option<usize> {
-    let SocketAddr::V4(v4) = addr else {
-        return None;
-    };
-    if v4.port() != PORT {
-        return None;
-    }
-    let i = u32::from(*v4.ip()).checked_sub(BASE_IP)? as usize;
-    (i < n).then_some(i)
-}
-
-/// The name of node `i`.
-pub fn name_of(i: usize) -> String {
-    format!("n{i}")
-}
-
-/// What a simulation is made of: how many nodes, their timings, the network and the seed.
-#[derive(Clone, Debug)]
-pub struct SimConfig {
-    /// Number of nodes.
-    pub nodes: usize,
-    /// Timings every node starts from; its name and addresses are set per node.
-    pub template: Config,
-    /// Packet latency.
-    pub latency: Latency,
-    /// Uniform loss rate, 0.0 to 1.0.
-    pub loss: f64,
-    /// Drives every core's RNG and the network's.
-    pub seed: u64,
-}
-
-impl SimConfig {
-    /// `nodes` nodes with a profile's timings, the default latency and no loss.
-    pub fn new(nodes: usize, profile: Profile, seed: u64) -> Self {
-        SimConfig {
-            nodes,
-            template: Config::new(profile, "n0", addr_of(0)),
-            latency: Latency::default(),
-            loss: 0.0,
-            seed,
-        }
-    }
-
-    /// The config of node `i`: the template with its own name and address.
-    pub fn node_config(&self, i: usize) -> Config {
-        let mut c = self.template.clone();
-        c.name = name_of(i);
-        c.bind_addr = addr_of(i);
-        c.advertise_addr = None;
-        c.seeds = Vec::new();
-        c
-    }
-}
 
 /// Whether a node is being driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,8 +183,7 @@ pub struct Sim {
     pool: Vec<Vec<u8>>,
     events: Vec<SimEvent>,
     record_events: bool,
-    event_counts: [u64; 7],
-    hash: u64,
+    trace: Trace,
     steps: u64,
 }
 
@@ -320,8 +257,7 @@ impl Sim {
             pool: Vec::new(),
             events: Vec::new(),
             record_events: true,
-            event_counts: [0; 7],
-            hash: FNV_OFFSET,
+            trace: Trace::new(),
             steps: 0,
             config,
         })
@@ -347,11 +283,6 @@ impl Sim {
     /// The `Instant` the cores saw when the simulation started.
     pub fn epoch(&self) -> Instant {
         self.epoch
-    }
-
-    /// Virtual time since the start at which `instant` (from a core) falls.
-    pub fn since_start(&self, instant: Instant) -> Duration {
-        instant.saturating_duration_since(self.epoch)
     }
 
     // ---- running ----
@@ -478,9 +409,7 @@ impl Sim {
         };
         self.now = self.now.max(d.at);
         self.steps += 1;
-        self.mix(d.at);
-        self.mix(u64::from(d.from) << 32 | u64::from(d.to));
-        self.mix(d.bytes.len() as u64);
+        self.trace.delivery(&d);
         let to = d.to as usize;
         let Some(slot) = self.slots.get_mut(to) else {
             self.pool.push(d.bytes);
@@ -553,13 +482,7 @@ impl Sim {
                 member: member as u32,
                 incarnation: e.member.incarnation.0,
             };
-            if let Some(c) = self.event_counts.get_mut(kind_index(e.kind)) {
-                *c += 1;
-            }
-            self.hash = fnv(self.hash, self.now);
-            self.hash = fnv(self.hash, (i as u64) << 32 | member as u64);
-            self.hash = fnv(self.hash, kind_index(e.kind) as u64);
-            self.hash = fnv(self.hash, u64::from(ev.incarnation));
+            self.trace.event(&ev);
             if self.record_events {
                 self.events.push(ev);
             }
@@ -577,10 +500,6 @@ impl Sim {
             }
         }
     }
-
-    fn mix(&mut self, x: u64) {
-        self.hash = fnv(self.hash, x);
-    }
 }
 
 /// The one clock read of the simulator: a base `Instant` for the virtual clock (an `Instant`
@@ -591,43 +510,10 @@ fn virtual_epoch() -> Instant {
     Instant::now()
 }
 
-fn kind_index(kind: EventKind) -> usize {
-    match kind {
-        EventKind::Joined => 0,
-        EventKind::Suspected => 1,
-        EventKind::Alive => 2,
-        EventKind::Failed => 3,
-        EventKind::Left => 4,
-        EventKind::Updated => 5,
-        EventKind::User => 6,
-    }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a over the eight bytes of `x`.
-fn fnv(mut h: u64, x: u64) -> u64 {
-    for b in x.to_le_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_map_back_to_indices() {
-        for i in [0usize, 1, 255, 256, 9_999, 70_000] {
-            assert_eq!(index_of(addr_of(i), 100_000), Some(i));
-        }
-        assert_eq!(index_of(addr_of(10), 10), None);
-        assert_eq!(index_of("127.0.0.1:1".parse().unwrap(), 10), None);
-        assert_eq!(index_of("[::1]:7946".parse().unwrap(), 10), None);
-    }
+    use crate::config::Profile;
 
     #[test]
     fn a_formed_cluster_stays_quiet_and_alive() {

@@ -4,7 +4,7 @@
 //! The vocabulary follows tikv/raft-rs's test harness and turmoil: [`Network::drop`] sets a
 //! one-way link's drop rate, [`Network::cut`] severs a link both ways, [`Network::partition`]
 //! splits the nodes into groups that cannot reach each other, [`Network::isolate`] cuts one node
-//! off from everyone, and [`Network::repair`] (alias [`Network::heal`]) undoes all of it.
+//! off from everyone, and [`Network::repair`] undoes all of it.
 //! Partitions and drops are judged when a packet is sent; a packet already in flight arrives.
 
 use std::collections::HashMap;
@@ -223,11 +223,6 @@ impl Network {
         self.links.clear();
     }
 
-    /// Same as [`repair`](Self::repair) (turmoil's word is `repair`, raft-rs's `recover`).
-    pub fn heal(&mut self) {
-        self.repair();
-    }
-
     /// Delays every datagram to `node` by `extra` on top of the latency (zero clears it): a
     /// member whose receive path lags (a starved or overloaded process, a full socket buffer)
     /// while its timers still fire on time, Lifeguard's "slow node". `repair` leaves it.
@@ -379,7 +374,8 @@ mod tests {
         n.isolate(4, 2);
         assert!(n.blocked(2, 0) && n.blocked(0, 2));
         assert!(!n.blocked(0, 1));
-        n.heal();
+        n.repair();
+        assert!(!n.blocked(2, 0) && !n.blocked(0, 2));
         n.cut(0, 1);
         assert!(n.blocked(0, 1) && n.blocked(1, 0));
         assert!(!n.blocked(0, 2));

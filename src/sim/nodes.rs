@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::network::Network;
-use super::{NodeState, Sim, SimConfig, SimEvent, addr_of, kind_index};
+use super::{NodeState, Sim, SimConfig, SimEvent, addr_of};
 use crate::error::ConfigError;
-use crate::event::EventKind;
 use crate::member::Tags;
 use crate::proto::{Status, Swim};
 use std::cmp::Reverse;
@@ -164,27 +163,8 @@ impl Sim {
         self.record_events = on;
     }
 
-    /// Events of `kind` observed by all nodes since the start.
-    pub fn event_count(&self, kind: EventKind) -> u64 {
-        self.event_counts
-            .get(kind_index(kind))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// A digest of every delivery (time, ends, size) and every event so far: equal seeds and
-    /// equal inputs give equal hashes.
-    pub fn trace_hash(&self) -> u64 {
-        self.hash
-    }
-
     /// Deadlines fired and datagrams delivered so far.
     pub fn steps(&self) -> u64 {
         self.steps
-    }
-
-    /// Datagrams in flight.
-    pub fn in_flight(&self) -> usize {
-        self.deliveries.len()
     }
 }

@@ -1,5 +1,6 @@
 //! What a simulation run prints: tables (as markdown text, CSV or JSON), line charts as SVG
-//! (plotters, SVG backend only), and the run's own cost (wall time, peak memory).
+//! (plotters, SVG backend only), and the run's own cost (wall time, peak memory), read from
+//! procfs the way a benchmark reads the memory of the processes it watches.
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -299,10 +300,16 @@ where
     Ok(())
 }
 
-/// A figure from `/proc/self/status` in KiB (`VmHWM` is the peak resident set, `VmRSS` the
-/// current one); `None` where there is no procfs.
-pub fn proc_status_kib(field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A memory figure of a process in KiB, from Linux's `/proc/PID/status`: of process `pid`, or
+/// of this process for `None`. `field` is the name before the colon: `VmHWM` (the peak
+/// resident set), `VmRSS` (the current one), `RssAnon` (the part of it not backed by a file:
+/// heap and stacks). `None` where there is no procfs, no such process or no such field.
+pub fn proc_status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
@@ -310,7 +317,7 @@ pub fn proc_status_kib(field: &str) -> Option<u64> {
 
 /// Peak resident memory of this process so far, in MiB.
 pub fn peak_memory_mib() -> Option<f64> {
-    proc_status_kib("VmHWM").map(|k| k as f64 / 1024.0)
+    proc_status_kib(None, "VmHWM").map(|k| k as f64 / 1024.0)
 }
 
 #[cfg(test)]
@@ -349,6 +356,17 @@ mod tests {
     fn peak_memory_is_read_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(peak_memory_mib().is_some_and(|m| m > 0.0));
+        }
+    }
+
+    #[test]
+    fn status_of_a_pid_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let own = proc_status_kib(Some(std::process::id()), "VmHWM");
+            assert!(own.is_some_and(|k| k > 0));
+            assert_eq!(proc_status_kib(None, "NoSuchField"), None);
+            // A prefix of a field is not the field.
+            assert_eq!(proc_status_kib(None, "VmRS"), None);
         }
     }
 }

@@ -15,6 +15,7 @@ mod load;
 use std::time::Duration;
 
 use crate::config::Profile;
+use crate::hash::splitmix64;
 
 use super::{Latency, Sim, SimConfig, SimError};
 
@@ -86,14 +87,11 @@ impl Params {
 /// The seed of one run: a mix of the base seed, N, the loss rate and the run number, so one
 /// row of a table replays alone with the same `--seed`.
 pub fn run_seed(base: u64, n: usize, loss: f64, run: usize) -> u64 {
-    let mut x = base
-        ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ ((loss * 1e6) as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)
-        ^ (run as u64).wrapping_mul(0x94d0_49bb_1331_11eb);
-    // splitmix64's finaliser
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+    splitmix64(
+        base ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ ((loss * 1e6) as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            ^ (run as u64).wrapping_mul(0x94d0_49bb_1331_11eb),
+    )
 }
 
 /// A progress callback: (message). Suites call it before each run.

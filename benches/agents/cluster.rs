@@ -1,0 +1,231 @@
+//! The agents under test: spawning them, reading their JSON lines, and what those lines say.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::Args;
+
+/// One JSON line from one agent.
+pub(crate) struct Line {
+    pub(crate) agent: usize,
+    pub(crate) json: Value,
+}
+
+/// The agents, killed when dropped (also on panic and early return).
+pub(crate) struct Cluster {
+    pub(crate) children: Vec<Option<Child>>,
+    pub(crate) pids: Vec<u32>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct Counters {
+    pub(crate) ts_ms: u64,
+    pub(crate) packets_out: u64,
+    pub(crate) bytes_out: u64,
+}
+
+/// What the reader threads have told us so far.
+#[derive(Default)]
+pub(crate) struct View {
+    /// Per agent: member name -> last event kind about it.
+    pub(crate) members: Vec<HashMap<String, String>>,
+    /// Per agent: the latest stats line.
+    pub(crate) stats: Vec<Counters>,
+    /// (agent, event, member, ts_ms) of failed/left/suspect events.
+    pub(crate) verdicts: Vec<(usize, String, String, u64)>,
+}
+
+impl View {
+    pub(crate) fn new(n: usize) -> Self {
+        View {
+            members: vec![HashMap::new(); n],
+            stats: vec![Counters::default(); n],
+            verdicts: Vec::new(),
+        }
+    }
+
+    pub(crate) fn apply(&mut self, line: Line) {
+        let j = &line.json;
+        let event = j["event"].as_str().unwrap_or_default().to_string();
+        let ts = j["ts_ms"].as_u64().unwrap_or(0);
+        if event == "stats" {
+            if let Some(s) = self.stats.get_mut(line.agent) {
+                *s = Counters {
+                    ts_ms: ts,
+                    packets_out: j["packets_out"].as_u64().unwrap_or(0),
+                    bytes_out: j["bytes_out"].as_u64().unwrap_or(0),
+                };
+            }
+            return;
+        }
+        let member = j["member"].as_str().unwrap_or_default().to_string();
+        if matches!(event.as_str(), "failed" | "left" | "suspect") {
+            self.verdicts
+                .push((line.agent, event.clone(), member.clone(), ts));
+        }
+        if let Some(m) = self.members.get_mut(line.agent) {
+            m.insert(member, event);
+        }
+    }
+
+    /// Agents among `who` that see every other agent of `who` as joined or alive.
+    pub(crate) fn converged(&self, who: &[usize]) -> bool {
+        who.iter().all(|&a| {
+            let m = &self.members[a];
+            who.iter().filter(|&&b| b != a).all(|&b| {
+                matches!(
+                    m.get(&name(b)).map(String::as_str),
+                    Some("joined" | "alive" | "updated")
+                )
+            })
+        })
+    }
+
+    /// ts_ms of `event` about `member` by each agent of `who` that printed it.
+    pub(crate) fn verdict_times(
+        &self,
+        who: &[usize],
+        event: &str,
+        member: &str,
+        since: u64,
+    ) -> Vec<u64> {
+        who.iter()
+            .filter_map(|&a| {
+                self.verdicts
+                    .iter()
+                    .find(|(x, e, m, t)| *x == a && e == event && m == member && *t >= since)
+                    .map(|v| v.3)
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn name(i: usize) -> String {
+    format!("a{i}")
+}
+
+/// Wall-clock ms since the Unix epoch: the agents stamp their lines with the same clock.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A monotonic clock for deadlines (clippy.toml keeps it out of the protocol code).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn mono() -> Instant {
+    Instant::now()
+}
+
+pub(crate) struct Run<'a> {
+    pub(crate) args: &'a Args,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) rx: Receiver<Line>,
+    pub(crate) view: View,
+}
+
+impl Run<'_> {
+    /// Applies lines until `done` holds, the deadline passes (Err) or we are told to stop.
+    pub(crate) fn wait(
+        &mut self,
+        what: &str,
+        mut done: impl FnMut(&View) -> bool,
+    ) -> Result<(), String> {
+        let deadline = mono() + self.args.phase_timeout;
+        loop {
+            if done(&self.view) {
+                return Ok(());
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Err("interrupted".into());
+            }
+            let left = deadline.saturating_duration_since(mono());
+            if left.is_zero() {
+                return Err(format!("{what}: not within {:?}", self.args.phase_timeout));
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) => self.view.apply(line),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err("all agents exited".into()),
+            }
+        }
+    }
+
+    /// Applies lines for `d` of wall time.
+    pub(crate) fn soak(&mut self, d: Duration) -> Result<(), String> {
+        let until = mono() + d;
+        self.wait("soak", |_| mono() >= until).or_else(|e| {
+            if e.starts_with("soak") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+    }
+}
+
+pub(crate) fn spawn(args: &Args, n: usize, tx: &Sender<Line>) -> Result<Cluster, String> {
+    let mut cluster = Cluster {
+        children: Vec::new(),
+        pids: Vec::new(),
+    };
+    for i in 0..n {
+        let child = spawn_one(args, i, tx)?;
+        cluster.pids.push(child.id());
+        cluster.children.push(Some(child));
+    }
+    Ok(cluster)
+}
+
+/// Starts agent `i` (the first is the seed the others join through), its JSON lines read
+/// into `tx`.
+pub(crate) fn spawn_one(args: &Args, i: usize, tx: &Sender<Line>) -> Result<Child, String> {
+    let extra: Vec<&str> = args.agent_flags.split_whitespace().collect();
+    let port = args.base_port as usize + i;
+    let mut cmd = Command::new(&args.binary);
+    cmd.arg("agent")
+        .args(["--name", &name(i)])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--profile", &args.profile])
+        .args(["--stats-interval", "1s"])
+        .args(&extra);
+    if i > 0 {
+        cmd.args(["--join", &format!("127.0.0.1:{}", args.base_port)]);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", args.binary))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(json) = serde_json::from_str(&line)
+                && tx.send(Line { agent: i, json }).is_err()
+            {
+                break;
+            }
+        }
+    });
+    Ok(child)
+}
