@@ -213,17 +213,6 @@ mod tests {
 
     const SEC: Duration = Duration::from_secs(1);
 
-    /// What `h`'s node says about its table when pinged by peer 1.
-    fn ack_digest(h: &mut Harness) -> Option<[u8; 4]> {
-        let target = h.swim.local_id;
-        h.sent.clear();
-        h.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
-        match h.sent.first().map(|(_, p)| &p.message) {
-            Some(Message::Ack { digest, .. }) => *digest,
-            other => panic!("expected an ack, got {other:?}"),
-        }
-    }
-
     /// Peer `from` acks with `digest`; returns the syncs the node then sent.
     fn acked_with(h: &mut Harness, from: usize, digest: [u8; 4]) -> Vec<(SocketAddr, Packet)> {
         h.sent.clear();
@@ -243,15 +232,15 @@ mod tests {
     fn acks_carry_the_digest_only_when_gossip_is_over() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let quiet = ack_digest(&mut h);
+        let quiet = h.ack_digest();
         assert!(
             quiet.is_some(),
             "nothing left to gossip: the ack tells the digest"
         );
         h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
-        assert_eq!(ack_digest(&mut h), None, "news about p4 is still spreading");
+        assert_eq!(h.ack_digest(), None, "news about p4 is still spreading");
         h.advance(10 * SEC);
-        let after = ack_digest(&mut h);
+        let after = h.ack_digest();
         assert!(after.is_some());
         assert_ne!(after, quiet, "p4 joined the table, so the digest changed");
     }
@@ -260,7 +249,7 @@ mod tests {
     fn a_quiet_member_with_another_table_is_synced_with_at_once_then_not_too_often() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let ours = ack_digest(&mut h).unwrap();
+        let ours = h.ack_digest().unwrap();
         assert!(
             acked_with(&mut h, 2, ours).is_empty(),
             "same table: no sync"
@@ -297,7 +286,7 @@ mod tests {
     fn no_repair_while_our_own_news_is_spreading() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let ours = ack_digest(&mut h).unwrap();
+        let ours = h.ack_digest().unwrap();
         h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
         let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
         assert!(acked_with(&mut h, 2, other).is_empty());

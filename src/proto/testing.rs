@@ -149,6 +149,18 @@ impl Harness {
         self.flush();
     }
 
+    /// What the node says about its table in its ack to a ping from peer 1 (the sent log is
+    /// cleared first).
+    pub(crate) fn ack_digest(&mut self) -> Option<[u8; 4]> {
+        let target = self.swim.local_id;
+        self.sent.clear();
+        self.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
+        match self.sent.first().map(|(_, p)| &p.message) {
+            Some(Message::Ack { digest, .. }) => *digest,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+
     /// The user events reported since the last take, oldest first.
     pub(crate) fn take_user_events(&mut self) -> Vec<UserEvent> {
         self.take_events()

@@ -19,17 +19,6 @@ fn sync(reply: bool) -> Message {
     Message::Sync { reply, join: false }
 }
 
-/// What the node's ack to a ping from peer 1 says about its table, once it is quiet.
-fn ack_digest(h: &mut Harness) -> Option<[u8; 4]> {
-    let target = h.swim.local_id;
-    h.sent.clear();
-    h.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
-    match h.sent.first().map(|(_, p)| &p.message) {
-        Some(Message::Ack { digest, .. }) => *digest,
-        other => panic!("expected an ack, got {other:?}"),
-    }
-}
-
 #[test]
 fn a_broadcast_is_delivered_here_at_once_and_gossiped_to_every_peer_in_time() {
     let mut h = Harness::with_peers(5);
@@ -144,7 +133,7 @@ fn payloads_age_out_but_what_was_seen_is_remembered() {
     );
     let max_age = h.swim.config.user_event_max_age;
     h.advance(10 * SEC);
-    let before = ack_digest(&mut h).expect("quiet");
+    let before = h.ack_digest().expect("quiet");
     // A sync now carries the event with its payload...
     h.sent.clear();
     h.deliver(peer_addr(2), sync(true), vec![]);
@@ -155,7 +144,7 @@ fn payloads_age_out_but_what_was_seen_is_remembered() {
     h.swim.sync_replies = 0;
     h.deliver(peer_addr(2), sync(true), vec![]);
     assert_eq!(h.sent_events(), [(peer_addr(2), 5, false)]);
-    assert_eq!(ack_digest(&mut h), Some(before));
+    assert_eq!(h.ack_digest(), Some(before));
     // A repeat is still recognised.
     h.deliver_events(
         peer_addr(3),
@@ -234,20 +223,16 @@ fn syncs_carry_what_is_remembered_after_the_members_with_the_clock_in_every_chun
 fn a_quiet_member_that_missed_an_event_is_repaired_at_once() {
     let mut h = Harness::with_peers(3);
     h.advance(10 * SEC);
-    let without = ack_digest(&mut h).unwrap();
+    let without = h.ack_digest().unwrap();
     h.deliver_events(
         peer_addr(1),
         gossip(),
         0,
         vec![user_event(1, 0, Some(b"x"))],
     );
-    assert_eq!(
-        ack_digest(&mut h),
-        None,
-        "not quiet while the event spreads"
-    );
+    assert_eq!(h.ack_digest(), None, "not quiet while the event spreads");
     h.advance(10 * SEC);
-    let with = ack_digest(&mut h).unwrap();
+    let with = h.ack_digest().unwrap();
     assert_ne!(with, without, "the event is part of the digest");
     // A peer whose member table is the same but who lacks the event acks with `without`:
     // the difference is repaired with a push-pull that carries the event.

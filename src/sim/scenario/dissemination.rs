@@ -148,6 +148,61 @@ pub fn lambda_log_n(retransmit_mult: u32, n: usize) -> u32 {
     retransmit_mult * scale
 }
 
+/// Runs `one(n, loss, run, seed)` for every loss rate, size and run, in that order, after a
+/// progress line naming `what`; `one` returns how long the news took to reach all. For each
+/// (size, loss) point of several runs, returns the [`tail_summary`] of its times against the
+/// lambda*log(N) bound, for the table's notes.
+pub(super) fn each_run(
+    params: &Params,
+    sizes: &[usize],
+    losses: &[f64],
+    what: &str,
+    progress: Progress<'_>,
+    mut one: impl FnMut(usize, f64, usize, u64) -> Result<Option<Duration>, String>,
+) -> Result<Vec<String>, String> {
+    let template = SimConfig::new(1, params.profile, 0).template;
+    let mut notes = Vec::new();
+    for &loss in losses {
+        for &n in sizes {
+            let mut times = Vec::with_capacity(params.runs);
+            for run in 0..params.runs {
+                let seed = run_seed(params.seed, n, loss, run);
+                progress(&format!("{what} n={n} loss={loss} run={run} seed={seed}"));
+                times.push(one(n, loss, run, seed)?);
+            }
+            if params.runs > 1 {
+                let bound = template.probe_interval * lambda_log_n(template.retransmit_mult, n);
+                notes.push(tail_summary(n, loss, bound, &mut times));
+            }
+        }
+    }
+    Ok(notes)
+}
+
+/// The cells a spread table's row starts with: n, loss, run, time_to_all_ms, periods.
+pub(super) fn first_cells(
+    n: usize,
+    loss: f64,
+    run: usize,
+    time_to_all: Option<Duration>,
+    period: Duration,
+) -> Vec<Cell> {
+    vec![
+        n.into(),
+        Cell::Float(loss, 2),
+        run.into(),
+        Cell::opt(time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
+        in_units(time_to_all, period),
+    ]
+}
+
+/// A time in whole `unit`s, rounded up; missing when it never happened.
+pub(super) fn in_units(t: Option<Duration>, unit: Duration) -> Cell {
+    t.map_or(Cell::Missing, |t| {
+        Cell::Int(t.as_nanos().div_ceil(unit.as_nanos()) as u64)
+    })
+}
+
 /// A curve's name: the size, and the loss rate when the suite has several.
 pub(super) fn series_name(n: usize, loss: f64, losses: &[f64]) -> String {
     if losses.len() > 1 {
@@ -160,12 +215,7 @@ pub(super) fn series_name(n: usize, loss: f64, losses: &[f64]) -> String {
 /// One line on how the runs of one size and loss rate ended, for many runs: the median and
 /// the tail of the time until all had the update, and how many runs went past the
 /// lambda*log(N) bound (the tail that only anti-entropy closes).
-pub(super) fn tail_summary(
-    n: usize,
-    loss: f64,
-    bound: Duration,
-    times: &mut [Option<Duration>],
-) -> String {
+fn tail_summary(n: usize, loss: f64, bound: Duration, times: &mut [Option<Duration>]) -> String {
     let runs = times.len();
     let never = times.iter().filter(|t| t.is_none()).count();
     let late = times.iter().filter(|t| t.is_none_or(|t| t > bound)).count();
@@ -216,45 +266,30 @@ pub fn dissemination_suite(
         ],
     );
     let mut series = Vec::new();
-    for &loss in losses {
-        for &n in sizes {
-            let mut times = Vec::with_capacity(params.runs);
-            for run in 0..params.runs {
-                let seed = run_seed(params.seed, n, loss, run);
-                progress(&format!(
-                    "dissemination n={n} loss={loss} run={run} seed={seed}"
-                ));
-                let d = dissemination(params, n, loss, seed)?;
-                times.push(d.time_to_all);
-                let periods = d
-                    .time_to_all
-                    .map(|t| t.as_nanos().div_ceil(period.as_nanos()) as u64);
-                let rounds = d
-                    .time_to_all
-                    .map(|t| t.as_nanos().div_ceil(gossip.as_nanos()) as u64);
-                let curve: Vec<String> =
-                    d.per_period(gossip).iter().map(|c| c.to_string()).collect();
-                table.push(vec![
-                    n.into(),
-                    Cell::Float(loss, 2),
-                    run.into(),
-                    Cell::opt(d.time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
-                    periods.map_or(Cell::Missing, Cell::Int),
-                    rounds.map_or(Cell::Missing, Cell::Int),
-                    Cell::Float((n as f64).log2(), 1),
-                    Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
-                    Cell::Text(curve.join(" ")),
-                ]);
-                if run == 0 {
-                    series.push(infected_series(&d, series_name(n, loss, losses), &template));
-                }
+    let tails = each_run(
+        params,
+        sizes,
+        losses,
+        "dissemination",
+        progress,
+        |n, loss, run, seed| {
+            let d = dissemination(params, n, loss, seed)?;
+            let curve: Vec<String> = d.per_period(gossip).iter().map(|c| c.to_string()).collect();
+            let mut row = first_cells(n, loss, run, d.time_to_all, period);
+            row.extend([
+                in_units(d.time_to_all, gossip),
+                Cell::Float((n as f64).log2(), 1),
+                Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
+                Cell::Text(curve.join(" ")),
+            ]);
+            table.push(row);
+            if run == 0 {
+                series.push(infected_series(&d, series_name(n, loss, losses), &template));
             }
-            if params.runs > 1 {
-                let bound = period * lambda_log_n(template.retransmit_mult, n);
-                table.notes.push(tail_summary(n, loss, bound, &mut times));
-            }
-        }
-    }
+            Ok(d.time_to_all)
+        },
+    )?;
+    table.notes.extend(tails);
     table.notes.push(format!(
         "periods = time to all / probe interval, rounded up; gossip_rounds = the same in gossip \
          intervals. lambda_log_n = retransmit_mult * ceil(log10(N+1)) periods, the SWIM paper's \

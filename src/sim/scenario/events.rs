@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::dissemination::{Spread, infected_series, series_name, tail_summary};
-use super::{Dissemination, Params, Progress, lambda_log_n, run_seed, waited};
+use super::dissemination::{Spread, each_run, first_cells, infected_series, series_name};
+use super::{Dissemination, Params, Progress, lambda_log_n, waited};
 use crate::event::EventKind;
 use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Table};
@@ -127,41 +127,32 @@ pub fn user_event_suite(
         ],
     );
     let mut series = Vec::new();
-    for &loss in losses {
-        for &n in sizes {
-            let mut times = Vec::with_capacity(params.runs);
-            for run in 0..params.runs {
-                let seed = run_seed(params.seed, n, loss, run);
-                progress(&format!("events n={n} loss={loss} run={run} seed={seed}"));
-                let u = user_event(params, n, loss, window, seed)?;
-                let d = &u.spread;
-                times.push(d.time_to_all);
-                let periods = d
-                    .time_to_all
-                    .map(|t| t.as_nanos().div_ceil(period.as_nanos()) as u64);
-                table.push(vec![
-                    n.into(),
-                    Cell::Float(loss, 2),
-                    run.into(),
-                    Cell::opt(d.time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
-                    periods.map_or(Cell::Missing, Cell::Int),
-                    Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
-                    Cell::Int(d.received.iter().flatten().count() as u64),
-                    Cell::Int(u.duplicates as u64),
-                    Cell::Float(u.event_bytes as f64 / n as f64, 0),
-                    Cell::Float(u.event_bytes_per_member_per_s(), 1),
-                    Cell::Float(u.total_bytes_per_member_per_s(), 0),
-                ]);
-                if run == 0 {
-                    series.push(infected_series(d, series_name(n, loss, losses), &template));
-                }
+    let tails = each_run(
+        params,
+        sizes,
+        losses,
+        "events",
+        progress,
+        |n, loss, run, seed| {
+            let u = user_event(params, n, loss, window, seed)?;
+            let d = &u.spread;
+            let mut row = first_cells(n, loss, run, d.time_to_all, period);
+            row.extend([
+                Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
+                Cell::Int(d.received.iter().flatten().count() as u64),
+                Cell::Int(u.duplicates as u64),
+                Cell::Float(u.event_bytes as f64 / n as f64, 0),
+                Cell::Float(u.event_bytes_per_member_per_s(), 1),
+                Cell::Float(u.total_bytes_per_member_per_s(), 0),
+            ]);
+            table.push(row);
+            if run == 0 {
+                series.push(infected_series(d, series_name(n, loss, losses), &template));
             }
-            if params.runs > 1 {
-                let bound = period * lambda_log_n(template.retransmit_mult, n);
-                table.notes.push(tail_summary(n, loss, bound, &mut times));
-            }
-        }
-    }
+            Ok(d.time_to_all)
+        },
+    )?;
+    table.notes.extend(tails);
     table.notes.push(format!(
         "periods = time until every member delivered the event / probe interval, rounded up; \
          lambda_log_n = retransmit_mult * ceil(log10(N+1)) periods. delivered: members that \
