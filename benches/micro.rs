@@ -141,13 +141,7 @@ fn main() {
         bytes,
         note: format!("{} bytes, {fitted} updates", full.len()),
     });
-    let small = wire::encode(
-        None,
-        &Packet {
-            message: ping.clone(),
-            updates: Vec::new(),
-        },
-    );
+    let small = wire::encode(None, &Packet::new(ping.clone(), Vec::new()));
     let (ns, allocs, bytes) = measure(target, || {
         black_box(wire::decode(black_box(&small), None).expect("decodes"));
     });

@@ -145,6 +145,8 @@ if [ "$mode" = sim ]; then
     sim_table sim-false-positives false-positives --nodes 10,50,100 --plot docs/false-positives.svg
     sim_table sim-false-positives-1000 false-positives --nodes 1000 --loss 0,0.1,0.2 --duration 2m
     sim_table sim-scale false-positives --nodes "$largest" --loss 0 --duration 10m
+    sim_table sim-events events --nodes "$small" --loss 0,0.1,0.2 --plot docs/user-events.svg
+    sim_table sim-events-scale events --nodes "$largest" --loss 0 --duration 10s
     exit 0
 fi
 

@@ -134,6 +134,9 @@ pub struct NodeArgs {
     /// [default: $XDG_RUNTIME_DIR/rumor/NAME.sock, else TMPDIR/rumor-UID/NAME.sock]
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Largest user event payload accepted, in bytes (must fit one datagram)
+    #[arg(long, value_name = "BYTES")]
+    pub max_user_payload: Option<usize>,
 }
 
 impl NodeArgs {
@@ -193,6 +196,7 @@ impl NodeArgs {
             Some(path) if path == Path::new("none") => None,
             Some(path) => Some(path),
         };
+        set(&mut c.max_user_payload, self.max_user_payload);
         c.validate()?;
         Ok(c)
     }
@@ -320,6 +324,8 @@ mod tests {
             "1.5s",
             "--packet-budget",
             "1200",
+            "--max-user-payload",
+            "700",
             "--join",
             "127.0.0.1:7000",
             "--join",
@@ -351,6 +357,7 @@ mod tests {
         assert_eq!(c.join_timeout, ms(3000));
         assert_eq!(c.leave_timeout, ms(1500));
         assert_eq!(c.packet_budget, 1200);
+        assert_eq!(c.max_user_payload, 700);
         assert_eq!(c.seeds.len(), 2);
         assert_eq!(c.tags.get("role"), Some("db"));
         assert_eq!(c.tags.get("zone"), Some("a=b"));

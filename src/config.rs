@@ -17,6 +17,8 @@ pub const MIN_PACKET_BUDGET: usize = 512;
 /// The longest control socket path accepted, in bytes: a Unix socket address holds at most
 /// 108 bytes on Linux, the terminating NUL included.
 const MAX_CONTROL_PATH: usize = 107;
+/// The most user events a member may be configured to remember (`user_event_buffer`).
+pub const MAX_USER_EVENT_BUFFER: usize = 65_536;
 
 /// Everything a node needs to run. Build one from a [`Profile`] and override fields.
 ///
@@ -105,6 +107,27 @@ pub struct Config {
     /// path in a build without it. A stale socket left by a dead node is replaced; one that a
     /// live process still serves makes the start fail.
     pub control_socket: Option<PathBuf>,
+    /// Largest user event payload [`Node::broadcast`](crate::Node::broadcast) accepts, in bytes;
+    /// larger ones are refused, never truncated. Default 512. An event must fit alone in one
+    /// datagram, so this is at most `packet_budget` less the event's name, the origin's name and
+    /// the headers (validated). Every member should use the same value: one drops, and counts,
+    /// events larger than its own limit. Larger payloads crowd membership news out of the
+    /// piggyback and grow every push-pull by up to `user_event_buffer` times this. serf:
+    /// `UserEventSizeLimit`.
+    pub max_user_payload: usize,
+    /// How many recent user events a member remembers, by origin and Lamport time, to deliver
+    /// each exactly once and to hand on in push-pulls. Default 256. When more arrive, the oldest
+    /// in Lamport order is forgotten and anything at or before it is too old from then on
+    /// (dropped and counted, not delivered): a member that has not heard an event before 256
+    /// newer ones never will. More costs a name and a time per event, and more records in every
+    /// push-pull. serf: `EventBuffer`, 512.
+    pub user_event_buffer: usize,
+    /// How long a member keeps a user event's payload to hand on to members that missed it
+    /// (in a push-pull or a repair). Lan 5 min; it must outlast the push-pull interval (which
+    /// grows past 32 members) for delivery to stay complete under loss. The event's name and
+    /// time are remembered longer (see `user_event_buffer`), so it is still never delivered
+    /// twice. Longer holds up to `user_event_buffer` payloads in memory and in push-pulls.
+    pub user_event_max_age: Duration,
 }
 
 /// How a node keeps trying its seeds in the background ([`Config::retry_join`]).
@@ -205,6 +228,9 @@ impl Config {
             packet_budget: 1400,
             max_members: 100_000,
             control_socket: None,
+            max_user_payload: 512,
+            user_event_buffer: 256,
+            user_event_max_age: ms(300_000),
         };
         match profile {
             Profile::Lan => {}
@@ -218,6 +244,7 @@ impl Config {
                 c.dead_node_reclaim = ms(1_800_000);
                 c.join_timeout = ms(15_000);
                 c.leave_timeout = ms(5_000);
+                c.user_event_max_age = ms(900_000);
             }
             Profile::Local => {
                 c.probe_timeout = ms(200);
@@ -235,6 +262,7 @@ impl Config {
                 c.dead_node_reclaim = ms(30_000);
                 c.join_timeout = ms(2_000);
                 c.leave_timeout = ms(500);
+                c.user_event_max_age = ms(30_000);
             }
         }
         c
@@ -309,6 +337,36 @@ impl Config {
             && (label.is_empty() || label.len() > 64)
         {
             return bad("cluster_label", format!("`{label}` must be 1 to 64 bytes"));
+        }
+        if !(1..=MAX_USER_EVENT_BUFFER).contains(&self.user_event_buffer) {
+            return bad(
+                "user_event_buffer",
+                format!(
+                    "({}) must be between 1 and {MAX_USER_EVENT_BUFFER}",
+                    self.user_event_buffer
+                ),
+            );
+        }
+        if self.user_event_max_age.is_zero() {
+            return bad("user_event_max_age", "must be greater than zero".into());
+        }
+        if let Ok(name) = NodeName::new(&self.name) {
+            let room = crate::wire::max_event_payload(
+                self.packet_budget,
+                self.cluster_label.as_deref(),
+                &name,
+                self.advertised(),
+            );
+            if self.max_user_payload > room {
+                return bad(
+                    "max_user_payload",
+                    format!(
+                        "({} bytes) does not fit in packet_budget ({}) with the event's name \
+                         and headers: at most {room} here; lower it or raise packet_budget",
+                        self.max_user_payload, self.packet_budget
+                    ),
+                );
+            }
         }
         if self.advertised().ip().is_unspecified() {
             return bad(
@@ -457,7 +515,7 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         type Breaker = fn(&mut Config);
-        let cases: [(&str, Breaker); 16] = [
+        let cases: [(&str, Breaker); 19] = [
             ("name", |c| c.name.clear()),
             ("probe_interval", |c| c.probe_interval = Duration::ZERO),
             ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
@@ -488,6 +546,11 @@ mod tests {
                     ..RetryJoin::default()
                 })
             }),
+            ("user_event_buffer", |c| c.user_event_buffer = 0),
+            ("user_event_max_age", |c| {
+                c.user_event_max_age = Duration::ZERO
+            }),
+            ("max_user_payload", |c| c.max_user_payload = 1400),
         ];
         for (field, brk) in cases {
             let mut c = lan();
@@ -539,6 +602,30 @@ mod tests {
         } else {
             assert!(err.reason.contains("`control` feature"), "{err}");
         }
+    }
+
+    #[test]
+    fn user_payload_limit_leaves_room_for_the_event_in_one_datagram() {
+        let mut c = lan();
+        let room = crate::wire::max_event_payload(
+            c.packet_budget,
+            None,
+            &NodeName::new("n1").unwrap(),
+            c.advertised(),
+        );
+        assert!((512..1400).contains(&room), "{room}");
+        c.max_user_payload = room;
+        assert_eq!(c.validate(), Ok(()));
+        c.max_user_payload = room + 1;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "max_user_payload");
+        assert!(err.reason.contains(&format!("at most {room}")), "{err}");
+        // The smallest budget takes a smaller payload limit, and says so.
+        c.packet_budget = MIN_PACKET_BUDGET;
+        c.max_user_payload = 512;
+        assert_eq!(c.validate().map_err(|e| e.field), Err("max_user_payload"));
+        c.max_user_payload = 256;
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

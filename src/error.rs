@@ -101,3 +101,48 @@ impl From<ConfigError> for StartError {
         StartError::Config(e)
     }
 }
+
+/// Why [`Node::broadcast`](crate::Node::broadcast) (or
+/// [`Swim::broadcast`](crate::Swim::broadcast)) refused a user event. Nothing was sent and the
+/// event clock did not move: an over-size event is refused whole, never truncated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BroadcastError {
+    /// The name is empty.
+    EmptyName,
+    /// The name is longer than [`MAX_USER_EVENT_NAME`](crate::event::MAX_USER_EVENT_NAME).
+    NameTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// The payload is larger than the config's `max_user_payload`.
+    PayloadTooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// The node is not a running member: still joining, leaving or gone.
+    NotRunning,
+}
+
+impl fmt::Display for BroadcastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastError::EmptyName => f.write_str("a user event needs a name"),
+            BroadcastError::NameTooLong { len, max } => {
+                write!(f, "user event name is {len} bytes, at most {max} allowed")
+            }
+            BroadcastError::PayloadTooLarge { len, max } => write!(
+                f,
+                "user event payload is {len} bytes, at most {max} allowed (max_user_payload)"
+            ),
+            BroadcastError::NotRunning => {
+                f.write_str("the node is not a running member (joining, leaving or stopped)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BroadcastError {}

@@ -1,9 +1,14 @@
-//! What the core reports: membership changes ([`Event`]) and running counters ([`Stats`]).
+//! What the core reports: membership changes and application events ([`Event`]), and running
+//! counters ([`Stats`]).
 
 use std::fmt;
 use std::time::Instant;
 
-use crate::member::Member;
+use crate::member::{Member, NodeName};
+
+/// The longest user event name accepted by [`Swim::broadcast`](crate::Swim::broadcast), in
+/// bytes. Names ride with every copy of an event, so they are kept short.
+pub const MAX_USER_EVENT_NAME: usize = 64;
 
 /// The kind of membership change an [`Event`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,10 +25,13 @@ pub enum EventKind {
     Left,
     /// A member changed its tags or its address without changing state.
     Updated,
+    /// An application event broadcast by a member (this one included) reached this node; the
+    /// event's [`user`](Event::user) part says what it is.
+    User,
 }
 
 impl EventKind {
-    /// Lower-case name used in JSON output: joined, suspect, alive, failed, left, updated.
+    /// Lower-case name used in JSON output: joined, suspect, alive, failed, left, updated, user.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Joined => "joined",
@@ -32,6 +40,7 @@ impl EventKind {
             EventKind::Failed => "failed",
             EventKind::Left => "left",
             EventKind::Updated => "updated",
+            EventKind::User => "user",
         }
     }
 }
@@ -42,17 +51,47 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// One membership change observed by this node.
+/// A point in the cluster's Lamport time for user events. Each member keeps a clock that is
+/// past every event time it has seen (`max(seen) + 1`, as in serf) and stamps its own events
+/// with it, so an origin's events carry distinct, growing times and `(origin, time)` names
+/// one event cluster-wide.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LamportTime(pub u64);
+
+impl fmt::Display for LamportTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An application event, as delivered: once on every member, the one that sent it included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEvent {
+    /// What the application called it (1 to [`MAX_USER_EVENT_NAME`] bytes).
+    pub name: String,
+    /// The application's bytes, as broadcast.
+    pub payload: Vec<u8>,
+    /// The member that broadcast it.
+    pub origin: NodeName,
+    /// Its Lamport time; with `origin`, what makes it unique.
+    pub ltime: LamportTime,
+}
+
+/// One change observed by this node: a membership change, or an application event.
 // A kind plus the member snapshot, rather than one enum variant per kind: every kind would
 // repeat the same fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.
     pub kind: EventKind,
-    /// The member it happened to, as it is after the change.
+    /// The member it happened to, as it is after the change. For a [`EventKind::User`] event,
+    /// the member that broadcast it, as this node knows it (one it has not heard of yet shows
+    /// with its name and address at incarnation 0).
     pub member: Member,
     /// When this node observed it.
     pub at: Instant,
+    /// The application event, for kind [`EventKind::User`]; `None` for every other kind.
+    pub user: Option<UserEvent>,
 }
 
 /// Running counters of one node: traffic by message kind, drops by reason, protocol actions.
@@ -106,6 +145,19 @@ pub struct Stats {
     pub rejected_members: u64,
     /// Round trip of the last answered direct probe, in microseconds (0 before the first).
     pub last_rtt_us: u64,
+    /// User events delivered here (this node's own broadcasts included), each once.
+    pub user_events: u64,
+    /// User events heard of again, or for the first time, after this node had forgotten
+    /// everything up to their Lamport time (see `Config::user_event_buffer`): not delivered.
+    pub user_events_stale: u64,
+    /// User events whose payload is larger than this node's `max_user_payload` (a member
+    /// configured differently): remembered as seen, not delivered.
+    pub user_events_oversize: u64,
+    /// User events learned of only from members that no longer held their payload (older than
+    /// `user_event_max_age` there): remembered as seen, never delivered here.
+    pub user_events_missed: u64,
+    /// Bytes of user-event sections in the datagrams sent (piggybacked and in syncs).
+    pub user_bytes_out: u64,
 }
 
 impl Stats {

@@ -4,9 +4,11 @@
 //! on stdout, the answers of a node's control socket, and the events it streams to a monitor.
 //! A field therefore means the same wherever a log tool or a script meets it.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use crate::event::{Event, MessageKind, Stats};
+use crate::event::{Event, EventKind, MessageKind, Stats, UserEvent};
 use crate::member::{Member, MemberState};
 use crate::node::Snapshot;
 use crate::proto::Status;
@@ -14,8 +16,12 @@ use crate::proto::Status;
 /// One membership change: `{"ts_ms", "node", "event", "member", "addr", "incarnation",
 /// "state", "tags"}`, where `node` is the observer, `event` the kind
 /// ([`EventKind::as_str`](crate::EventKind::as_str)) and `ts_ms` the wall-clock time in
-/// milliseconds since the Unix epoch (see [`unix_ms`]).
+/// milliseconds since the Unix epoch (see [`unix_ms`]). A user event renders as
+/// [`user_event`] instead.
 pub fn event(node: &str, event: &Event, ts_ms: u64) -> Value {
+    if let Some(user) = &event.user {
+        return user_event(node, user, ts_ms);
+    }
     let m = &event.member;
     json!({
         "ts_ms": ts_ms,
@@ -26,6 +32,26 @@ pub fn event(node: &str, event: &Event, ts_ms: u64) -> Value {
         "incarnation": m.incarnation.0,
         "state": m.state.as_str(),
         "tags": tags(m),
+    })
+}
+
+/// An application's user event: `{"ts_ms", "node", "event": "user", "name", "origin",
+/// "ltime", "payload", "payload_encoding"}`. The payload is the text itself when it is UTF-8
+/// (`"payload_encoding": "utf8"`), else its standard base64 (`"base64"`).
+pub fn user_event(node: &str, user: &UserEvent, ts_ms: u64) -> Value {
+    let (payload, encoding) = match std::str::from_utf8(&user.payload) {
+        Ok(text) => (text.to_string(), "utf8"),
+        Err(_) => (BASE64.encode(&user.payload), "base64"),
+    };
+    json!({
+        "ts_ms": ts_ms,
+        "node": node,
+        "event": EventKind::User.as_str(),
+        "name": user.name,
+        "origin": user.origin.as_str(),
+        "ltime": user.ltime.0,
+        "payload": payload,
+        "payload_encoding": encoding,
     })
 }
 
@@ -97,6 +123,11 @@ pub fn stats(node: &str, snapshot: &Snapshot, ts_ms: u64) -> Value {
         "repairs": s.repairs,
         "rejected_members": s.rejected_members,
         "last_rtt_us": s.last_rtt_us,
+        "user_events": s.user_events,
+        "user_events_stale": s.user_events_stale,
+        "user_events_oversize": s.user_events_oversize,
+        "user_events_missed": s.user_events_missed,
+        "user_bytes_out": s.user_bytes_out,
         "by_kind": by_kind(s),
         "dropped_by_reason": {
             "malformed": s.dropped_malformed,

@@ -3,7 +3,8 @@
 //! A SWIM failure detector and cluster membership service over UDP, with Lifeguard's
 //! refinements. A program starts a [`Node`], and from then on knows who else is in the
 //! cluster ([`Node::members`]) and hears every change ([`Node::events`]): members that join,
-//! are suspected, fail, leave, come back or change their tags.
+//! are suspected, fail, leave, come back or change their tags. It can also send small
+//! application events to every member ([`Node::broadcast`]), delivered once on each.
 //!
 //! ```
 //! use std::time::Duration;
@@ -73,8 +74,8 @@ pub mod sim;
 pub mod wire;
 
 pub use config::{Config, Profile, RetryJoin, parse_duration};
-pub use error::{ConfigError, StartError};
-pub use event::{Event, EventKind, MessageKind, Stats};
+pub use error::{BroadcastError, ConfigError, StartError};
+pub use event::{Event, EventKind, LamportTime, MessageKind, Stats, UserEvent};
 pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
 pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot};
 pub use proto::{Status, Swim};

@@ -20,8 +20,8 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 
 use crate::config::Config;
-use crate::error::StartError;
-use crate::event::{Event, Stats};
+use crate::error::{BroadcastError, StartError};
+use crate::event::{Event, LamportTime, Stats};
 use crate::member::{Member, Tags};
 use crate::proto::Status;
 use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
@@ -197,7 +197,8 @@ impl Node {
         }
     }
 
-    /// This node's membership changes, in the order it observed them.
+    /// This node's membership changes and the user events it received, in the order it
+    /// observed them.
     ///
     /// Every call returns a clone of the same receiver, so each event goes to exactly one of
     /// the clones that asks. The channel is unbounded and filled from the start, whether or not
@@ -254,6 +255,24 @@ impl Node {
     /// members report it as `Updated`.
     pub fn set_tags(&self, tags: Tags) {
         self.send(Command::SetTags(tags));
+    }
+
+    /// Spreads an application event to every member, this one included: each reports it once
+    /// as an [`EventKind::User`](crate::EventKind::User) event carrying `name`, `payload`, this
+    /// node as the origin and the returned Lamport time. It rides piggybacked on the
+    /// protocol's own packets, and push-pulls bring it to members that lost every copy; members
+    /// that join later do not get it.
+    ///
+    /// `name` takes 1 to [`MAX_USER_EVENT_NAME`](crate::event::MAX_USER_EVENT_NAME) bytes and
+    /// `payload` at most the config's `max_user_payload` (512 by default); anything larger is
+    /// refused whole. A node that is not a running member (left, or stopped) refuses too.
+    pub fn broadcast(&self, name: &str, payload: &[u8]) -> Result<LamportTime, BroadcastError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let cmd = Command::Broadcast(name.to_string(), payload.to_vec(), tx);
+        if !self.send(cmd) {
+            return Err(BroadcastError::NotRunning);
+        }
+        rx.recv().unwrap_or(Err(BroadcastError::NotRunning))
     }
 
     /// Leaves the cluster gracefully: gossips Left about itself, waits until the core is done

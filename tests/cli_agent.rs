@@ -9,7 +9,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use agent::{run, three_agents};
+use agent::{Agent, run, three_agents};
+use serde_json::Value;
 
 #[test]
 fn survivors_print_failed_for_a_killed_agent() {
@@ -58,6 +59,47 @@ fn sigterm_makes_an_agent_leave_and_exit_zero() {
     // within 1.2 s).
     assert_eq!(a.expect("failed", "c", Duration::from_millis(1500)), None);
     assert!(b.about("c").iter().all(|v| v["event"] != "failed"));
+}
+
+#[test]
+fn an_agent_prints_each_user_event_once_as_text_or_base64() {
+    let config = rumor::Config::new(
+        rumor::Profile::Test,
+        "embedded",
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    let node = rumor::Node::start(config).expect("an in-process node starts a cluster");
+    let mut agent = Agent::spawn("a1", Some(node.addr()));
+    assert!(
+        agent
+            .expect("joined", "embedded", Duration::from_secs(5))
+            .is_some(),
+        "the agent did not join: {:?}",
+        agent.seen
+    );
+    node.broadcast("greeting", "héllo".as_bytes()).unwrap();
+    node.broadcast("binary", &[0xff, 0x00, 0x41]).unwrap();
+    let user = |name: &'static str| move |v: &Value| v["event"] == "user" && v["name"] == name;
+    let text = agent
+        .find_line(Duration::from_secs(5), user("greeting"))
+        .unwrap_or_else(|| panic!("no greeting line: {:?}", agent.seen));
+    assert_eq!(text["origin"], "embedded");
+    assert_eq!(text["node"], "a1");
+    assert_eq!(text["payload"], "héllo");
+    assert_eq!(text["payload_encoding"], "utf8");
+    let binary = agent
+        .find_line(Duration::from_secs(5), user("binary"))
+        .unwrap_or_else(|| panic!("no binary line: {:?}", agent.seen));
+    assert_eq!(binary["payload"], "/wBB");
+    assert_eq!(binary["payload_encoding"], "base64");
+    assert!(
+        binary["ltime"].as_u64() > text["ltime"].as_u64(),
+        "{text} then {binary}"
+    );
+    // Exactly once each, however many copies the gossip carried.
+    let _ = agent.expect_line(Duration::from_millis(500), |_| false);
+    let count = agent.seen.iter().filter(|v| v["event"] == "user").count();
+    assert_eq!(count, 2, "{:?}", agent.seen);
 }
 
 #[test]

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rumor::wire::{self, MAX_DECODE_ALLOC, Message, Packet, Update};
-use rumor::{Config, Incarnation, MemberState, NodeName, Profile, Swim, Tags};
+use std::sync::Arc;
+
+use rumor::wire::{self, MAX_DECODE_ALLOC, Message, Packet, Update, UserBody, UserRecord};
+use rumor::wire::{UserSection, VERSION};
+use rumor::{Config, Incarnation, LamportTime, MemberState, NodeName, Profile, Swim, Tags};
 
 /// Counts live heap bytes so a test can see the peak one decode reaches.
 struct Counting;
@@ -58,7 +61,28 @@ fn update(i: usize, state: MemberState) -> Update {
     }
 }
 
-/// Valid datagrams of every message kind, to mutate.
+/// User events of every shape: with a payload (empty or not), and remembered only.
+fn user_section(k: usize) -> UserSection {
+    let records = (0..k)
+        .map(|i| UserRecord {
+            origin: NodeName::new(&format!("member-{i}")).unwrap(),
+            ltime: LamportTime(i as u64 * 1000),
+            body: (i % 3 != 2).then(|| {
+                Arc::new(UserBody {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 7000 + i as u16)),
+                    name: format!("deploy-{i}"),
+                    payload: vec![i as u8; i * 40],
+                })
+            }),
+        })
+        .collect();
+    UserSection {
+        clock: LamportTime(k as u64 * 1000 + 1),
+        records,
+    }
+}
+
+/// Valid datagrams of every message kind, with and without user events, to mutate.
 fn corpus() -> Vec<Vec<u8>> {
     let target = NodeName::new("me").unwrap();
     let messages = [
@@ -95,9 +119,15 @@ fn corpus() -> Vec<Vec<u8>> {
     messages
         .into_iter()
         .enumerate()
-        .map(|(k, message)| {
-            let updates = (0..k * 3).map(|i| update(i, states[i % 4])).collect();
-            wire::encode(None, &Packet { message, updates })
+        .flat_map(|(k, message)| {
+            let updates: Vec<_> = (0..k * 3).map(|i| update(i, states[i % 4])).collect();
+            let plain = Packet::new(message.clone(), updates.clone());
+            let with_events = Packet {
+                message,
+                updates,
+                user: Some(user_section(k)),
+            };
+            [wire::encode(None, &plain), wire::encode(None, &with_events)]
         })
         .collect()
 }
@@ -143,7 +173,12 @@ fn random_bytes(rng: &mut SmallRng) -> Vec<u8> {
     let mut b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
     // Half of them get a valid header so the body decoder is exercised, not just the magic.
     if rng.random_bool(0.5) && b.len() >= 4 {
-        b[..4].copy_from_slice(&[b'R', b'M', wire::VERSION, 0]);
+        let flags = if rng.random_bool(0.5) {
+            wire::FLAG_EVENTS
+        } else {
+            0
+        };
+        b[..4].copy_from_slice(&[b'R', b'M', VERSION, flags]);
     }
     b
 }
@@ -171,6 +206,8 @@ fn decoding_hostile_bytes_never_panics_or_overallocates() {
         );
         if let Ok(packet) = result {
             assert!(packet.updates.len() <= wire::MAX_UPDATES);
+            let records = packet.user.map_or(0, |u| u.records.len());
+            assert!(records <= wire::MAX_USER_RECORDS);
         }
     }
 }
@@ -209,6 +246,10 @@ fn core_counts_every_hostile_datagram_and_keeps_working() {
         while swim.poll_event().is_some() {}
     }
     let s = swim.stats();
+    assert!(
+        s.user_events <= total,
+        "user events come only from datagrams that decoded: {s:?}"
+    );
     let accounted = s.total_packets_in() + s.total_dropped();
     assert_eq!(
         accounted, total,
@@ -218,13 +259,13 @@ fn core_counts_every_hostile_datagram_and_keeps_working() {
     // Still a working node: it answers a well-formed ping.
     let ping = wire::encode(
         None,
-        &Packet {
-            message: Message::Ping {
+        &Packet::new(
+            Message::Ping {
                 seq: 99,
                 target: NodeName::new("me").unwrap().id(),
             },
-            updates: vec![],
-        },
+            vec![],
+        ),
     );
     swim.handle_datagram(now, "127.0.0.1:9999".parse().unwrap(), &ping);
     let mut acked = false;

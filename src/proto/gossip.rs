@@ -1,18 +1,53 @@
-//! The piggyback queue: membership updates waiting to ride on outgoing packets.
+//! The piggyback queues: membership updates, and user events, waiting to ride on outgoing
+//! packets.
 //!
 //! Ordering contract: fewest transmissions first, and among equals the newest first
 //! (`[sent 0: newest .. oldest] [sent 1: newest .. oldest] ...`), so fresh news always has a
-//! seat and old news fills what is left. One entry per member: a newer update about the same
-//! member replaces the older one. An update is dropped once it has been sent `limit` times
-//! (`retransmit_mult * ceil(log10(N + 1))`). Enqueue and each send are O(log n).
+//! seat and old news fills what is left. One entry per key (a member, or a user event): a newer
+//! update about the same member replaces the older one. An item is dropped once it has been
+//! sent `limit` times (`retransmit_mult * ceil(log10(N + 1))`). Enqueue and each send are
+//! O(log n).
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 
+use crate::event::LamportTime;
 use crate::member::NodeName;
-use crate::wire::{PacketWriter, Update};
+use crate::wire::{PacketWriter, Update, UserRecord};
 
 type Key = (u32, Reverse<u64>);
+
+/// Something that rides piggybacked: what makes it replace an older item, and how it is
+/// written into a datagram.
+pub(crate) trait Piggyback {
+    /// Items with equal keys replace each other in the queue.
+    type Key: Hash + Eq + Clone;
+    fn key(&self) -> Self::Key;
+    /// Writes it into `w` if it fits; returns whether it did.
+    fn write(&self, w: &mut PacketWriter<'_>) -> bool;
+}
+
+impl Piggyback for Update {
+    type Key = NodeName;
+    fn key(&self) -> NodeName {
+        self.name.clone()
+    }
+    fn write(&self, w: &mut PacketWriter<'_>) -> bool {
+        w.push(self)
+    }
+}
+
+impl Piggyback for UserRecord {
+    type Key = (LamportTime, NodeName);
+    fn key(&self) -> Self::Key {
+        (self.ltime, self.origin.clone())
+    }
+    fn write(&self, w: &mut PacketWriter<'_>) -> bool {
+        w.push_event(self)
+    }
+}
 
 /// Smallest room worth trying another update in (an update is at least this many bytes).
 const MIN_UPDATE: usize = 12;
@@ -30,28 +65,39 @@ pub(crate) fn retransmit_limit(retransmit_mult: u32, n: usize) -> u32 {
 /// copies falls exponentially with their number; other news can afford to be merely likely.
 pub(crate) const REFUTATION_BOOST: u8 = 3;
 
-#[derive(Default)]
-pub(crate) struct Gossip {
-    queue: BTreeMap<Key, (Update, u8)>,
-    by_name: HashMap<NodeName, Key>,
+pub(crate) struct Gossip<T: Piggyback = Update> {
+    queue: BTreeMap<Key, (T, u8)>,
+    by_name: HashMap<T::Key, Key>,
     next_id: u64,
     sent: Vec<Key>,
 }
 
-impl Gossip {
-    /// Queues `update`, replacing any older news about the same member.
-    pub(crate) fn enqueue(&mut self, update: Update) {
+impl<T: Piggyback> Default for Gossip<T> {
+    fn default() -> Self {
+        Gossip {
+            queue: BTreeMap::new(),
+            by_name: HashMap::new(),
+            next_id: 0,
+            sent: Vec::new(),
+        }
+    }
+}
+
+impl<T: Piggyback> Gossip<T> {
+    /// Queues `update`, replacing any older news with the same key.
+    pub(crate) fn enqueue(&mut self, update: T) {
         self.enqueue_boosted(update, 1);
     }
 
     /// Queues `update` to be sent `boost` times the usual limit.
-    pub(crate) fn enqueue_boosted(&mut self, update: Update, boost: u8) {
-        if let Some(old) = self.by_name.remove(update.name.as_str()) {
+    pub(crate) fn enqueue_boosted(&mut self, update: T, boost: u8) {
+        let name = update.key();
+        if let Some(old) = self.by_name.remove(&name) {
             self.queue.remove(&old);
         }
         self.next_id += 1;
         let key = (0, Reverse(self.next_id));
-        self.by_name.insert(update.name.clone(), key);
+        self.by_name.insert(name, key);
         self.queue.insert(key, (update, boost.max(1)));
     }
 
@@ -64,8 +110,12 @@ impl Gossip {
         self.queue.is_empty()
     }
 
-    /// Times the queued update about `name` has been sent, if it is still queued.
-    pub(crate) fn transmits(&self, name: &str) -> Option<u32> {
+    /// Times the queued item with key `name` has been sent, if it is still queued.
+    pub(crate) fn transmits<Q>(&self, name: &Q) -> Option<u32>
+    where
+        T::Key: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.by_name.get(name).map(|k| k.0)
     }
 
@@ -78,7 +128,7 @@ impl Gossip {
             if w.remaining() < MIN_UPDATE || misfits >= MAX_MISFITS {
                 break;
             }
-            if w.push(update) {
+            if update.write(w) {
                 self.sent.push(*key);
                 misfits = 0;
             } else {
@@ -92,10 +142,10 @@ impl Gossip {
             };
             let transmits = key.0 + 1;
             if transmits >= limit.saturating_mul(u32::from(boost)) {
-                self.by_name.remove(update.name.as_str());
+                self.by_name.remove(&update.key());
             } else {
                 let next = (transmits, key.1);
-                self.by_name.insert(update.name.clone(), next);
+                self.by_name.insert(update.key(), next);
                 self.queue.insert(next, (update, boost));
             }
         }
@@ -120,7 +170,7 @@ mod tests {
         }
     }
 
-    fn send(g: &mut Gossip, budget: usize, limit: u32) -> Vec<String> {
+    fn send(g: &mut Gossip<Update>, budget: usize, limit: u32) -> Vec<String> {
         let mut buf = Vec::new();
         let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, budget);
         g.fill(&mut w, limit);

@@ -16,6 +16,7 @@ mod sync;
 #[cfg(test)]
 mod testing;
 mod timer;
+mod user;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use crate::config::Config;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind, Stats};
 use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
-use crate::wire::{self, Message, Update, WireError};
+use crate::wire::{self, Message, Update, UserSection, WireError};
 
 use awareness::Awareness;
 use gossip::Gossip;
@@ -39,6 +40,7 @@ use outbox::Outgoing;
 use probe::{Probe, Relay};
 use suspicion::Suspicion;
 use timer::{Timer, Timers};
+use user::UserEvents;
 
 /// Where a node is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +70,8 @@ const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
 /// Drive it with three families of calls:
 ///
 /// - inputs: [`join`](Self::join), [`leave`](Self::leave), [`set_tags`](Self::set_tags),
-///   [`handle_datagram`](Self::handle_datagram), [`handle_timeout`](Self::handle_timeout);
+///   [`broadcast`](Self::broadcast), [`handle_datagram`](Self::handle_datagram),
+///   [`handle_timeout`](Self::handle_timeout);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
 ///   [`poll_timeout`](Self::poll_timeout);
 /// - views: [`members`](Self::members), [`local`](Self::local), [`stats`](Self::stats),
@@ -79,6 +82,11 @@ const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
 /// `handle_timeout`. `handle_timeout` may be called early or twice: it only acts on deadlines
 /// that have passed. All randomness comes from the seed given to [`new`](Self::new), so one
 /// seed and one sequence of inputs give one run.
+///
+/// User events ([`broadcast`](Self::broadcast)) are remembered by origin and Lamport time, the
+/// last `user_event_buffer` of them (older ones are too old from then on, never delivered
+/// twice), their payloads for `user_event_max_age` (to hand on in push-pulls to members that
+/// missed them). A member that joins later is not told of events from before its join.
 pub struct Swim {
     config: Config,
     local: Arc<Identity>,
@@ -104,6 +112,8 @@ pub struct Swim {
     repair_after: Instant,
     /// The decoder's update buffer, kept between datagrams so receiving allocates nothing.
     rx_updates: Vec<Update>,
+    /// Application events: the Lamport clock, what was seen, what is spreading.
+    user: UserEvents,
     /// Set by `depart` when a member failed or left; read by `pass_on_verdicts`.
     verdict_heard: bool,
     picks: Vec<usize>,
@@ -147,6 +157,7 @@ impl Swim {
             repair_after: now,
             verdict_heard: false,
             rx_updates: Vec::new(),
+            user: UserEvents::default(),
             picks: Vec::new(),
         })
     }
@@ -177,6 +188,7 @@ impl Swim {
             return;
         }
         if self.status != Status::Running {
+            self.user.expect_join_clock();
             self.status = Status::Joining;
             self.timers
                 .schedule(now + self.config.join_timeout, Timer::JoinDeadline);
@@ -229,12 +241,14 @@ impl Swim {
             return;
         }
         let mut updates = std::mem::take(&mut self.rx_updates);
+        let mut user: Option<UserSection> = None;
         let known = KnownMembers {
             members: &self.members,
             local: &self.local,
+            user: &self.user,
         };
         let label = self.config.cluster_label.as_deref();
-        let message = match wire::decode_into(bytes, label, &known, &mut updates) {
+        let message = match wire::decode_into(bytes, label, &known, &mut updates, &mut user) {
             Ok(m) => m,
             Err(e) => {
                 self.rx_updates = updates;
@@ -260,6 +274,9 @@ impl Swim {
             self.merge(now, update, from_sync);
         }
         self.rx_updates = updates;
+        if let Some(section) = user {
+            self.on_user_section(now, section, from_sync);
+        }
         self.pass_on_verdicts();
         match message {
             Message::Ping { seq, target } => {
@@ -326,6 +343,7 @@ impl Swim {
                 } => self.on_reclaim(member, incarnation),
             }
         }
+        self.expire_user_events(now);
         self.pass_on_verdicts();
         self.check_leave();
     }
@@ -339,7 +357,7 @@ impl Swim {
         Some(to)
     }
 
-    /// The next membership change observed, oldest first.
+    /// The next membership change or user event observed, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -471,15 +489,18 @@ impl Swim {
                 kind,
                 member: member_of(e, self.members.epoch()),
                 at: now,
+                user: None,
             });
         }
     }
 }
 
-/// Lets the decoder share the names and tags this node already holds.
+/// Lets the decoder share the names and tags this node already holds, and skip the bodies of
+/// user events it already has.
 struct KnownMembers<'a> {
     members: &'a Members,
     local: &'a Identity,
+    user: &'a UserEvents,
 }
 
 impl wire::Known for KnownMembers<'_> {
@@ -494,6 +515,10 @@ impl wire::Known for KnownMembers<'_> {
     fn tags(&self, name: &NodeName) -> Option<Tags> {
         let i = self.members.find(name.as_str())?;
         self.members.get(i).map(|e| e.id.tags.clone())
+    }
+
+    fn has_event(&self, origin: &NodeName, ltime: crate::event::LamportTime) -> bool {
+        self.user.has(origin, ltime)
     }
 }
 

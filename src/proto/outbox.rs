@@ -2,8 +2,9 @@
 //!
 //! A queued datagram holds only its primary message; the room left under the packet budget is
 //! filled when it is encoded. A ping first carries what we suspect about its target
-//! (Lifeguard's buddy system), then queued gossip; a full-state sync carries member records,
-//! and what does not fit follows in the next datagram. Sending queued gossip at once (on a
+//! (Lifeguard's buddy system), then queued gossip, then queued user events; a full-state sync
+//! carries member records, then the user events this node remembers, and what does not fit
+//! follows in the next datagram. Sending queued gossip at once (on a
 //! gossip tick, a leave or a verdict) is here too.
 
 use std::collections::VecDeque;
@@ -14,7 +15,7 @@ use super::Swim;
 use super::gossip::retransmit_limit;
 use super::timer::Timer;
 use crate::member::{MemberState, NodeName};
-use crate::wire::{Message, PacketWriter, Update};
+use crate::wire::{Message, PacketWriter, Update, UserRecord};
 
 /// A datagram waiting to be encoded. Encoding happens at `poll_transmit`, so piggybacked gossip
 /// is the freshest there is when the packet actually leaves.
@@ -38,8 +39,12 @@ pub(super) enum Body {
     /// Fill the room left with queued gossip; a ping first carries what we suspect about its
     /// target (`buddy`).
     Piggyback { buddy: Option<NodeName> },
-    /// Member records of a full-state sync; what does not fit goes in the next datagram.
-    Records(VecDeque<Update>),
+    /// Member records, then user events, of a full-state sync; what does not fit goes in the
+    /// next datagram. Every chunk carries our event clock.
+    Sync {
+        records: VecDeque<Update>,
+        events: VecDeque<UserRecord>,
+    },
 }
 
 impl Swim {
@@ -61,34 +66,52 @@ impl Swim {
                         w.push(&update);
                     }
                     let n = self.gossip.fill(&mut w, limit);
-                    if out.message == Message::Gossip && n == 0 {
+                    let e = self.fill_events(&mut w, limit);
+                    if out.message == Message::Gossip && n + e == 0 {
                         // Someone else's packet already carried the last of the news.
                         continue;
                     }
                 }
-                Body::Records(mut records) => {
+                Body::Sync {
+                    mut records,
+                    mut events,
+                } => {
+                    // Room for the clock, so that even a chunk full of members carries it.
+                    w.reserve_for_events();
                     while let Some(u) = records.front() {
                         if !w.push(u) {
                             break;
                         }
                         records.pop_front();
                     }
-                    if w.count() == 0 {
-                        // A record that cannot fit even alone would loop forever.
-                        records.pop_front();
+                    w.open_events(self.user.clock(), true);
+                    if records.is_empty() {
+                        while let Some(e) = events.front() {
+                            if !w.push_event(e) {
+                                break;
+                            }
+                            events.pop_front();
+                        }
                     }
-                    if !records.is_empty()
+                    if w.count() + w.event_count() == 0 {
+                        // What cannot fit even alone would loop forever.
+                        if records.pop_front().is_none() {
+                            events.pop_front();
+                        }
+                    }
+                    if !(records.is_empty() && events.is_empty())
                         && let Message::Sync { join, .. } = out.message
                     {
                         follow_up = Some(Outgoing {
                             to: out.to,
                             message: Message::Sync { reply: false, join },
-                            body: Body::Records(records),
+                            body: Body::Sync { records, events },
                         });
                     }
                 }
             }
             let count = w.count() as u64;
+            self.stats.user_bytes_out += w.event_bytes() as u64;
             let len = w.finish() as u64;
             let kind = out.message.kind().index();
             self.stats.packets_out[kind] += 1;
@@ -145,7 +168,7 @@ impl Swim {
     pub(super) fn on_gossip_tick(&mut self, now: Instant) {
         self.timers
             .schedule(now + self.config.gossip_interval, Timer::GossipTick);
-        if !self.gossip.is_empty() {
+        if !self.gossip.is_empty() || !self.user.queue.is_empty() {
             self.gossip_now(self.config.gossip_nodes);
         }
     }

@@ -2,8 +2,9 @@
 //! member, and reconnecting with members remembered as dead so that a healed partition merges.
 //!
 //! A sync sends the whole member table, itself included, as the updates of one or more `Sync`
-//! datagrams (as many as the packet budget needs). The receiver merges them by the usual rules
-//! (Dead records count only as suspicions) and, when asked, answers with its own table.
+//! datagrams (as many as the packet budget needs), then the user events it remembers, and its
+//! event clock in every chunk. The receiver merges them by the usual rules (Dead records count
+//! only as suspicions) and, when asked, answers with its own table.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -61,7 +62,10 @@ impl Swim {
         self.outbox.push_back(Outgoing {
             to,
             message: Message::Sync { reply: join, join },
-            body: Body::Records(mine),
+            body: Body::Sync {
+                records: mine,
+                events: VecDeque::new(),
+            },
         });
     }
 
@@ -141,6 +145,7 @@ impl Swim {
     pub(super) fn quiet_digest(&self) -> Option<[u8; 4]> {
         let quiet = self.status == Status::Running
             && self.gossip.is_empty()
+            && self.user.queue.is_empty()
             && !self.config.push_pull_interval.is_zero();
         quiet.then(|| short_digest(self.table_digest()))
     }
@@ -165,8 +170,10 @@ impl Swim {
         self.push_table(from, true, false);
     }
 
-    /// The digest of the members `push_table` would send, ourselves included (departed
-    /// members count for nothing: see `members::digest_part`).
+    /// The digest of what `push_table` would send: the members, ourselves included (departed
+    /// members count for nothing: see `members::digest_part`), and the user events we
+    /// remember (by origin and time; see the `user` module). So a member that missed an event
+    /// differs from the others, and is synced with, even when their member tables agree.
     fn table_digest(&self) -> u64 {
         self.members.digest()
             ^ super::members::record_hash(
@@ -174,16 +181,18 @@ impl Swim {
                 self.incarnation,
                 MemberState::Alive,
             )
+            ^ self.user.digest()
     }
 
     fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool) {
         let mut records = VecDeque::with_capacity(self.members.len() + 1);
         records.push_back(self.local_update(MemberState::Alive));
         records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
+        let events = self.user_records();
         self.outbox.push_back(Outgoing {
             to,
             message: Message::Sync { reply, join },
-            body: Body::Records(records),
+            body: Body::Sync { records, events },
         });
     }
 }
@@ -204,17 +213,6 @@ mod tests {
 
     const SEC: Duration = Duration::from_secs(1);
 
-    /// What `h`'s node says about its table when pinged by peer 1.
-    fn ack_digest(h: &mut Harness) -> Option<[u8; 4]> {
-        let target = h.swim.local_id;
-        h.sent.clear();
-        h.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
-        match h.sent.first().map(|(_, p)| &p.message) {
-            Some(Message::Ack { digest, .. }) => *digest,
-            other => panic!("expected an ack, got {other:?}"),
-        }
-    }
-
     /// Peer `from` acks with `digest`; returns the syncs the node then sent.
     fn acked_with(h: &mut Harness, from: usize, digest: [u8; 4]) -> Vec<(SocketAddr, Packet)> {
         h.sent.clear();
@@ -234,15 +232,15 @@ mod tests {
     fn acks_carry_the_digest_only_when_gossip_is_over() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let quiet = ack_digest(&mut h);
+        let quiet = h.ack_digest();
         assert!(
             quiet.is_some(),
             "nothing left to gossip: the ack tells the digest"
         );
         h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
-        assert_eq!(ack_digest(&mut h), None, "news about p4 is still spreading");
+        assert_eq!(h.ack_digest(), None, "news about p4 is still spreading");
         h.advance(10 * SEC);
-        let after = ack_digest(&mut h);
+        let after = h.ack_digest();
         assert!(after.is_some());
         assert_ne!(after, quiet, "p4 joined the table, so the digest changed");
     }
@@ -251,7 +249,7 @@ mod tests {
     fn a_quiet_member_with_another_table_is_synced_with_at_once_then_not_too_often() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let ours = ack_digest(&mut h).unwrap();
+        let ours = h.ack_digest().unwrap();
         assert!(
             acked_with(&mut h, 2, ours).is_empty(),
             "same table: no sync"
@@ -288,7 +286,7 @@ mod tests {
     fn no_repair_while_our_own_news_is_spreading() {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
-        let ours = ack_digest(&mut h).unwrap();
+        let ours = h.ack_digest().unwrap();
         h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
         let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
         assert!(acked_with(&mut h, 2, other).is_empty());

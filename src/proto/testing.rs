@@ -7,13 +7,14 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Status, Swim};
 use crate::config::{Config, Profile};
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, LamportTime, UserEvent};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
-use crate::wire::{self, Message, Packet, Update};
+use crate::wire::{self, Message, Packet, Update, UserBody, UserRecord, UserSection};
 
 pub(crate) const ME: &str = "me";
 
@@ -37,6 +38,21 @@ pub(crate) fn alive(i: usize, inc: u32) -> Update {
         state: MemberState::Alive,
         tags: Tags::default(),
         from: None,
+    }
+}
+
+/// A user event from peer `i` at Lamport time `t`, with `payload` (or remembered only).
+pub(crate) fn user_event(i: usize, t: u64, payload: Option<&[u8]>) -> UserRecord {
+    UserRecord {
+        origin: peer_name(i),
+        ltime: LamportTime(t),
+        body: payload.map(|p| {
+            Arc::new(UserBody {
+                addr: peer_addr(i),
+                name: format!("ev{t}"),
+                payload: p.to_vec(),
+            })
+        }),
     }
 }
 
@@ -107,9 +123,64 @@ impl Harness {
     }
 
     pub(crate) fn deliver(&mut self, from: SocketAddr, message: Message, updates: Vec<Update>) {
-        let bytes = wire::encode(None, &Packet { message, updates });
+        let bytes = wire::encode(None, &Packet::new(message, updates));
         self.swim.handle_datagram(self.now, from, &bytes);
         self.flush();
+    }
+
+    /// Delivers `records` from `from` in a datagram of `message`, with the sender's `clock`.
+    pub(crate) fn deliver_events(
+        &mut self,
+        from: SocketAddr,
+        message: Message,
+        clock: u64,
+        records: Vec<UserRecord>,
+    ) {
+        let packet = Packet {
+            message,
+            updates: vec![],
+            user: Some(UserSection {
+                clock: LamportTime(clock),
+                records,
+            }),
+        };
+        self.swim
+            .handle_datagram(self.now, from, &wire::encode(None, &packet));
+        self.flush();
+    }
+
+    /// What the node says about its table in its ack to a ping from peer 1 (the sent log is
+    /// cleared first).
+    pub(crate) fn ack_digest(&mut self) -> Option<[u8; 4]> {
+        let target = self.swim.local_id;
+        self.sent.clear();
+        self.deliver(peer_addr(1), Message::Ping { seq: 7, target }, vec![]);
+        match self.sent.first().map(|(_, p)| &p.message) {
+            Some(Message::Ack { digest, .. }) => *digest,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+
+    /// The user events reported since the last take, oldest first.
+    pub(crate) fn take_user_events(&mut self) -> Vec<UserEvent> {
+        self.take_events()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::User)
+            .filter_map(|e| e.user)
+            .collect()
+    }
+
+    /// Every user event record sent since the start: (to, Lamport time, carried a payload).
+    pub(crate) fn sent_events(&self) -> Vec<(SocketAddr, u64, bool)> {
+        self.sent
+            .iter()
+            .flat_map(|(to, p)| {
+                p.user
+                    .iter()
+                    .flat_map(|u| u.records.iter())
+                    .map(move |r| (*to, r.ltime.0, r.body.is_some()))
+            })
+            .collect()
     }
 
     /// Moves the clock forward by `d`, firing every deadline on the way.

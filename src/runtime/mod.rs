@@ -34,8 +34,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Config;
-use crate::error::StartError;
-use crate::event::{Event, Stats};
+use crate::error::{BroadcastError, StartError};
+use crate::event::{Event, LamportTime, Stats};
 use crate::member::{Member, Tags};
 use crate::node::Snapshot;
 use crate::proto::{Status, Swim};
@@ -83,6 +83,8 @@ pub(crate) enum Command {
     Status(Sender<Status>),
     Snapshot(Sender<Snapshot>),
     SetTags(Tags),
+    /// Spread a user event (name, payload); the sender hears its Lamport time or why not.
+    Broadcast(String, Vec<u8>, Sender<Result<LamportTime, BroadcastError>>),
     /// Start a graceful leave; the sender hears `()` once the core reports `Left`, after which
     /// the loop stops.
     Leave(Sender<()>),
@@ -328,6 +330,9 @@ impl Runtime {
                 Command::Status(tx) => drop(tx.try_send(self.swim.status())),
                 Command::Snapshot(tx) => drop(tx.try_send(self.snapshot())),
                 Command::SetTags(tags) => self.swim.set_tags(now, tags),
+                Command::Broadcast(name, payload, tx) => {
+                    drop(tx.try_send(self.swim.broadcast(now, &name, &payload)));
+                }
                 Command::Leave(tx) => {
                     if !matches!(self.swim.status(), Status::Leaving | Status::Left) {
                         self.swim.leave(now);

@@ -15,6 +15,7 @@ use super::Latency;
 use super::report::{Chart, Table, peak_memory_mib, write_svg};
 use super::scenario::{
     Params, crash_suite, dissemination_suite, false_positives_suite, join_suite, load_suite,
+    user_event_suite,
 };
 
 /// Which measurement to run.
@@ -30,6 +31,8 @@ pub enum Scenario {
     FalsePositives,
     /// N nodes join through one seed at once: convergence time and failed joins
     Join,
+    /// One user event from one node: time until all N deliver it, repeats, bytes it costs
+    Events,
 }
 
 /// `rumor sim`: a deterministic simulation of N nodes in virtual time (no sockets, no sleeping).
@@ -44,7 +47,7 @@ pub struct SimArgs {
     pub nodes: Vec<usize>,
 
     /// Uniform packet loss rates (0 to 1), comma separated [default: crash 0,0.05,0.2;
-    /// false-positives 0,0.1,0.2,0.3; others 0]
+    /// false-positives 0,0.1,0.2,0.3; events 0,0.1,0.2; others 0]
     #[arg(long, value_delimiter = ',')]
     pub loss: Vec<f64>,
 
@@ -64,7 +67,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "200us..1ms")]
     pub latency: Latency,
 
-    /// Virtual time simulated [default: false-positives 10m, load 60s]
+    /// Virtual time simulated [default: false-positives 10m, load 60s; events: bytes counted
+    /// over 60s]
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
@@ -146,6 +150,13 @@ pub fn run(args: SimArgs) -> ExitCode {
             &mut progress,
         ),
         Scenario::Join => join_suite(&params, &args.nodes, &losses(&[0.0]), &mut progress),
+        Scenario::Events => user_event_suite(
+            &params,
+            &args.nodes,
+            &losses(&[0.0, 0.1, 0.2]),
+            args.duration.unwrap_or(Duration::from_secs(60)),
+            &mut progress,
+        ),
         Scenario::FalsePositives => false_positives_suite(
             &params,
             &args.nodes,

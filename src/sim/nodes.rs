@@ -1,12 +1,13 @@
-//! What can be done to the simulated nodes (join, leave, tags, crash, pause, restart) and what
-//! can be seen of them.
+//! What can be done to the simulated nodes (join, leave, tags, user events, crash, pause,
+//! restart) and what can be seen of them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::network::Network;
 use super::{NodeState, Sim, SimConfig, SimEvent, addr_of};
-use crate::error::ConfigError;
+use crate::error::{BroadcastError, ConfigError};
+use crate::event::LamportTime;
 use crate::member::Tags;
 use crate::proto::{Status, Swim};
 use std::cmp::Reverse;
@@ -47,6 +48,23 @@ impl Sim {
             slot.swim.set_tags(now, tags);
         }
         self.after_input(i);
+    }
+
+    /// Node `i` broadcasts a user event (see [`Swim::broadcast`]); every node that delivers it
+    /// records one [`EventKind::User`](crate::EventKind::User) event whose `member` is `i`.
+    pub fn broadcast(
+        &mut self,
+        i: usize,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<LamportTime, BroadcastError> {
+        let now = self.instant();
+        let result = match self.slots.get_mut(i) {
+            Some(slot) => slot.swim.broadcast(now, name, payload),
+            None => Err(BroadcastError::NotRunning),
+        };
+        self.after_input(i);
+        result
     }
 
     /// Node `i` crashes: no more timers, datagrams to it are dropped. Nothing is said to anyone.

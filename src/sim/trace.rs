@@ -10,14 +10,14 @@ use crate::hash::{FNV1A_64_BASIS, fnv1a_64};
 /// The counts and the digest of one run so far.
 pub(super) struct Trace {
     hash: u64,
-    counts: [u64; 6],
+    counts: [u64; 7],
 }
 
 impl Trace {
     pub(super) fn new() -> Self {
         Trace {
             hash: FNV1A_64_BASIS,
-            counts: [0; 6],
+            counts: [0; 7],
         }
     }
 
@@ -70,5 +70,6 @@ fn kind_index(kind: EventKind) -> usize {
         EventKind::Failed => 3,
         EventKind::Left => 4,
         EventKind::Updated => 5,
+        EventKind::User => 6,
     }
 }

@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bincode::de::read::{Reader, SliceReader};
 use bincode::de::{BorrowDecoder, Decoder, DecoderImpl};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 
-use super::{FLAG_LABEL, config};
+use super::{FLAG_EVENTS, FLAG_LABEL, MAX_USER_PAYLOAD, MAX_USER_RECORDS, config};
 use super::{MAGIC, MAX_DATAGRAM, MAX_UPDATES, Message, Packet, Update, VERSION, WireError};
+use super::{UserBody, UserRecord, UserSection};
+use crate::event::{LamportTime, MAX_USER_EVENT_NAME};
 use crate::member::{Incarnation, MAX_TAGS_LEN, MemberState, NodeName, Tags};
 
 /// What the receiver already knows, so that decoding can share its names and tags instead of
@@ -20,6 +23,12 @@ pub trait Known {
     fn name(&self, text: &str) -> Option<NodeName>;
     /// The tags the receiver holds for member `name`, if any.
     fn tags(&self, name: &NodeName) -> Option<Tags>;
+    /// True when the receiver already has the user event `(origin, ltime)`: its body is then
+    /// skipped, not copied (most copies of an event a member receives are repeats).
+    fn has_event(&self, origin: &NodeName, ltime: LamportTime) -> bool {
+        let _ = (origin, ltime);
+        false
+    }
 }
 
 /// Knows nothing: every name and tag is decoded afresh.
@@ -35,26 +44,41 @@ impl Known for () {
 /// Decodes one datagram, checking the header against our version and `label`.
 pub fn decode(bytes: &[u8], label: Option<&str>) -> Result<Packet, WireError> {
     let mut updates = Vec::new();
-    let message = decode_into(bytes, label, &(), &mut updates)?;
-    Ok(Packet { message, updates })
+    let mut user = None;
+    let message = decode_into(bytes, label, &(), &mut updates, &mut user)?;
+    Ok(Packet {
+        message,
+        updates,
+        user,
+    })
 }
 
 /// Decodes one datagram into its primary message, putting its updates into `updates`
-/// (cleared first, and left empty on error) so the caller can reuse one buffer. Names and tags
-/// that `known` already has are shared, not copied.
+/// (cleared first, and left empty on error) so the caller can reuse one buffer, and its user
+/// events, if it carries any, into `user` (`None` otherwise and on error). Names and tags that
+/// `known` already has are shared, not copied.
 pub fn decode_into(
     bytes: &[u8],
     label: Option<&str>,
     known: &dyn Known,
     updates: &mut Vec<Update>,
+    user: &mut Option<UserSection>,
 ) -> Result<Message, WireError> {
     updates.clear();
-    let body = body(bytes, label)?;
+    *user = None;
+    let (flags, body) = body(bytes, label)?;
     let mut decoder = DecoderImpl::new(SliceReader::new(body), config(), known);
-    let message = match decode_body(&mut decoder, updates) {
+    let decoded = decode_body(&mut decoder, updates).and_then(|m| {
+        if flags & FLAG_EVENTS != 0 {
+            *user = Some(decode_user_section(&mut decoder)?);
+        }
+        Ok(m)
+    });
+    let message = match decoded {
         Ok(m) => m,
         Err(e) => {
             updates.clear();
+            *user = None;
             return Err(WireError::Malformed(e.to_string()));
         }
     };
@@ -64,13 +88,14 @@ pub fn decode_into(
             .take_while(|&n| reader.peek_read(n).is_some())
             .count();
         updates.clear();
+        *user = None;
         return Err(WireError::TrailingBytes(left));
     }
     Ok(message)
 }
 
-/// Checks the header; returns the body that follows it.
-fn body<'b>(bytes: &'b [u8], label: Option<&str>) -> Result<&'b [u8], WireError> {
+/// Checks the header; returns its flags and the body that follows it.
+fn body<'b>(bytes: &'b [u8], label: Option<&str>) -> Result<(u8, &'b [u8]), WireError> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(WireError::Oversize(bytes.len()));
     }
@@ -90,11 +115,11 @@ fn body<'b>(bytes: &'b [u8], label: Option<&str>) -> Result<&'b [u8], WireError>
         if Some(got) != label.map(str::as_bytes) {
             return Err(WireError::WrongCluster);
         }
-        Ok(body)
+        Ok((flags, body))
     } else if label.is_some() {
         Err(WireError::WrongCluster)
     } else {
-        Ok(rest)
+        Ok((flags, rest))
     }
 }
 
@@ -105,19 +130,98 @@ where
     D: BorrowDecoder<'de, Context = Ctx<'k>>,
 {
     let message = Message::decode(d)?;
-    let len = u64::decode(d)?;
-    if len > MAX_UPDATES as u64 {
-        return Err(DecodeError::OtherString(format!(
-            "{len} updates, at most {MAX_UPDATES}"
-        )));
-    }
-    let len = len as usize;
-    d.claim_container_read::<Update>(len)?;
+    let len = list_len::<Update, _>(d, MAX_UPDATES, "updates")?;
     updates.reserve(len);
     for _ in 0..len {
         updates.push(decode_update(d)?);
     }
     Ok(message)
+}
+
+/// A length prefix for a list of at most `max` items of type `T`, claimed against the
+/// decoder's allocation limit.
+fn list_len<'de, 'k, T, D>(d: &mut D, max: usize, what: &str) -> Result<usize, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let len = u64::decode(d)?;
+    if len > max as u64 {
+        return Err(DecodeError::OtherString(format!(
+            "{len} {what}, at most {max}"
+        )));
+    }
+    let len = len as usize;
+    d.claim_container_read::<T>(len)?;
+    Ok(len)
+}
+
+fn decode_user_section<'de, 'k, D>(d: &mut D) -> Result<UserSection, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let clock = LamportTime(u64::decode(d)?);
+    let len = list_len::<UserRecord, _>(d, MAX_USER_RECORDS, "user events")?;
+    let mut records = Vec::with_capacity(len);
+    for _ in 0..len {
+        records.push(decode_user_record(d)?);
+    }
+    Ok(UserSection { clock, records })
+}
+
+fn decode_user_record<'de, 'k, D>(d: &mut D) -> Result<UserRecord, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    let origin = decode_name(d)?;
+    let ltime = LamportTime(u64::decode(d)?);
+    let body = match decode_option_tag(d)? {
+        false => None,
+        true => {
+            let addr = SocketAddr::decode(d)?;
+            let name: &str = BorrowDecode::borrow_decode(d)?;
+            if name.is_empty() || name.len() > MAX_USER_EVENT_NAME {
+                return Err(DecodeError::OtherString(format!(
+                    "user event name of {} bytes, 1 to {MAX_USER_EVENT_NAME} allowed",
+                    name.len()
+                )));
+            }
+            let payload: &[u8] = BorrowDecode::borrow_decode(d)?;
+            if payload.len() > MAX_USER_PAYLOAD {
+                return Err(DecodeError::OtherString(
+                    "user event payload too large".into(),
+                ));
+            }
+            // A repeat (the common case) is checked and dropped without copying its bytes.
+            (!d.context().has_event(&origin, ltime)).then(|| {
+                Arc::new(UserBody {
+                    addr,
+                    name: name.to_string(),
+                    payload: payload.to_vec(),
+                })
+            })
+        }
+    };
+    Ok(UserRecord {
+        origin,
+        ltime,
+        body,
+    })
+}
+
+/// The tag of an `Option`: bincode writes 0 for `None` and 1 for `Some`.
+fn decode_option_tag<'de, 'k, D>(d: &mut D) -> Result<bool, DecodeError>
+where
+    D: BorrowDecoder<'de, Context = Ctx<'k>>,
+{
+    match u8::decode(d)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(DecodeError::UnexpectedVariant {
+            type_name: "Option",
+            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 1 },
+            found: u32::from(other),
+        }),
+    }
 }
 
 fn decode_name<'de, 'k, D>(d: &mut D) -> Result<NodeName, DecodeError>
@@ -140,16 +244,9 @@ where
     let incarnation = Incarnation::decode(d)?;
     let state = MemberState::decode(d)?;
     let tags = decode_tags(d, &name)?;
-    let from = match u8::decode(d)? {
-        0 => None,
-        1 => Some(decode_name(d)?),
-        other => {
-            return Err(DecodeError::UnexpectedVariant {
-                type_name: "Option<NodeName>",
-                allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 1 },
-                found: u32::from(other),
-            });
-        }
+    let from = match decode_option_tag(d)? {
+        false => None,
+        true => Some(decode_name(d)?),
     };
     Ok(Update {
         name,

@@ -1,22 +1,48 @@
 //! Writing datagrams: the header, the primary message, and updates while they fit.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use bincode::Encode;
 use bincode::enc::Encoder;
 use bincode::error::EncodeError;
 
-use super::{FLAG_LABEL, MAGIC, MAX_UPDATES, Message, Packet, Update, VERSION};
+use super::{
+    FLAG_EVENTS, FLAG_LABEL, MAGIC, MAX_UPDATES, MAX_USER_RECORDS, Message, Packet, Update,
+    UserBody, UserRecord, VERSION,
+};
+use crate::event::{LamportTime, MAX_USER_EVENT_NAME};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
+/// Offset of the flags byte in the header.
+const FLAGS_AT: usize = 3;
+
 /// Writes the header and the primary message into `buf` (cleared first), leaving room for
-/// updates. Use [`PacketWriter::push`] to add updates while they fit, then [`PacketWriter::finish`].
+/// updates. Use [`PacketWriter::push`] to add updates while they fit, then optionally
+/// [`PacketWriter::open_events`] and [`PacketWriter::push_event`], then [`PacketWriter::finish`].
 ///
-/// The writer never lets `buf` exceed the budget because of an update: one that does not fit is
-/// rolled back. The primary message itself is always written (callers keep primaries small).
+/// The writer never lets `buf` exceed the budget because of an update or an event: one that
+/// does not fit is rolled back. The primary message itself is always written (callers keep
+/// primaries small).
 pub struct PacketWriter<'a> {
     buf: &'a mut Vec<u8>,
     budget: usize,
     count_at: usize,
     count: usize,
+    events: Option<EventSection>,
+    /// Bytes updates must leave free for the event section's head (see `reserve_for_events`).
+    reserved: usize,
+}
+
+/// The most an event section's head takes: a u64 varint clock and the one-byte count.
+const EVENT_HEAD: usize = 10;
+
+/// Where the user-event section starts and how many events it holds so far.
+struct EventSection {
+    start: usize,
+    count_at: usize,
+    count: usize,
+    keep_empty: bool,
 }
 
 impl<'a> PacketWriter<'a> {
@@ -49,22 +75,103 @@ impl<'a> PacketWriter<'a> {
             budget,
             count_at,
             count: 0,
+            events: None,
+            reserved: 0,
         }
     }
 
-    /// Appends `update` if it fits under the budget; returns whether it did.
+    /// Makes updates leave room for the event section's head, so that
+    /// [`open_events`](Self::open_events) fits however many updates are pushed first.
+    pub fn reserve_for_events(&mut self) {
+        self.reserved = EVENT_HEAD;
+    }
+
+    /// Appends `update` if it fits under the budget; returns whether it did. Refused once the
+    /// event section is open: updates come first.
     pub fn push(&mut self, update: &Update) -> bool {
-        if self.count >= MAX_UPDATES || self.buf.len() >= self.budget {
+        if self.count >= MAX_UPDATES || self.events.is_some() {
             return false;
         }
         let mark = self.buf.len();
-        let ok =
-            bincode::encode_into_std_write(update, self.buf, bincode::config::standard()).is_ok();
-        if !ok || self.buf.len() > self.budget {
+        if !self.append(update) {
+            return false;
+        }
+        if self.buf.len() + self.reserved > self.budget {
             self.buf.truncate(mark);
             return false;
         }
         self.count += 1;
+        true
+    }
+
+    /// Opens the user-event section, carrying the sender's event `clock`; returns whether it
+    /// fit. An empty section is dropped again at [`finish`](Self::finish) unless `keep_empty`
+    /// (a sync keeps it: the clock is what a joiner needs).
+    pub fn open_events(&mut self, clock: LamportTime, keep_empty: bool) -> bool {
+        if self.events.is_some() {
+            return true;
+        }
+        self.reserved = 0;
+        let start = self.buf.len();
+        if !self.append(&clock.0) {
+            return false;
+        }
+        let count_at = self.buf.len();
+        self.buf.push(0);
+        if self.buf.len() > self.budget {
+            self.buf.truncate(start);
+            return false;
+        }
+        self.events = Some(EventSection {
+            start,
+            count_at,
+            count: 0,
+            keep_empty,
+        });
+        true
+    }
+
+    /// Appends a user event if the section is open and the event fits; returns whether it did.
+    pub fn push_event(&mut self, record: &UserRecord) -> bool {
+        match &self.events {
+            Some(section) if section.count < MAX_USER_RECORDS => {}
+            _ => return false,
+        }
+        if !self.append(record) {
+            return false;
+        }
+        if let Some(section) = &mut self.events {
+            section.count += 1;
+        }
+        true
+    }
+
+    /// Events written so far.
+    pub fn event_count(&self) -> usize {
+        self.events.as_ref().map_or(0, |s| s.count)
+    }
+
+    /// Bytes the user-event section takes (0 when there is none, or it is empty and will be
+    /// dropped).
+    pub fn event_bytes(&self) -> usize {
+        match &self.events {
+            Some(s) if s.count > 0 || s.keep_empty => self.buf.len() - s.start,
+            _ => 0,
+        }
+    }
+
+    /// Encodes `value` at the end if it fits under the budget, else leaves `buf` as it was.
+    fn append(&mut self, value: &impl Encode) -> bool {
+        if self.buf.len() >= self.budget {
+            return false;
+        }
+        let mark = self.buf.len();
+        let ok =
+            bincode::encode_into_std_write(value, self.buf, bincode::config::standard()).is_ok();
+        if !ok || self.buf.len() > self.budget {
+            self.buf.truncate(mark);
+            return false;
+        }
         true
     }
 
@@ -80,24 +187,78 @@ impl<'a> PacketWriter<'a> {
 
     /// Completes the datagram; returns its length.
     pub fn finish(self) -> usize {
-        // MAX_UPDATES < 251, so bincode's varint length is this single byte.
+        // MAX_UPDATES and MAX_USER_RECORDS < 251, so bincode's varint lengths are single bytes.
         if let Some(slot) = self.buf.get_mut(self.count_at) {
             *slot = self.count as u8;
+        }
+        match self.events {
+            Some(s) if s.count == 0 && !s.keep_empty => self.buf.truncate(s.start),
+            Some(s) => {
+                if let Some(slot) = self.buf.get_mut(s.count_at) {
+                    *slot = s.count as u8;
+                }
+                if let Some(flags) = self.buf.get_mut(FLAGS_AT) {
+                    *flags |= FLAG_EVENTS;
+                }
+            }
+            None => {}
         }
         self.buf.len()
     }
 }
 
-/// Encodes a whole packet (all its updates, however large). For tests and tools; the core
-/// uses [`PacketWriter`] to respect the budget.
+/// Encodes a whole packet (all its updates and events, however large). For tests and tools;
+/// the core uses [`PacketWriter`] to respect the budget.
 pub fn encode(label: Option<&str>, packet: &Packet) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = PacketWriter::new(&mut buf, label, &packet.message, usize::MAX);
     for u in &packet.updates {
         w.push(u);
     }
+    if let Some(user) = &packet.user {
+        w.open_events(user.clock, true);
+        for r in &user.records {
+            w.push_event(r);
+        }
+    }
     w.finish();
     buf
+}
+
+/// The largest user-event payload that `origin` (advertised at `addr`) can broadcast so that
+/// the event fits, alone, in a datagram of `budget` bytes under `label`, whatever its name
+/// and Lamport time: what a config's `max_user_payload` may be at most.
+pub fn max_event_payload(
+    budget: usize,
+    label: Option<&str>,
+    origin: &NodeName,
+    addr: SocketAddr,
+) -> usize {
+    let record = UserRecord {
+        origin: origin.clone(),
+        ltime: LamportTime(u64::MAX),
+        body: Some(Arc::new(UserBody {
+            addr,
+            name: "n".repeat(MAX_USER_EVENT_NAME),
+            payload: Vec::new(),
+        })),
+    };
+    let mut buf = Vec::new();
+    let sync = Message::Sync {
+        reply: true,
+        join: true,
+    };
+    let mut w = PacketWriter::new(&mut buf, label, &sync, usize::MAX);
+    w.open_events(LamportTime(u64::MAX), true);
+    w.push_event(&record);
+    let bare = w.finish();
+    let room = budget.saturating_sub(bare);
+    // The empty payload's length took one byte; one of 251 bytes or more takes three.
+    if room <= 250 {
+        room
+    } else {
+        (room - 2).max(250)
+    }
 }
 
 impl Encode for NodeName {
@@ -121,6 +282,28 @@ impl Encode for MemberState {
             MemberState::Left => 3,
         };
         tag.encode(encoder)
+    }
+}
+
+impl Encode for LamportTime {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.encode(encoder)
+    }
+}
+
+impl Encode for UserRecord {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.origin.encode(encoder)?;
+        self.ltime.encode(encoder)?;
+        match &self.body {
+            None => 0u8.encode(encoder),
+            Some(body) => {
+                1u8.encode(encoder)?;
+                body.addr.encode(encoder)?;
+                body.name.encode(encoder)?;
+                body.payload.as_slice().encode(encoder)
+            }
+        }
     }
 }
 

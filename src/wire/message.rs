@@ -1,10 +1,11 @@
 //! What a datagram says: the primary message and the piggybacked updates.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bincode::{Decode, Encode};
 
-use crate::event::MessageKind;
+use crate::event::{LamportTime, MessageKind};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
 /// A primary protocol message: the reason a datagram was sent.
@@ -111,11 +112,60 @@ pub struct Update {
     pub from: Option<NodeName>,
 }
 
+/// One application event as it travels: who broadcast it, its Lamport time (the two name it),
+/// and, unless the sender has forgotten it, what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The member that broadcast it.
+    pub origin: NodeName,
+    /// Its Lamport time at the origin.
+    pub ltime: LamportTime,
+    /// The event itself; `None` when the sender remembers that it happened but no longer holds
+    /// its payload (it aged out), which is all a sync needs to agree on what was seen.
+    pub body: Option<Arc<UserBody>>,
+}
+
+/// What a user event says, shared between the copies a node queues and holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserBody {
+    /// Where the origin is reached, so that a member that has not heard of it yet can still
+    /// say who sent the event.
+    pub addr: SocketAddr,
+    /// The application's name for it.
+    pub name: String,
+    /// The application's bytes.
+    pub payload: Vec<u8>,
+}
+
+/// The user-event part of a datagram, after the updates (present when the header's
+/// [`FLAG_EVENTS`](super::FLAG_EVENTS) is set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserSection {
+    /// The sender's event clock (the next time it would stamp): a receiver's clock catches up
+    /// with it, and a joiner takes its seed's as the start of the events it will be told of.
+    pub clock: LamportTime,
+    /// Events, at most [`MAX_USER_RECORDS`](super::MAX_USER_RECORDS).
+    pub records: Vec<UserRecord>,
+}
+
 /// A decoded datagram.
-#[derive(Clone, Debug, PartialEq, Eq, Encode)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {
     /// The primary message.
     pub message: Message,
     /// Piggybacked updates.
     pub updates: Vec<Update>,
+    /// Piggybacked user events (or, in a sync, the sender's recent ones), if any.
+    pub user: Option<UserSection>,
+}
+
+impl Packet {
+    /// A packet without user events.
+    pub fn new(message: Message, updates: Vec<Update>) -> Self {
+        Packet {
+            message,
+            updates,
+            user: None,
+        }
+    }
 }

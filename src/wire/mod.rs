@@ -5,12 +5,18 @@
 //! ```text
 //! +--------+---------+-------+--------------------------+----------------------------------+
 //! | "RM"   | version | flags | [label len u8, label]    | bincode 2 body (standard config) |
-//! | 2 B    | 1 B     | 1 B   | only if flags & LABEL    | Message, then Vec<Update>        |
+//! | 2 B    | 1 B     | 1 B   | only if flags & LABEL    | Message, then Vec<Update>,       |
+//! |        |         |       |                          | then if flags & EVENTS:          |
+//! |        |         |       |                          | clock, Vec<UserRecord>           |
 //! +--------+---------+-------+--------------------------+----------------------------------+
 //! ```
 //!
 //! The body is one primary [`Message`] followed by a list of piggybacked [`Update`]s: as many as
 //! fit under the packet budget, at most [`MAX_UPDATES`] so that the list's length is one byte.
+//! A datagram that carries application events ([`UserRecord`]s, at most [`MAX_USER_RECORDS`])
+//! sets [`FLAG_EVENTS`] and appends them with the sender's event clock; one that carries none
+//! costs not a byte more. Version 2 added that section: a version 1 node would have dropped
+//! the pings and acks that carry events, so the two do not mix.
 //! Decoding is bounded (bincode's allocation limit is the datagram's own size), rejects trailing
 //! bytes and never panics: a datagram that does not decode is a [`WireError`] for the caller to
 //! count and drop. bincode 2.0.1 is pinned; the version byte makes a later codec a versioned
@@ -27,17 +33,24 @@ mod tests;
 use std::fmt;
 
 pub use decode::{Known, decode, decode_into};
-pub use encode::{PacketWriter, encode};
-pub use message::{Message, Packet, Update};
+pub use encode::{PacketWriter, encode, max_event_payload};
+pub use message::{Message, Packet, Update, UserBody, UserRecord, UserSection};
 
 /// First two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"RM";
 /// Wire protocol version this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Header flag: a cluster label follows the fixed header.
 pub const FLAG_LABEL: u8 = 0b0000_0001;
+/// Header flag: a user-event section follows the updates.
+pub const FLAG_EVENTS: u8 = 0b0000_0010;
 /// Most updates one datagram carries, so that the list length encodes in a single byte.
 pub const MAX_UPDATES: usize = 250;
+/// Most user events one datagram carries (one length byte, like the updates).
+pub const MAX_USER_RECORDS: usize = 250;
+/// The largest user-event payload the decoder accepts: no more than a datagram can hold. A
+/// node's own, smaller limit is its config's `max_user_payload`.
+pub const MAX_USER_PAYLOAD: usize = MAX_DATAGRAM;
 /// Largest datagram the decoder looks at; anything longer is oversize.
 pub const MAX_DATAGRAM: usize = 65_507;
 /// The most memory decoding one datagram may claim for its collections and strings, whatever

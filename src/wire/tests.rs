@@ -2,7 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::sync::Arc;
+
 use super::*;
+use crate::event::{LamportTime, MAX_USER_EVENT_NAME};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
 fn name(s: &str) -> NodeName {
@@ -49,19 +52,215 @@ fn every_message() -> Vec<Message> {
     ]
 }
 
+fn record(origin: &str, t: u64, payload: Option<&[u8]>) -> UserRecord {
+    UserRecord {
+        origin: name(origin),
+        ltime: LamportTime(t),
+        body: payload.map(|p| {
+            Arc::new(UserBody {
+                addr: "[::1]:7946".parse().unwrap(),
+                name: "deploy".into(),
+                payload: p.to_vec(),
+            })
+        }),
+    }
+}
+
+fn with_events(message: Message, records: Vec<UserRecord>) -> Packet {
+    Packet {
+        message,
+        updates: vec![update("a", MemberState::Alive)],
+        user: Some(UserSection {
+            clock: LamportTime(u64::MAX),
+            records,
+        }),
+    }
+}
+
+#[test]
+fn every_message_round_trips_with_user_events() {
+    for message in every_message() {
+        for label in [None, Some("prod")] {
+            let packet = with_events(
+                message.clone(),
+                vec![
+                    record("a", 0, Some(b"")),
+                    record("b", 300, Some(&[0xff; 600])),
+                    record("c", u64::MAX, None),
+                ],
+            );
+            let bytes = encode(label, &packet);
+            assert_eq!(decode(&bytes, label), Ok(packet));
+            // An empty section survives too: it carries the clock.
+            let clock_only = with_events(message.clone(), vec![]);
+            assert_eq!(decode(&encode(label, &clock_only), label), Ok(clock_only));
+        }
+    }
+}
+
+#[test]
+fn a_datagram_without_events_costs_nothing_more() {
+    let plain = Packet::new(Message::Gossip, vec![update("a", MemberState::Alive)]);
+    let bytes = encode(None, &plain);
+    assert_eq!(bytes[3] & FLAG_EVENTS, 0);
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, 1400);
+    w.push(&update("a", MemberState::Alive));
+    assert!(w.open_events(LamportTime(7), false));
+    assert_eq!(w.event_bytes(), 0, "an empty section is dropped");
+    w.finish();
+    assert_eq!(buf, bytes);
+}
+
+#[test]
+fn events_come_after_updates_and_stay_in_the_budget() {
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, 600);
+    assert!(
+        !w.push_event(&record("a", 1, Some(b"x"))),
+        "section not open"
+    );
+    assert!(w.push(&update("a", MemberState::Alive)));
+    assert!(w.open_events(LamportTime(2), false));
+    assert!(
+        !w.push(&update("b", MemberState::Alive)),
+        "updates come first"
+    );
+    assert!(w.push_event(&record("a", 1, Some(&[1; 300]))));
+    assert!(
+        !w.push_event(&record("b", 2, Some(&[2; 300]))),
+        "over budget"
+    );
+    assert!(w.push_event(&record("c", 3, None)));
+    assert!(w.event_bytes() > 300);
+    let len = w.finish();
+    assert!(len <= 600);
+    let p = decode(&buf, None).unwrap();
+    assert_eq!(p.updates.len(), 1);
+    let user = p.user.unwrap();
+    assert_eq!(user.clock, LamportTime(2));
+    let times: Vec<_> = user.records.iter().map(|r| r.ltime.0).collect();
+    assert_eq!(times, [1, 3]);
+}
+
+#[test]
+fn a_reserved_head_lets_the_clock_in_after_a_full_load_of_updates() {
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, 512);
+    w.reserve_for_events();
+    let mut i = 0;
+    while w.push(&update(&format!("member-{i}"), MemberState::Alive)) {
+        i += 1;
+    }
+    assert!(w.open_events(LamportTime(u64::MAX), true));
+    assert!(w.finish() <= 512);
+    assert_eq!(
+        decode(&buf, None).unwrap().user.unwrap().clock,
+        LamportTime(u64::MAX)
+    );
+}
+
+#[test]
+fn the_largest_allowed_payload_fits_alone_and_one_byte_more_does_not() {
+    for budget in [512, 1400, 9000] {
+        for label in [None, Some("a-cluster-label")] {
+            let origin = name("some-member-name");
+            let addr = "[2001:db8::1]:7946".parse().unwrap();
+            let max = max_event_payload(budget, label, &origin, addr);
+            let fits = |len: usize| {
+                let mut r = record("x", u64::MAX, Some(&vec![0; len]));
+                r.origin = origin.clone();
+                if let Some(b) = &mut r.body {
+                    let b = Arc::make_mut(b);
+                    b.addr = addr;
+                    b.name = "n".repeat(MAX_USER_EVENT_NAME);
+                }
+                let sync = Message::Sync {
+                    reply: true,
+                    join: true,
+                };
+                let mut buf = Vec::new();
+                let mut w = PacketWriter::new(&mut buf, label, &sync, budget);
+                w.open_events(LamportTime(u64::MAX), true) && w.push_event(&r)
+            };
+            assert!(fits(max), "budget {budget}: {max} must fit");
+            assert!(!fits(max + 1), "budget {budget}: {} must not", max + 1);
+        }
+    }
+}
+
+#[test]
+fn bad_user_event_names_and_lengths_are_malformed() {
+    let mut long = record("a", 1, Some(b"x"));
+    if let Some(b) = &mut long.body {
+        Arc::make_mut(b).name = "n".repeat(MAX_USER_EVENT_NAME + 1);
+    }
+    let mut empty = record("a", 1, Some(b"x"));
+    if let Some(b) = &mut empty.body {
+        Arc::make_mut(b).name.clear();
+    }
+    for bad in [long, empty] {
+        let bytes = encode(None, &with_events(Message::Gossip, vec![bad]));
+        assert!(matches!(decode(&bytes, None), Err(WireError::Malformed(_))));
+    }
+    // A payload length that claims more than the datagram holds.
+    let mut bytes = encode(
+        None,
+        &with_events(Message::Gossip, vec![record("a", 1, Some(b""))]),
+    );
+    let last = bytes.len() - 1;
+    bytes[last] = 250;
+    assert!(matches!(decode(&bytes, None), Err(WireError::Malformed(_))));
+    // More records than a datagram may carry.
+    let mut bytes = encode(None, &with_events(Message::Gossip, vec![]));
+    let last = bytes.len() - 1;
+    bytes[last] = (MAX_USER_RECORDS + 1) as u8;
+    assert!(matches!(decode(&bytes, None), Err(WireError::Malformed(_))));
+    // The flag without a section.
+    let mut bytes = encode(None, &Packet::new(Message::Gossip, vec![]));
+    bytes[3] |= FLAG_EVENTS;
+    assert!(matches!(decode(&bytes, None), Err(WireError::Malformed(_))));
+}
+
+#[test]
+fn repeats_of_known_events_decode_without_their_bodies() {
+    struct HasIt;
+    impl Known for HasIt {
+        fn name(&self, _: &str) -> Option<NodeName> {
+            None
+        }
+        fn tags(&self, _: &NodeName) -> Option<Tags> {
+            None
+        }
+        fn has_event(&self, origin: &NodeName, ltime: LamportTime) -> bool {
+            origin.as_str() == "a" && ltime == LamportTime(1)
+        }
+    }
+    let packet = with_events(
+        Message::Gossip,
+        vec![record("a", 1, Some(b"seen")), record("a", 2, Some(b"new"))],
+    );
+    let bytes = encode(None, &packet);
+    let (mut updates, mut user) = (Vec::new(), None);
+    decode_into(&bytes, None, &HasIt, &mut updates, &mut user).unwrap();
+    let records = user.unwrap().records;
+    assert!(records[0].body.is_none());
+    assert_eq!(records[1].body.as_ref().unwrap().payload, b"new");
+}
+
 #[test]
 fn every_message_round_trips_with_updates() {
     for message in every_message() {
         for label in [None, Some("prod")] {
-            let packet = Packet {
-                message: message.clone(),
-                updates: vec![
+            let packet = Packet::new(
+                message.clone(),
+                vec![
                     update("a", MemberState::Alive),
                     update("b", MemberState::Suspect),
                     update("c", MemberState::Dead),
                     update("d", MemberState::Left),
                 ],
-            };
+            );
             let bytes = encode(label, &packet);
             assert_eq!(decode(&bytes, label), Ok(packet));
         }
@@ -86,15 +285,9 @@ impl Known for KnowsA {
 fn decode_known(known: &KnowsA, tags: &[(&str, &str)]) -> Update {
     let mut u = update("a", MemberState::Alive);
     u.tags = Tags::new(tags.iter().copied()).unwrap();
-    let bytes = encode(
-        None,
-        &Packet {
-            message: Message::Gossip,
-            updates: vec![u],
-        },
-    );
+    let bytes = encode(None, &Packet::new(Message::Gossip, vec![u]));
     let mut out = Vec::new();
-    decode_into(&bytes, None, known, &mut out).unwrap();
+    decode_into(&bytes, None, known, &mut out, &mut None).unwrap();
     out.pop().unwrap()
 }
 
@@ -129,13 +322,13 @@ fn known_names_and_tags_are_shared_not_copied() {
 fn ping_is_small() {
     let bytes = encode(
         None,
-        &Packet {
-            message: Message::Ping {
+        &Packet::new(
+            Message::Ping {
                 seq: 1000,
                 target: name("node-12").id(),
             },
-            updates: vec![],
-        },
+            vec![],
+        ),
     );
     assert!(bytes.len() <= 13, "ping is {} bytes", bytes.len());
 }
@@ -144,13 +337,13 @@ fn ping_is_small() {
 fn decode_rejects_trailing_bytes() {
     let mut bytes = encode(
         None,
-        &Packet {
-            message: Message::Ack {
+        &Packet::new(
+            Message::Ack {
                 seq: 1,
                 digest: None,
             },
-            updates: vec![],
-        },
+            vec![],
+        ),
     );
     bytes.push(0);
     assert_eq!(decode(&bytes, None), Err(WireError::TrailingBytes(1)));
@@ -158,13 +351,7 @@ fn decode_rejects_trailing_bytes() {
 
 #[test]
 fn decode_rejects_wrong_version_magic_and_label() {
-    let good = encode(
-        Some("a"),
-        &Packet {
-            message: Message::Gossip,
-            updates: vec![],
-        },
-    );
+    let good = encode(Some("a"), &Packet::new(Message::Gossip, vec![]));
     assert_eq!(decode(&good, Some("b")), Err(WireError::WrongCluster));
     assert_eq!(decode(&good, None), Err(WireError::WrongCluster));
     let mut v = good.clone();
@@ -174,13 +361,7 @@ fn decode_rejects_wrong_version_magic_and_label() {
     m[0] = b'X';
     assert_eq!(decode(&m, Some("a")), Err(WireError::BadHeader));
     assert_eq!(decode(&good[..3], Some("a")), Err(WireError::BadHeader));
-    let unlabeled = encode(
-        None,
-        &Packet {
-            message: Message::Gossip,
-            updates: vec![],
-        },
-    );
+    let unlabeled = encode(None, &Packet::new(Message::Gossip, vec![]));
     assert_eq!(decode(&unlabeled, Some("a")), Err(WireError::WrongCluster));
 }
 
@@ -213,13 +394,7 @@ fn writer_never_exceeds_budget() {
 fn decode_rejects_bad_names_and_states() {
     let mut bad = update("a", MemberState::Alive);
     bad.tags = Tags::default();
-    let bytes = encode(
-        None,
-        &Packet {
-            message: Message::Gossip,
-            updates: vec![bad],
-        },
-    );
+    let bytes = encode(None, &Packet::new(Message::Gossip, vec![bad]));
     // Corrupt the state byte: it sits right after the addr and incarnation.
     let mut found = false;
     for i in 4..bytes.len() {

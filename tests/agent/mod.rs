@@ -186,6 +186,16 @@ impl Agent {
         None
     }
 
+    /// Waits like [`Agent::expect_line`]; returns the first line `pred` accepts.
+    pub(crate) fn find_line(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        self.expect_line(timeout, &pred)?;
+        self.seen.iter().find(|v| pred(v)).cloned()
+    }
+
     /// Like [`Agent::expect`], failing the test (with what the agent did print) on timeout;
     /// prints how long it took.
     pub(crate) fn must_print(&mut self, kind: &str, member: &str, timeout: Duration) -> Duration {

@@ -33,6 +33,17 @@ impl LogFile {
     /// Writes a membership event. Call [`LogFile::sync`] first, so that the file stays in time
     /// order.
     pub fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(u) = &event.user {
+            return writeln!(
+                self.out,
+                "{} EVENT user {} from {} ltime {} payload {} bytes",
+                self.stamp(event.at),
+                u.name,
+                u.origin,
+                u.ltime,
+                u.payload.len()
+            );
+        }
         let m = &event.member;
         writeln!(
             self.out,
@@ -150,6 +161,7 @@ mod tests {
             kind: EventKind::Failed,
             member: member("n2"),
             at: o.0 + Duration::from_secs(2),
+            user: None,
         })
         .unwrap();
         file.sync(&app).unwrap();

@@ -48,7 +48,7 @@ struct Cli {
 }
 
 const KEYS_HELP: &str = "Keys: q quit (leaves gracefully), j/k move, / filter, s sort, Enter \
-detail, ? help, L leave. Demo: x crash, r restart, p pause, +/- packet loss.";
+detail, e send a user event, ? help, L leave. Demo: x crash, r restart, p pause, +/- packet loss.";
 
 fn main() -> ExitCode {
     // The node options, `--config FILE` included: a file can set any flag of the dashboard.
@@ -373,6 +373,16 @@ impl Session {
                     Err(e) => self.app.log(Level::Warn, e),
                 }
             }
+            Action::Broadcast { name, payload } => match self.watched.broadcast(&name, &payload) {
+                Ok(ltime) => self.app.log(
+                    Level::Info,
+                    format!(
+                        "sent user event {name} ({} bytes) to every member, ltime {ltime}",
+                        payload.len()
+                    ),
+                ),
+                Err(e) => self.app.log(Level::Warn, format!("user event {name}: {e}")),
+            },
             Action::Loss(steps) => {
                 let Some(demo) = &mut self.demo else {
                     return Ok(());

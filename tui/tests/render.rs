@@ -302,3 +302,84 @@ fn selection_moves_within_the_view_once_scrolled() {
         "n2 scrolled out"
     );
 }
+
+#[test]
+fn user_events_show_in_the_event_log_with_name_origin_and_payload() {
+    let o = origin();
+    let mut app = cluster_app(o);
+    app.handle_event(user_event("deploy", "n2", 12, b"release 42", at(o, 6.0)));
+    app.handle_event(user_event("blob", "n3", 13, &[0xff, 0, 1], at(o, 7.0)));
+    let screen = lines(&render(&app, 100, 30));
+    let (blob, line) = row_with(&screen, "00:07.0 user    blob from n3 t13 (3 bytes)");
+    assert!(!line.contains("inc"), "{line}");
+    let (deploy, _) = row_with(&screen, "00:06.0 user    deploy from n2 t12 \"release 42\"");
+    assert!(blob < deploy, "newest first");
+    // A user event is no state change: the table still has five members, n2 still alive.
+    row_with(&screen, "Members (5/5)");
+    assert_eq!(table_cells(&screen, "n2")[2], "alive");
+}
+
+#[test]
+fn the_event_key_opens_a_prompt_that_sends_name_and_payload() {
+    let o = origin();
+    let mut app = cluster_app(o);
+    let screen = lines(&render(&app, 120, 30));
+    assert!(screen[29].contains(" e event"), "hint: {}", screen[29]);
+    app.handle_key(key(KeyCode::Char('e')));
+    assert_eq!(app.mode, Mode::Broadcast);
+    let screen = lines(&render(&app, 100, 30));
+    assert!(
+        screen[29].contains(" event  NAME [PAYLOAD]"),
+        "{}",
+        screen[29]
+    );
+    type_text(&mut app, "deploy v2 now");
+    let screen = lines(&render(&app, 100, 30));
+    assert!(
+        screen[29].contains(" event  deploy v2 now"),
+        "{}",
+        screen[29]
+    );
+    let action = app.handle_key(key(KeyCode::Enter));
+    assert_eq!(
+        action,
+        Some(Action::Broadcast {
+            name: "deploy".into(),
+            payload: b"v2 now".to_vec(),
+        })
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.prompt.is_empty());
+    // A name alone sends an empty payload; Esc drops what was typed.
+    app.handle_key(key(KeyCode::Char('e')));
+    type_text(&mut app, "ping");
+    assert_eq!(
+        app.handle_key(key(KeyCode::Enter)),
+        Some(Action::Broadcast {
+            name: "ping".into(),
+            payload: vec![],
+        })
+    );
+    app.handle_key(key(KeyCode::Char('e')));
+    type_text(&mut app, "oops");
+    assert_eq!(app.handle_key(key(KeyCode::Esc)), None);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.prompt.is_empty());
+    // Keys typed in the prompt are text, not commands ('q' does not quit).
+    app.handle_key(key(KeyCode::Char('e')));
+    type_text(&mut app, "q");
+    assert!(!app.quitting);
+    // No name: nothing is sent and the prompt stays open.
+    app.handle_key(key(KeyCode::Backspace));
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    assert_eq!(app.mode, Mode::Broadcast);
+}
+
+#[test]
+fn help_lists_the_event_key() {
+    let o = origin();
+    let mut app = cluster_app(o);
+    app.handle_key(key(KeyCode::Char('?')));
+    let screen = lines(&render(&app, 100, 30));
+    row_with(&screen, "send a user event to every member: NAME [PAYLOAD]");
+}

@@ -46,7 +46,10 @@ fn refutations_are_sent_more_often_than_other_news() {
 
 #[test]
 fn datagrams_stay_within_the_packet_budget() {
-    let mut h = Harness::with_config(|c| c.packet_budget = 600);
+    let mut h = Harness::with_config(|c| {
+        c.packet_budget = 600;
+        c.max_user_payload = 256;
+    });
     let updates = (1..=200).map(|i| alive(i, 0)).collect();
     h.deliver(peer_addr(0), Message::Gossip, updates);
     h.advance(5 * SEC);

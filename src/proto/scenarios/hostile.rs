@@ -8,15 +8,12 @@ use crate::wire::{Message, Packet, encode};
 fn malformed_datagrams_are_counted_and_dropped() {
     let mut h = Harness::with_peers(2);
     h.swim.handle_datagram(h.now, peer_addr(1), b"");
-    h.swim
-        .handle_datagram(h.now, peer_addr(1), b"RM\x01\x00\xff\xff");
-    let mut other = encode(
-        Some("other"),
-        &Packet {
-            message: Message::Gossip,
-            updates: vec![],
-        },
+    h.swim.handle_datagram(
+        h.now,
+        peer_addr(1),
+        &[b'R', b'M', crate::wire::VERSION, 0, 0xff, 0xff],
     );
+    let mut other = encode(Some("other"), &Packet::new(Message::Gossip, vec![]));
     h.swim.handle_datagram(h.now, peer_addr(1), &other);
     other[2] = 99;
     h.swim.handle_datagram(h.now, peer_addr(1), &other);

@@ -9,6 +9,7 @@ mod membership;
 mod probe;
 mod suspicion;
 mod sync;
+mod user;
 
 use std::time::Duration;
 

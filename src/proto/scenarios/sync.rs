@@ -11,7 +11,10 @@ use crate::wire::Message;
 
 #[test]
 fn seed_answers_a_join_with_its_whole_table_in_budget_sized_chunks() {
-    let mut h = Harness::with_config(|c| c.packet_budget = 512);
+    let mut h = Harness::with_config(|c| {
+        c.packet_budget = 512;
+        c.max_user_payload = 256;
+    });
     h.add_peers(1..=60);
     let joiner = alive(99, 0);
     h.deliver(

@@ -335,6 +335,7 @@ mod tests {
                 rtt: None,
             },
             at,
+            user: None,
         }
     }
 

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use crate::config::Config;
 use crate::member::Tags;
 
 use super::{Params, Progress, quantile, run_seed, waited};
-use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
+use crate::sim::{Sim, SimConfig, SimEvent};
 
 /// One update spreading through a cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,33 +58,85 @@ pub fn dissemination(
     let t0 = sim.now();
     let tags = Tags::new([("rev", "1")])?;
     sim.set_tags(0, tags);
-    let mut received = vec![None; n];
-    if let Some(r) = received.first_mut() {
-        *r = Some(Duration::ZERO);
-    }
-    let mut have = 1usize.min(n);
-    let mut cursor = 0;
+    let mut spread = Spread::new(n, t0);
+    // The origin has its own news from the start.
+    spread.arrive(0, t0);
     let outcome = sim.run_until(Duration::from_secs(120), |s| {
-        for e in s.events().get(cursor..).unwrap_or_default() {
-            if e.member == 0
-                && e.incarnation >= 1
-                && let Some(slot) = received.get_mut(e.node as usize)
-                && slot.is_none()
-            {
-                *slot = Some(e.at - t0);
-                have += 1;
-            }
-        }
-        cursor = s.events().len();
-        have == n
+        spread.watch(s, |e| e.member == 0 && e.incarnation >= 1)
     });
     let time_to_all = waited(outcome, &format!("seed={seed} n={n}"))?;
     Ok(Dissemination {
         n,
         seed,
         time_to_all,
-        received,
+        received: spread.received,
     })
+}
+
+/// When each node first had one piece of news, read from a simulation's event log as it runs,
+/// and how many times a node had it again.
+pub(super) struct Spread {
+    /// When each node had it, since `t0`.
+    pub(super) received: Vec<Option<Duration>>,
+    /// Arrivals at a node that already had it.
+    pub(super) repeats: usize,
+    have: usize,
+    cursor: usize,
+    t0: Duration,
+}
+
+impl Spread {
+    /// Nobody of `n` nodes has it yet; times count from `t0`.
+    pub(super) fn new(n: usize, t0: Duration) -> Self {
+        Spread {
+            received: vec![None; n],
+            repeats: 0,
+            have: 0,
+            cursor: 0,
+            t0,
+        }
+    }
+
+    /// Node `node` has it at `at`.
+    pub(super) fn arrive(&mut self, node: usize, at: Duration) {
+        match self.received.get_mut(node) {
+            Some(slot @ None) => {
+                *slot = Some(at.saturating_sub(self.t0));
+                self.have += 1;
+            }
+            Some(Some(_)) => self.repeats += 1,
+            None => {}
+        }
+    }
+
+    /// Reads the events `sim` recorded since the last call, counting those `is_it` accepts;
+    /// true once every node has it (a `run_until` predicate).
+    pub(super) fn watch(&mut self, sim: &Sim, is_it: impl Fn(&SimEvent) -> bool) -> bool {
+        for e in sim.events().get(self.cursor..).unwrap_or_default() {
+            if is_it(e) {
+                self.arrive(e.node as usize, e.at);
+            }
+        }
+        self.cursor = sim.events().len();
+        self.have == self.received.len()
+    }
+}
+
+/// The fraction of the `n` nodes that had the news against protocol periods, sampled every
+/// half gossip interval until all had it (or for 10 s).
+pub(super) fn infected_series(d: &Dissemination, name: String, template: &Config) -> Series {
+    let (period, gossip) = (template.probe_interval, template.gossip_interval);
+    let end = d.time_to_all.unwrap_or(Duration::from_secs(10));
+    let step = gossip / 2;
+    let steps = (end.as_nanos() / step.as_nanos()) as u32 + 2;
+    let points = (0..=steps)
+        .map(|k| {
+            let t = step * k;
+            let x = t.as_secs_f64() / period.as_secs_f64();
+            (x, d.infected_by(t) as f64 / d.n as f64)
+        })
+        .collect();
+    Series { name, points }
 }
 
 /// The SWIM paper's dissemination bound in protocol periods, `lambda * log(N)`, taken as the
@@ -93,6 +146,70 @@ pub fn dissemination(
 pub fn lambda_log_n(retransmit_mult: u32, n: usize) -> u32 {
     let scale = ((n as f64) + 1.0).log10().ceil().max(1.0) as u32;
     retransmit_mult * scale
+}
+
+/// Runs `one(n, loss, run, seed)` for every loss rate, size and run, in that order, after a
+/// progress line naming `what`; `one` returns how long the news took to reach all. For each
+/// (size, loss) point of several runs, returns the [`tail_summary`] of its times against the
+/// lambda*log(N) bound, for the table's notes.
+pub(super) fn each_run(
+    params: &Params,
+    sizes: &[usize],
+    losses: &[f64],
+    what: &str,
+    progress: Progress<'_>,
+    mut one: impl FnMut(usize, f64, usize, u64) -> Result<Option<Duration>, String>,
+) -> Result<Vec<String>, String> {
+    let template = SimConfig::new(1, params.profile, 0).template;
+    let mut notes = Vec::new();
+    for &loss in losses {
+        for &n in sizes {
+            let mut times = Vec::with_capacity(params.runs);
+            for run in 0..params.runs {
+                let seed = run_seed(params.seed, n, loss, run);
+                progress(&format!("{what} n={n} loss={loss} run={run} seed={seed}"));
+                times.push(one(n, loss, run, seed)?);
+            }
+            if params.runs > 1 {
+                let bound = template.probe_interval * lambda_log_n(template.retransmit_mult, n);
+                notes.push(tail_summary(n, loss, bound, &mut times));
+            }
+        }
+    }
+    Ok(notes)
+}
+
+/// The cells a spread table's row starts with: n, loss, run, time_to_all_ms, periods.
+pub(super) fn first_cells(
+    n: usize,
+    loss: f64,
+    run: usize,
+    time_to_all: Option<Duration>,
+    period: Duration,
+) -> Vec<Cell> {
+    vec![
+        n.into(),
+        Cell::Float(loss, 2),
+        run.into(),
+        Cell::opt(time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
+        in_units(time_to_all, period),
+    ]
+}
+
+/// A time in whole `unit`s, rounded up; missing when it never happened.
+pub(super) fn in_units(t: Option<Duration>, unit: Duration) -> Cell {
+    t.map_or(Cell::Missing, |t| {
+        Cell::Int(t.as_nanos().div_ceil(unit.as_nanos()) as u64)
+    })
+}
+
+/// A curve's name: the size, and the loss rate when the suite has several.
+pub(super) fn series_name(n: usize, loss: f64, losses: &[f64]) -> String {
+    if losses.len() > 1 {
+        format!("N = {n}, loss {:.0}%", loss * 100.0)
+    } else {
+        format!("N = {n}")
+    }
 }
 
 /// One line on how the runs of one size and loss rate ended, for many runs: the median and
@@ -149,60 +266,30 @@ pub fn dissemination_suite(
         ],
     );
     let mut series = Vec::new();
-    for &loss in losses {
-        for &n in sizes {
-            let mut times = Vec::with_capacity(params.runs);
-            for run in 0..params.runs {
-                let seed = run_seed(params.seed, n, loss, run);
-                progress(&format!(
-                    "dissemination n={n} loss={loss} run={run} seed={seed}"
-                ));
-                let d = dissemination(params, n, loss, seed)?;
-                times.push(d.time_to_all);
-                let periods = d
-                    .time_to_all
-                    .map(|t| t.as_nanos().div_ceil(period.as_nanos()) as u64);
-                let rounds = d
-                    .time_to_all
-                    .map(|t| t.as_nanos().div_ceil(gossip.as_nanos()) as u64);
-                let curve: Vec<String> =
-                    d.per_period(gossip).iter().map(|c| c.to_string()).collect();
-                table.push(vec![
-                    n.into(),
-                    Cell::Float(loss, 2),
-                    run.into(),
-                    Cell::opt(d.time_to_all.map(|t| t.as_secs_f64() * 1e3), 0),
-                    periods.map_or(Cell::Missing, Cell::Int),
-                    rounds.map_or(Cell::Missing, Cell::Int),
-                    Cell::Float((n as f64).log2(), 1),
-                    Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
-                    Cell::Text(curve.join(" ")),
-                ]);
-                if run == 0 {
-                    let end = d.time_to_all.unwrap_or(Duration::from_secs(10));
-                    let step = gossip / 2;
-                    let steps = (end.as_nanos() / step.as_nanos()) as u32 + 2;
-                    let points = (0..=steps)
-                        .map(|k| {
-                            let t = step * k;
-                            let x = t.as_secs_f64() / period.as_secs_f64();
-                            (x, d.infected_by(t) as f64 / n as f64)
-                        })
-                        .collect();
-                    let name = if losses.len() > 1 {
-                        format!("N = {n}, loss {:.0}%", loss * 100.0)
-                    } else {
-                        format!("N = {n}")
-                    };
-                    series.push(Series { name, points });
-                }
+    let tails = each_run(
+        params,
+        sizes,
+        losses,
+        "dissemination",
+        progress,
+        |n, loss, run, seed| {
+            let d = dissemination(params, n, loss, seed)?;
+            let curve: Vec<String> = d.per_period(gossip).iter().map(|c| c.to_string()).collect();
+            let mut row = first_cells(n, loss, run, d.time_to_all, period);
+            row.extend([
+                in_units(d.time_to_all, gossip),
+                Cell::Float((n as f64).log2(), 1),
+                Cell::Int(u64::from(lambda_log_n(template.retransmit_mult, n))),
+                Cell::Text(curve.join(" ")),
+            ]);
+            table.push(row);
+            if run == 0 {
+                series.push(infected_series(&d, series_name(n, loss, losses), &template));
             }
-            if params.runs > 1 {
-                let bound = period * lambda_log_n(template.retransmit_mult, n);
-                table.notes.push(tail_summary(n, loss, bound, &mut times));
-            }
-        }
-    }
+            Ok(d.time_to_all)
+        },
+    )?;
+    table.notes.extend(tails);
     table.notes.push(format!(
         "periods = time to all / probe interval, rounded up; gossip_rounds = the same in gossip \
          intervals. lambda_log_n = retransmit_mult * ceil(log10(N+1)) periods, the SWIM paper's \

@@ -8,6 +8,7 @@
 
 mod crash;
 mod dissemination;
+mod events;
 mod false_positives;
 mod join;
 mod load;
@@ -21,6 +22,7 @@ use super::{Latency, Sim, SimConfig, SimError};
 
 pub use crash::{Crash, crash, crash_suite};
 pub use dissemination::{Dissemination, dissemination, dissemination_suite, lambda_log_n};
+pub use events::{UserEventSpread, user_event, user_event_suite};
 pub use false_positives::{FalsePositives, false_positives, false_positives_suite};
 pub use join::{Join, join, join_suite};
 pub use load::{Load, load, load_suite};

@@ -1,4 +1,4 @@
-//! Membership events and once-a-second node samples, folded into the [`App`].
+//! Membership and user events and once-a-second node samples, folded into the [`App`].
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
@@ -26,8 +26,13 @@ impl App {
         }
     }
 
-    /// Folds one membership event into the table, the member's history and the event log.
+    /// Folds one membership event into the table, the member's history and the event log; a
+    /// user event goes to the event log only (it changes nobody's state).
     pub fn handle_event(&mut self, event: Event) {
+        if event.user.is_some() {
+            push_bounded(&mut self.events, event, EVENT_LOG_LEN);
+            return;
+        }
         let name = event.member.name.clone();
         let entry = HistoryEntry {
             at: event.at,

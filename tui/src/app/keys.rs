@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rumor::NodeName;
 
-use super::state::{Action, App, Fault, Level, Mode, Pane};
+use super::state::{Action, App, Fault, Level, Mode, PROMPT_LEN, Pane};
 
 /// Rows a PageUp/PageDown moves.
 const PAGE: usize = 10;
@@ -38,7 +38,42 @@ impl App {
                     _ => None,
                 }
             }
+            Mode::Broadcast => self.key_prompt(key),
         }
+    }
+
+    /// Typing `NAME [PAYLOAD]` after `e`; Enter sends it, Esc drops it.
+    fn key_prompt(&mut self, key: KeyEvent) -> Option<Action> {
+        match key.code {
+            KeyCode::Esc => {
+                self.prompt.clear();
+                self.mode = Mode::Normal;
+            }
+            KeyCode::Enter => {
+                let line = std::mem::take(&mut self.prompt);
+                let (name, payload) = line
+                    .trim_start()
+                    .split_once(' ')
+                    .unwrap_or((line.trim(), ""));
+                if name.is_empty() {
+                    self.log(Level::Warn, "a user event needs a name: e NAME [PAYLOAD]");
+                    return None;
+                }
+                self.mode = Mode::Normal;
+                return Some(Action::Broadcast {
+                    name: name.to_string(),
+                    payload: payload.as_bytes().to_vec(),
+                });
+            }
+            KeyCode::Backspace => {
+                self.prompt.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() && self.prompt.len() < PROMPT_LEN => {
+                self.prompt.push(c);
+            }
+            _ => {}
+        }
+        None
     }
 
     fn key_normal(&mut self, key: KeyEvent) -> Option<Action> {
@@ -61,6 +96,7 @@ impl App {
                 }
             }
             KeyCode::Char('L') if !self.left_cluster => self.mode = Mode::ConfirmLeave,
+            KeyCode::Char('e') if !self.left_cluster => self.mode = Mode::Broadcast,
             KeyCode::Enter if self.selected_row().is_some() => self.mode = Mode::Detail,
             _ => return self.key_demo(key),
         }

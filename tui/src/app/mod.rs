@@ -1,4 +1,5 @@
-//! The dashboard's state, folded from membership events, once-a-second node samples and keys.
+//! The dashboard's state, folded from membership and user events, once-a-second node samples
+//! and keys.
 //!
 //! Nothing here draws or talks to a node: keys that need the node return an [`Action`] that the
 //! draw loop carries out, and the loop reports back what it did ([`App::set_fault`],
@@ -16,6 +17,6 @@ mod table;
 
 pub use state::{
     Action, App, Counts, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry,
-    LOG_LEN, Level, LogLine, MemberRow, Mode, Pane, Rate, TRAFFIC_LEN,
+    LOG_LEN, Level, LogLine, MemberRow, Mode, PROMPT_LEN, Pane, Rate, TRAFFIC_LEN,
 };
 pub use table::{SortColumn, natural_cmp};

@@ -10,8 +10,11 @@ use super::table::SortColumn;
 
 /// State changes remembered per member for the detail view; older ones are dropped.
 pub const HISTORY_LEN: usize = 64;
-/// Membership events kept for the event log.
+/// Membership and user events kept for the event log.
 pub const EVENT_LOG_LEN: usize = 500;
+/// The longest user event line the `e` prompt takes: a 64-byte name, a space and a payload
+/// that fits the default `max_user_payload` (the node has the last word on both).
+pub const PROMPT_LEN: usize = 64 + 1 + 512;
 /// Dashboard log lines kept for the log pane (the log file keeps them all).
 pub const LOG_LEN: usize = 500;
 /// Traffic samples (one a second) kept for the sparklines: wider than any terminal.
@@ -136,6 +139,8 @@ pub enum Mode {
     Detail,
     /// Asking whether to leave the cluster.
     ConfirmLeave,
+    /// Typing a user event after `e`: a name, then optionally a space and a payload.
+    Broadcast,
 }
 
 /// Which list the lower left pane shows; `l` switches.
@@ -162,6 +167,13 @@ pub enum Action {
     Pause(NodeName),
     /// Demo: raise (+1) or lower (-1) the packet loss of every demo node by one step.
     Loss(i8),
+    /// Send a user event with this name and payload to every member.
+    Broadcast {
+        /// The event's name.
+        name: String,
+        /// Its payload (what was typed after the name).
+        payload: Vec<u8>,
+    },
 }
 
 /// Demo-only state shown in the header and footer.
@@ -197,7 +209,7 @@ pub struct App {
     pub now: Instant,
     /// The table, by name.
     pub members: BTreeMap<NodeName, MemberRow>,
-    /// Membership events, oldest first, at most [`EVENT_LOG_LEN`].
+    /// Membership and user events, oldest first, at most [`EVENT_LOG_LEN`].
     pub events: VecDeque<Event>,
     /// The dashboard's log, oldest first, at most [`LOG_LEN`].
     pub logs: VecDeque<LogLine>,
@@ -214,6 +226,8 @@ pub struct App {
     /// Filter text (name or tag substring, or state prefix; case-insensitive); empty shows
     /// all.
     pub filter: String,
+    /// The user event being typed after `e` (`NAME [PAYLOAD]`).
+    pub prompt: String,
     /// What keys do now.
     pub mode: Mode,
     /// Which list the lower left pane shows.
@@ -260,6 +274,7 @@ impl App {
             selected: None,
             sort: SortColumn::Name,
             filter: String::new(),
+            prompt: String::new(),
             mode: Mode::Normal,
             pane: Pane::Events,
             demo: None,

@@ -22,6 +22,7 @@ pub(super) fn event_style(kind: EventKind) -> Style {
         EventKind::Failed => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         EventKind::Left => Style::new().fg(Color::DarkGray),
         EventKind::Updated => Style::new().fg(Color::Cyan),
+        EventKind::User => Style::new().fg(Color::Magenta),
     }
 }
 

@@ -5,7 +5,7 @@
 //! header   self, address, incarnation, health, uptime / counts by state
 //! table    members (the selected one highlighted)
 //! events | traffic      events or log (l) | pkts/s and bytes/s sparklines, drops
-//! footer   key hints (or the filter being typed)
+//! footer   key hints (or the filter, or the user event, being typed)
 //! ```
 //!
 //! Parts: `panes` (header, table, event and log lists, footer), `traffic` (rates and
@@ -55,6 +55,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Help => draw_help(frame, area, app),
         Mode::Detail => draw_detail(frame, area, app),
         Mode::ConfirmLeave => draw_confirm(frame, area),
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::Broadcast => {}
     }
 }

@@ -18,6 +18,7 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
         ("Enter", "detail and history of the selected member"),
         ("/", "filter by name, state or tag (Esc clears)"),
         ("s", "cycle the sort column"),
+        ("e", "send a user event to every member: NAME [PAYLOAD]"),
         ("l", "switch the lower pane: events / log"),
         ("L", "leave the cluster (asks first)"),
         ("?", "this help"),

@@ -170,14 +170,26 @@ pub(super) fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
         .rev()
         .take(height)
         .map(|e| {
-            Line::from(vec![
+            let mut spans = vec![
                 Span::from(format_stamp(app.started, e.at)).dark_gray(),
                 " ".into(),
                 Span::styled(format!("{:<7}", e.kind.as_str()), event_style(e.kind)),
                 " ".into(),
-                Span::from(e.member.name.to_string()).bold(),
-                format!(" inc {}", e.member.incarnation).dark_gray(),
-            ])
+            ];
+            match &e.user {
+                Some(u) => spans.extend([
+                    Span::from(u.name.clone()).bold(),
+                    " from ".dark_gray(),
+                    Span::from(u.origin.to_string()),
+                    format!(" t{} ", u.ltime).dark_gray(),
+                    Span::from(payload_preview(&u.payload)),
+                ]),
+                None => spans.extend([
+                    Span::from(e.member.name.to_string()).bold(),
+                    format!(" inc {}", e.member.incarnation).dark_gray(),
+                ]),
+            }
+            Line::from(spans)
         })
         .collect();
     let title = Line::from(vec![" Events ".bold(), "(l: log) ".dark_gray()]);
@@ -187,6 +199,23 @@ pub(super) fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(lines)
     };
     frame.render_widget(body.block(Block::bordered().title(title)), area);
+}
+
+/// A user event's payload in one short line: the text when it is printable UTF-8, else its
+/// size.
+fn payload_preview(payload: &[u8]) -> String {
+    const SHOWN: usize = 40;
+    match std::str::from_utf8(payload) {
+        Ok("") => "(no payload)".into(),
+        Ok(text) if !text.chars().any(char::is_control) => {
+            let mut shown: String = text.chars().take(SHOWN).collect();
+            if shown.len() < text.len() {
+                shown.push('…');
+            }
+            format!("{shown:?}")
+        }
+        _ => format!("({} bytes)", payload.len()),
+    }
 }
 
 pub(super) fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
@@ -232,6 +261,21 @@ pub(super) fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
+    if app.mode == Mode::Broadcast {
+        let line = Line::from(vec![
+            " event ".black().on_magenta(),
+            " ".into(),
+            if app.prompt.is_empty() {
+                "NAME [PAYLOAD]".dark_gray()
+            } else {
+                app.prompt.as_str().into()
+            },
+            "█".slow_blink(),
+            "   Enter send to all  Esc cancel".dark_gray(),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     // Most useful first: whatever does not fit the width is left off, `?` lists everything.
     let mut hints: Vec<(&str, &str)> = vec![("q", "quit"), ("?", "help")];
     if app.demo.is_some() {
@@ -247,6 +291,7 @@ pub(super) fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
         ("⏎", "detail"),
         ("/", "filter"),
         ("s", "sort"),
+        ("e", "event"),
         ("l", "log"),
         ("L", "leave"),
     ]);

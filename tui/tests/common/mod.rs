@@ -13,7 +13,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use rumor::{Event, EventKind, Incarnation, Member, MemberState, NodeName, Tags};
+use rumor::{
+    Event, EventKind, Incarnation, LamportTime, Member, MemberState, NodeName, Tags, UserEvent,
+};
 use rumor_tui::app::App;
 
 /// The one clock read of the tests: every other time is this origin plus a fixed offset, so
@@ -63,7 +65,26 @@ pub(crate) fn event(
         kind,
         member: member(name, port, state, inc, at),
         at,
+        user: None,
     }
+}
+
+/// A user event `name` broadcast by `origin` ("nN", port 7000 + N) at Lamport time `ltime`.
+pub(crate) fn user_event(
+    name: &str,
+    origin: &str,
+    ltime: u64,
+    payload: &[u8],
+    at: Instant,
+) -> Event {
+    let mut e = event(EventKind::User, origin, MemberState::Alive, 0, at);
+    e.user = Some(UserEvent {
+        name: name.to_string(),
+        payload: payload.to_vec(),
+        origin: NodeName::new(origin).unwrap(),
+        ltime: LamportTime(ltime),
+    });
+    e
 }
 
 /// A dashboard for local node n1 that has seen: n2..n5 join, n3 suspected, n4 fail, n5 leave.
