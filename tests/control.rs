@@ -104,6 +104,36 @@ fn tags_set_through_the_socket_reach_every_member() {
 }
 
 #[test]
+fn an_event_sent_through_the_socket_reaches_every_member_once() {
+    let [mut a, mut b, mut c] = three_agents();
+    let run = a.ask(&["event", "deploy", "v42", "--format", "json"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let ltime = run.json()["ltime"].clone();
+    let is_deploy = |v: &Value| v["event"] == "user" && v["name"] == "deploy";
+    for agent in [&mut a, &mut b, &mut c] {
+        let name = agent.name.clone();
+        let line = agent
+            .find_line(SPREAD, is_deploy)
+            .unwrap_or_else(|| panic!("{name} never printed the event: {:?}", agent.seen));
+        assert_eq!(line["origin"], "a", "{line}");
+        assert_eq!(line["payload"], "v42", "{line}");
+        assert_eq!(line["ltime"], ltime, "{line}");
+    }
+    // Over the payload bound: refused with the reason, exit 1, and nothing spreads.
+    let big = "x".repeat(600);
+    let run = a.ask(&["event", "huge", &big]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("max_user_payload"), "{run:?}");
+    // Exactly once each, whatever the gossip repeated (and no `huge` anywhere).
+    let _ = b.expect_line(Duration::from_millis(500), |_| false);
+    for agent in [&mut a, &mut b, &mut c] {
+        agent.about("a"); // reads every line printed so far into `seen`
+        let users: Vec<&Value> = agent.seen.iter().filter(|v| v["event"] == "user").collect();
+        assert_eq!(users.len(), 1, "{}: {users:?}", agent.name);
+    }
+}
+
+#[test]
 fn every_command_answers_and_the_members_agree_with_the_events() {
     let [mut a, mut b, c] = three_agents();
 

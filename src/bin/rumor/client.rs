@@ -1,16 +1,18 @@
-//! The operator's commands: `rumor members`, `stats`, `tags`, `leave` and `monitor`, each one
+//! The operator's commands: `rumor members`, `stats`, `tags`, `event`, `leave` and `monitor`, each one
 //! request to a running agent's control socket and its answer, shown as a table for people or
 //! as JSON for scripts.
 //!
 //! Exit codes: 0 when the agent did what was asked, 1 when no agent answers at the path or it
 //! refused the request (the reason on stderr), 2 for bad flags.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Subcommand, ValueEnum};
 use rumor::Tags;
 use rumor::cli::{default_control_dir, default_control_path};
@@ -47,6 +49,17 @@ pub(crate) enum Command {
         target: Target,
         #[command(subcommand)]
         change: TagChange,
+    },
+    /// Broadcast a user event from a running agent to every member (each gets it once)
+    Event {
+        #[command(flatten)]
+        target: Target,
+        /// The event's name (1 to 64 bytes), what handlers filter on (user:NAME)
+        #[arg(value_name = "NAME")]
+        event: String,
+        /// Its payload as text (at most the agent's max_user_payload bytes); `-` reads the
+        /// bytes from standard input
+        payload: Option<String>,
     },
     /// Make a running agent leave the cluster gracefully; the agent then exits 0
     Leave {
@@ -162,6 +175,33 @@ fn execute(command: Command) -> Result<(), Failure> {
             match target.format() {
                 Format::Json => writeln!(out, "{answer}")?,
                 Format::Table => write!(out, "{}", key_value_table(&[("", &answer)]))?,
+            }
+        }
+        Command::Event {
+            target,
+            event,
+            payload,
+        } => {
+            let mut request = json!({"cmd": "event", "name": event});
+            match payload.as_deref() {
+                Some("-") => {
+                    let mut bytes = Vec::new();
+                    io::stdin().read_to_end(&mut bytes)?;
+                    request["payload_base64"] = Value::from(BASE64.encode(&bytes));
+                }
+                Some(text) => request["payload"] = Value::from(text),
+                None => {}
+            }
+            let answer = Agent::connect(&target)?.ask(&request)?;
+            match target.format() {
+                Format::Json => writeln!(out, "{answer}")?,
+                Format::Table => writeln!(
+                    out,
+                    "{} broadcast {} at Lamport time {}",
+                    text(&answer["node"]),
+                    text(&answer["name"]),
+                    text(&answer["ltime"])
+                )?,
             }
         }
         Command::Leave { target } => {
@@ -409,16 +449,30 @@ fn key_value_table(parts: &[(&str, &Value)]) -> String {
 fn event_row(event: &Value) -> String {
     let ms = event["ts_ms"].as_u64().unwrap_or(0);
     let secs_of_day = (ms / 1000) % 86_400;
+    let what = if event["event"] == "user" {
+        format!(
+            "{}  from {}  ltime {}  {} ({})",
+            text(&event["name"]),
+            text(&event["origin"]),
+            text(&event["ltime"]),
+            text(&event["payload"]),
+            text(&event["payload_encoding"]),
+        )
+    } else {
+        format!(
+            "{}  {}  inc {}",
+            text(&event["member"]),
+            text(&event["addr"]),
+            text(&event["incarnation"]),
+        )
+    };
     format!(
-        "{:02}:{:02}:{:02}.{:03} UTC  {}  {:<8} {}  {}  inc {}",
+        "{:02}:{:02}:{:02}.{:03} UTC  {}  {:<8} {what}",
         secs_of_day / 3600,
         secs_of_day / 60 % 60,
         secs_of_day % 60,
         ms % 1000,
         text(&event["node"]),
         text(&event["event"]),
-        text(&event["member"]),
-        text(&event["addr"]),
-        text(&event["incarnation"]),
     )
 }

@@ -84,8 +84,10 @@ impl HandlerSpec {
         };
         filter.iter().any(|m| match m {
             Match::Kind(kind) => event.kind == *kind,
-            // Matched once the core reports user events (EventKind::User and its name).
-            Match::User(_) => false,
+            Match::User(name) => match &event.user {
+                Some(user) => name.as_ref().is_none_or(|n| *n == user.name),
+                None => false,
+            },
         })
     }
 }
@@ -143,6 +145,11 @@ impl Job {
             ("RUMOR_ADDR".to_string(), m.addr.to_string()),
             ("RUMOR_INCARNATION".to_string(), m.incarnation.0.to_string()),
         ];
+        if let Some(user) = &event.user {
+            // The payload itself comes on stdin only (in the JSON line): it may be binary.
+            env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
+            env.push(("RUMOR_LTIME".to_string(), user.ltime.0.to_string()));
+        }
         for (key, value) in m.tags.iter() {
             // A value with a NUL byte cannot be an environment variable; it is still in the
             // JSON line on stdin.
@@ -454,6 +461,56 @@ mod tests {
             HandlerSpec::parse("user:=./x.sh")
                 .unwrap_err()
                 .contains("name")
+        );
+    }
+
+    /// An event of `kind` about n1; a user event named `user` when one is given.
+    fn event(kind: EventKind, user: Option<&str>) -> Event {
+        use rumor::{Incarnation, LamportTime, Member, MemberState, NodeName, Tags, UserEvent};
+        let name = NodeName::new("n1").unwrap();
+        #[allow(clippy::disallowed_methods)] // a stamp nobody reads; the filter ignores it
+        let at = std::time::Instant::now();
+        Event {
+            kind,
+            member: Member {
+                name: name.clone(),
+                addr: "127.0.0.1:7946".parse().unwrap(),
+                incarnation: Incarnation(0),
+                state: MemberState::Alive,
+                tags: Tags::default(),
+                since: at,
+                rtt: None,
+            },
+            at,
+            user: user.map(|n| UserEvent {
+                name: n.to_string(),
+                payload: Vec::new(),
+                origin: name,
+                ltime: LamportTime(1),
+            }),
+        }
+    }
+
+    #[test]
+    fn user_filters_match_user_events_by_name() {
+        let deploy = event(EventKind::User, Some("deploy"));
+        let other = event(EventKind::User, Some("restart"));
+        let joined = event(EventKind::Joined, None);
+        let by_name = HandlerSpec::parse("user:deploy=./x.sh").unwrap();
+        assert!(by_name.matches(&deploy));
+        assert!(!by_name.matches(&other));
+        assert!(!by_name.matches(&joined));
+        let any_user = HandlerSpec::parse("user=./x.sh").unwrap();
+        assert!(any_user.matches(&deploy) && any_user.matches(&other));
+        assert!(!any_user.matches(&joined));
+        let env = Job::new("n2", &deploy, String::new()).env;
+        assert!(
+            env.contains(&("RUMOR_USER_EVENT".into(), "deploy".into())),
+            "{env:?}"
+        );
+        assert!(
+            env.contains(&("RUMOR_EVENT".into(), "user".into())),
+            "{env:?}"
         );
     }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::member::MemberState;
 
 /// The commands, for error messages.
-const COMMANDS: &str = "members, stats, tags, leave, monitor";
+const COMMANDS: &str = "members, stats, tags, event, leave, monitor";
 
 /// A well-formed request.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +24,10 @@ pub(super) enum Request {
         set: Vec<(String, String)>,
         rm: Vec<String>,
     },
+    /// `{"cmd":"event","name":"deploy","payload":"v42"}`: broadcasts a user event to every
+    /// member. The payload is optional, given as text (`payload`) or, for bytes that are not
+    /// UTF-8, as standard base64 (`payload_base64`), not both.
+    Event { name: String, payload: Vec<u8> },
     /// `{"cmd":"leave"}`: leave gracefully; answered once the leave is done, then the node stops.
     Leave,
     /// `{"cmd":"monitor"}`: stream every later event to this connection, one JSON line each.
@@ -50,6 +54,11 @@ pub(super) fn parse(line: &[u8]) -> Result<Request, String> {
             set: set(&mut fields)?,
             rm: rm(&mut fields)?,
         },
+        "event" => Request::Event {
+            name: string(&mut fields, "name")?
+                .ok_or("`event` needs a `name`, like {\"cmd\":\"event\",\"name\":\"deploy\"}")?,
+            payload: payload(&mut fields)?,
+        },
         "leave" => Request::Leave,
         "monitor" => Request::Monitor,
         other => return Err(format!("unknown command `{other}` (one of: {COMMANDS})")),
@@ -58,6 +67,30 @@ pub(super) fn parse(line: &[u8]) -> Result<Request, String> {
         return Err(format!("unknown field `{field}` for `{cmd}`"));
     }
     Ok(request)
+}
+
+/// An optional string field.
+fn string(fields: &mut Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match fields.remove(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+    }
+}
+
+fn payload(fields: &mut Map<String, Value>) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    match (
+        string(fields, "payload")?,
+        string(fields, "payload_base64")?,
+    ) {
+        (Some(_), Some(_)) => Err("give `payload` or `payload_base64`, not both".into()),
+        (Some(text), None) => Ok(text.into_bytes()),
+        (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|e| format!("`payload_base64` is not base64: {e}")),
+        (None, None) => Ok(Vec::new()),
+    }
 }
 
 fn status(fields: &mut Map<String, Value>) -> Result<Option<MemberState>, String> {
@@ -149,6 +182,27 @@ mod tests {
             }
         );
         assert_eq!(ok(r#"{"cmd":"leave"}"#), Request::Leave);
+        assert_eq!(
+            ok(r#"{"cmd":"event","name":"deploy","payload":"v42"}"#),
+            Request::Event {
+                name: "deploy".into(),
+                payload: b"v42".to_vec()
+            }
+        );
+        assert_eq!(
+            ok(r#"{"cmd":"event","name":"bin","payload_base64":"/wBB"}"#),
+            Request::Event {
+                name: "bin".into(),
+                payload: vec![0xff, 0x00, 0x41]
+            }
+        );
+        assert_eq!(
+            ok(r#"{"cmd":"event","name":"ping"}"#),
+            Request::Event {
+                name: "ping".into(),
+                payload: Vec::new()
+            }
+        );
         assert_eq!(ok(r#"{"cmd":"monitor"}"#), Request::Monitor);
     }
 
@@ -185,5 +239,12 @@ mod tests {
         assert!(err(br#"{"cmd":"tags","set":{"":"x"}}"#).contains("empty"));
         assert!(err(br#"{"cmd":"tags","rm":"a"}"#).contains("`rm`"));
         assert!(err(br#"{"cmd":"tags","rm":[1]}"#).contains("`rm`"));
+        assert!(err(br#"{"cmd":"event"}"#).contains("`name`"));
+        assert!(err(br#"{"cmd":"event","name":1}"#).contains("`name`"));
+        assert!(err(br#"{"cmd":"event","name":"a","payload_base64":"%%"}"#).contains("base64"));
+        assert!(
+            err(br#"{"cmd":"event","name":"a","payload":"x","payload_base64":"eA=="}"#)
+                .contains("not both")
+        );
     }
 }

@@ -87,6 +87,10 @@ impl Runtime {
                     }
                 }
             }
+            Request::Event { name, payload } => match self.swim.broadcast(now, &name, &payload) {
+                Ok(ltime) => json!({"ok": true, "node": node, "name": name, "ltime": ltime.0}),
+                Err(why) => json!({"ok": false, "error": why.to_string()}),
+            },
             Request::Leave => {
                 if !matches!(self.swim.status(), Status::Leaving | Status::Left) {
                     self.swim.leave(now);
