@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::keyring::Keyring;
 use crate::member::{NodeName, Tags};
 
 /// The largest packet budget accepted: an IPv4 UDP payload can be at most 65,507 bytes.
@@ -50,6 +51,21 @@ pub struct Config {
     /// Optional cluster label: datagrams with another label are dropped and counted, so two
     /// clusters sharing ports never merge. memberlist: `Label`.
     pub cluster_label: Option<String>,
+    /// Keys to seal every datagram with (the primary) and to open them with (any): with a
+    /// keyring, plaintext and wrongly keyed datagrams are dropped and counted. Needs the
+    /// `encryption` feature; [`validate`](Self::validate) refuses a keyring without it.
+    /// Default: none, plaintext.
+    pub keyring: Option<Keyring>,
+    /// With a keyring, still accept plaintext datagrams. Moving a plaintext cluster to
+    /// encryption one member at a time takes three rolling restarts (memberlist's
+    /// `GossipVerifyIncoming`/`Outgoing`): with the keyring, `accept_plaintext` and
+    /// `send_plaintext` (everyone still understands everyone); then without `send_plaintext`
+    /// (sealed, while members not yet restarted still send plaintext); then without either.
+    /// Default: false.
+    pub accept_plaintext: bool,
+    /// With a keyring and `accept_plaintext`, send plaintext: the first step of a migration,
+    /// while some members have no keys yet. Default: false.
+    pub send_plaintext: bool,
     /// Time between two direct probes (one protocol period). memberlist: `ProbeInterval`, lan 1 s.
     /// Shorter detects sooner and costs more packets.
     pub probe_interval: Duration,
@@ -212,6 +228,9 @@ impl Config {
             retry_join: None,
             tags: Tags::default(),
             cluster_label: None,
+            keyring: None,
+            accept_plaintext: false,
+            send_plaintext: false,
             probe_interval: ms(1000),
             probe_timeout: ms(500),
             indirect_checks: 3,
@@ -271,6 +290,17 @@ impl Config {
     /// The address other members reach this node at.
     pub fn advertised(&self) -> SocketAddr {
         self.advertise_addr.unwrap_or(self.bind_addr)
+    }
+
+    /// The packet budget the protocol core fills: `packet_budget` less what sealing adds
+    /// when there is a keyring, so that a sealed datagram still fits `packet_budget`.
+    pub fn core_budget(&self) -> usize {
+        match self.keyring {
+            Some(_) => self
+                .packet_budget
+                .saturating_sub(crate::wire::SEAL_OVERHEAD),
+            None => self.packet_budget,
+        }
     }
 
     /// Checks every field; the error names the first bad field and the rule it breaks.
@@ -350,9 +380,41 @@ impl Config {
         if self.user_event_max_age.is_zero() {
             return bad("user_event_max_age", "must be greater than zero".into());
         }
+        if self.keyring.is_some() && !cfg!(feature = "encryption") {
+            return bad(
+                "keyring",
+                "needs the `encryption` feature, which this build of rumor lacks".into(),
+            );
+        }
+        if self.keyring.is_some()
+            && self.packet_budget < MIN_PACKET_BUDGET + crate::wire::SEAL_OVERHEAD
+        {
+            return bad(
+                "packet_budget",
+                format!(
+                    "({}) must be at least {} bytes with a keyring (sealing adds {})",
+                    self.packet_budget,
+                    MIN_PACKET_BUDGET + crate::wire::SEAL_OVERHEAD,
+                    crate::wire::SEAL_OVERHEAD
+                ),
+            );
+        }
+        if self.accept_plaintext && self.keyring.is_none() {
+            return bad(
+                "accept_plaintext",
+                "only means something with a keyring (without one every datagram is plaintext)"
+                    .into(),
+            );
+        }
+        if self.send_plaintext && !self.accept_plaintext {
+            return bad(
+                "send_plaintext",
+                "needs accept_plaintext (a member that sends plaintext must accept it)".into(),
+            );
+        }
         if let Ok(name) = NodeName::new(&self.name) {
             let room = crate::wire::max_event_payload(
-                self.packet_budget,
+                self.core_budget(),
                 self.cluster_label.as_deref(),
                 &name,
                 self.advertised(),
@@ -488,6 +550,31 @@ mod tests {
         for p in Profile::ALL {
             let c = Config::new(p, "n1", "127.0.0.1:0".parse().unwrap());
             assert_eq!(c.validate(), Ok(()), "profile {p}");
+        }
+    }
+
+    #[test]
+    fn a_keyring_needs_the_feature_and_room_in_the_budget() {
+        let mut c = lan();
+        c.accept_plaintext = true;
+        assert_eq!(c.validate().unwrap_err().field, "accept_plaintext");
+        c.accept_plaintext = false;
+        c.keyring = Some(Keyring::new(crate::keyring::Key::new([1; 32])));
+        if cfg!(feature = "encryption") {
+            assert_eq!(c.validate(), Ok(()));
+            assert_eq!(
+                c.core_budget(),
+                c.packet_budget - crate::wire::SEAL_OVERHEAD
+            );
+            c.packet_budget = MIN_PACKET_BUDGET;
+            assert_eq!(c.validate().unwrap_err().field, "packet_budget");
+            c.packet_budget = 1400;
+            c.send_plaintext = true;
+            assert_eq!(c.validate().unwrap_err().field, "send_plaintext");
+        } else {
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.field, "keyring");
+            assert!(e.reason.contains("encryption"), "{e}");
         }
     }
 

@@ -119,6 +119,14 @@ pub struct Stats {
     pub dropped_version: u64,
     /// Datagrams dropped because they carried another cluster's label.
     pub dropped_wrong_cluster: u64,
+    /// With a keyring: plaintext datagrams dropped (not counted with `accept_plaintext`).
+    /// Counted by the runtime, which opens sealed datagrams before the core sees them.
+    pub dropped_plaintext: u64,
+    /// With a keyring: datagrams sealed with a key id the ring does not hold.
+    pub dropped_unknown_key: u64,
+    /// With a keyring: sealed datagrams whose tag did not verify (forged, altered, or sealed
+    /// with another key that has the same id).
+    pub dropped_unauthenticated: u64,
     /// Datagrams dropped by the runtime's fault layer (tests and demos only). Counted by the
     /// runtime, not the core: the core's own counters leave it at 0.
     pub dropped_fault: u64,
@@ -184,6 +192,9 @@ impl Stats {
             + self.dropped_version
             + self.dropped_wrong_cluster
             + self.dropped_fault
+            + self.dropped_plaintext
+            + self.dropped_unknown_key
+            + self.dropped_unauthenticated
     }
 }
 

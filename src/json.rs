@@ -135,6 +135,9 @@ pub fn stats(node: &str, snapshot: &Snapshot, ts_ms: u64) -> Value {
             "version": s.dropped_version,
             "wrong_cluster": s.dropped_wrong_cluster,
             "fault": s.dropped_fault,
+            "plaintext": s.dropped_plaintext,
+            "unknown_key": s.dropped_unknown_key,
+            "unauthenticated": s.dropped_unauthenticated,
         },
         "rtt_us": rtt_percentiles(members),
     })

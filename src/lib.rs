@@ -65,6 +65,7 @@ pub mod event;
 mod hash;
 #[cfg(feature = "control")]
 pub mod json;
+pub mod keyring;
 pub mod member;
 pub mod node;
 pub mod proto;
@@ -76,6 +77,7 @@ pub mod wire;
 pub use config::{Config, Profile, RetryJoin, parse_duration};
 pub use error::{BroadcastError, ConfigError, StartError};
 pub use event::{Event, EventKind, LamportTime, MessageKind, Stats, UserEvent};
+pub use keyring::{Key, KeyChange, Keyring, KeyringError};
 pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
 pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot};
 pub use proto::{Status, Swim};

@@ -22,6 +22,7 @@ use mio::Waker;
 use crate::config::Config;
 use crate::error::{BroadcastError, StartError};
 use crate::event::{Event, LamportTime, Stats};
+use crate::keyring::{KeyChange, Keyring, KeyringError};
 use crate::member::{Member, Tags};
 use crate::proto::Status;
 use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
@@ -273,6 +274,26 @@ impl Node {
             return Err(BroadcastError::NotRunning);
         }
         rx.recv().unwrap_or(Err(BroadcastError::NotRunning))
+    }
+
+    /// The keyring this node seals and opens datagrams with; `None` when it runs plaintext.
+    pub fn keyring(&self) -> Result<Option<Keyring>, KeyringError> {
+        self.keys(None)
+    }
+
+    /// Applies one key-rotation step and returns the keyring after it. A rotation without
+    /// downtime takes three steps, each on every member before the next: install the new key,
+    /// use it, remove the old one. A node started without a keyring refuses every change.
+    pub fn change_keys(&self, change: KeyChange) -> Result<Keyring, KeyringError> {
+        self.keys(Some(change))?.ok_or(KeyringError::NoKeyring)
+    }
+
+    fn keys(&self, change: Option<KeyChange>) -> Result<Option<Keyring>, KeyringError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if !self.send(Command::Keys(change, tx)) {
+            return Err(KeyringError::NotRunning);
+        }
+        rx.recv().unwrap_or(Err(KeyringError::NotRunning))
     }
 
     /// Leaves the cluster gracefully: gossips Left about itself, waits until the core is done

@@ -21,6 +21,8 @@
 #[cfg(feature = "control")]
 mod control;
 mod fault;
+#[cfg(feature = "encryption")]
+mod seal;
 
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -36,6 +38,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::config::Config;
 use crate::error::{BroadcastError, StartError};
 use crate::event::{Event, LamportTime, Stats};
+use crate::keyring::{KeyChange, Keyring, KeyringError};
 use crate::member::{Member, Tags};
 use crate::node::Snapshot;
 use crate::proto::{Status, Swim};
@@ -93,6 +96,11 @@ pub(crate) enum Command {
     /// Ask these seeds to let us in (a background join attempt, see `Config::retry_join`).
     Join(Vec<SocketAddr>),
     Fault(FaultCommand),
+    /// Report the keyring, after applying a rotation step if one is given.
+    Keys(
+        Option<KeyChange>,
+        Sender<Result<Option<Keyring>, KeyringError>>,
+    ),
 }
 
 /// Creates the node's UDP socket. SO_REUSEADDR stays off on purpose: on Linux it lets a second
@@ -124,6 +132,9 @@ pub(crate) struct Runtime {
     /// Sends the kernel refused: counted here, where they happen, and merged into the core's
     /// counters in every snapshot.
     send_errors: u64,
+    /// With a keyring: seals what the core sends and opens what it receives.
+    #[cfg(feature = "encryption")]
+    seal: Option<seal::SealLayer>,
     commands: Receiver<Command>,
     events: Sender<Event>,
     /// False once every event receiver is gone: the core's events are then drained and dropped.
@@ -176,6 +187,20 @@ impl Runtime {
             None => None,
         };
 
+        #[cfg(feature = "encryption")]
+        let seal = match config.keyring.take() {
+            Some(ring) => Some(
+                seal::SealLayer::new(ring, config.accept_plaintext, config.send_plaintext)
+                    .map_err(StartError::Io)?,
+            ),
+            None => None,
+        };
+        // The core never sees the keys; it fills datagrams small enough to stay within
+        // `packet_budget` once sealed.
+        config.packet_budget = config.core_budget();
+        config.keyring = None;
+        config.accept_plaintext = false;
+        config.send_plaintext = false;
         let seeds = config.seeds.clone();
         let mut swim = Swim::new(config, seed, now())?;
         swim.join(now(), &seeds);
@@ -198,6 +223,8 @@ impl Runtime {
             swim,
             faults: FaultLayer::new(seed),
             send_errors: 0,
+            #[cfg(feature = "encryption")]
+            seal,
             commands: cmd_rx,
             events: ev_tx,
             events_open: true,
@@ -297,6 +324,13 @@ impl Runtime {
                     if self.faults.drops_incoming(from) {
                         continue;
                     }
+                    #[cfg(feature = "encryption")]
+                    if let Some(seal) = &mut self.seal {
+                        if let seal::Opened::Deliver(bytes) = seal.open(&buf[..len]) {
+                            self.swim.handle_datagram(now, from, bytes);
+                        }
+                        continue;
+                    }
                     self.swim.handle_datagram(now, from, &buf[..len]);
                 }
                 // No more datagrams queued: the next readable edge will wake the poll.
@@ -342,6 +376,7 @@ impl Runtime {
                 Command::Stop => return true,
                 Command::Join(seeds) => self.swim.join(now, &seeds),
                 Command::Fault(f) => self.faults.apply(now, f),
+                Command::Keys(change, tx) => drop(tx.try_send(self.change_keys(change))),
             }
         }
     }
@@ -355,10 +390,20 @@ impl Runtime {
             if self.faults.drops_outgoing(to) {
                 continue;
             }
+            #[cfg(feature = "encryption")]
+            let datagram = match &mut self.seal {
+                Some(seal) => match seal.seal(buf) {
+                    Some(sealed) => sealed,
+                    None => continue,
+                },
+                None => buf.as_slice(),
+            };
+            #[cfg(not(feature = "encryption"))]
+            let datagram = buf.as_slice();
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                match self.socket.send_to(buf, to) {
+                match self.socket.send_to(datagram, to) {
                     Ok(_) => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted && attempts < 3 => {}
                     // WouldBlock means the send buffer is full: the datagram is lost, exactly as
@@ -372,11 +417,32 @@ impl Runtime {
         }
     }
 
+    /// The keyring after `change`; `None` for a node without one, which refuses any change.
+    fn change_keys(&mut self, change: Option<KeyChange>) -> Result<Option<Keyring>, KeyringError> {
+        #[cfg(feature = "encryption")]
+        if let Some(seal) = &mut self.seal {
+            let mut ring = seal.keyring().clone();
+            if let Some(change) = change {
+                ring.apply(change)?;
+                seal.set_keyring(ring.clone());
+            }
+            return Ok(Some(ring));
+        }
+        match change {
+            Some(_) => Err(KeyringError::NoKeyring),
+            None => Ok(None),
+        }
+    }
+
     /// The core's counters with the runtime's own (fault drops, send errors) merged in.
     fn stats(&self) -> Stats {
         let mut stats = self.swim.stats().clone();
         stats.dropped_fault += self.faults.dropped();
         stats.send_errors += self.send_errors;
+        #[cfg(feature = "encryption")]
+        if let Some(seal) = &self.seal {
+            seal.count_into(&mut stats);
+        }
         stats
     }
 
