@@ -17,6 +17,7 @@ pub use file::{ArgsError, ConfigFileError, parse, try_parse_from};
 
 use crate::config::{Config, Profile, RetryJoin, parse_duration, split_host_port};
 use crate::error::ConfigError;
+use crate::keyring::{Key, Keyring};
 use crate::member::Tags;
 
 /// Options that configure one node: identity, addresses, seeds, a timing profile and an
@@ -137,6 +138,58 @@ pub struct NodeArgs {
     /// Largest user event payload accepted, in bytes (must fit one datagram)
     #[arg(long, value_name = "BYTES")]
     pub max_user_payload: Option<usize>,
+
+    /// Seal every datagram with these keys: base64 32-byte keys, one a line, the first
+    /// primary; only its owner may read the file. Without it, $RUMOR_KEYS (the same format,
+    /// lines or commas). Reloaded on SIGHUP by `rumor agent`
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// With keys, still accept plaintext datagrams (migrating a plaintext cluster)
+    #[arg(long)]
+    pub accept_plaintext: bool,
+    /// With keys and --accept-plaintext, still send plaintext (a migration's first step)
+    #[arg(long)]
+    pub send_plaintext: bool,
+}
+
+/// The environment variable a keyring is read from when there is no `--key-file`.
+pub const KEYS_ENV: &str = "RUMOR_KEYS";
+
+/// Parses a keyring's text: standard base64 keys separated by newlines, commas or spaces, the
+/// first primary; blank lines and lines starting with `#` are skipped. `source` names where
+/// the text came from in the error.
+pub fn parse_keys(text: &str, source: &str) -> Result<Keyring, String> {
+    use base64::Engine;
+    let mut keys = Vec::new();
+    let words = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split([',', ' ', '\t']))
+        .filter(|w| !w.is_empty());
+    for (i, word) in words.enumerate() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(word)
+            .map_err(|e| format!("{source}: key {}: not base64 ({e})", i + 1))?;
+        keys.push(Key::from_slice(&bytes).map_err(|e| format!("{source}: key {}: {e}", i + 1))?);
+    }
+    Keyring::from_keys(keys).map_err(|e| format!("{source}: {e}"))
+}
+
+/// Reads a key file, refusing one that its group or others may access (the keys are the
+/// cluster's only secret).
+pub fn read_key_file(path: &Path) -> Result<Keyring, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{shown}: mode {mode:04o} lets group or others access the keys; \
+             make it readable by its owner only (chmod 600)"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    parse_keys(&text, &shown.to_string())
 }
 
 impl NodeArgs {
@@ -197,6 +250,17 @@ impl NodeArgs {
             Some(path) => Some(path),
         };
         set(&mut c.max_user_payload, self.max_user_payload);
+        let keyring = match (&self.key_file, std::env::var(KEYS_ENV)) {
+            (Some(path), _) => Some(read_key_file(path)),
+            (None, Ok(text)) => Some(parse_keys(&text, KEYS_ENV)),
+            (None, Err(_)) => None,
+        };
+        c.keyring = keyring.transpose().map_err(|reason| ConfigError {
+            field: "keyring",
+            reason,
+        })?;
+        c.accept_plaintext = self.accept_plaintext;
+        c.send_plaintext = self.send_plaintext;
         c.validate()?;
         Ok(c)
     }
@@ -211,6 +275,7 @@ pub fn flag_for_field(field: &str) -> String {
         "seeds" | "seed_hosts" => "--join".into(),
         "tags" => "--tag".into(),
         "control_socket" => "--control".into(),
+        "keyring" => "--key-file".into(),
         "retry_join.max_interval" => "--retry-join-interval".into(),
         "retry_join.max_attempts" => "--retry-join-max".into(),
         other => format!("--{}", other.replace('_', "-")),
@@ -274,6 +339,53 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         node: NodeArgs,
+    }
+
+    const K1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    const K2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+    #[test]
+    fn keys_parse_from_lines_or_commas_and_errors_name_the_key() {
+        let ring = parse_keys(&format!("# primary\n{K1}\n\n{K2}\n"), "f").unwrap();
+        assert_eq!(ring.primary(), &Key::new([1; 32]));
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(
+            parse_keys(&format!("{K2},{K1}"), "env").unwrap().primary(),
+            &Key::new([2; 32])
+        );
+        let e = parse_keys(&format!("{K1}\nnot-base64!"), "RUMOR_KEYS").unwrap_err();
+        assert!(e.starts_with("RUMOR_KEYS: key 2: not base64"), "{e}");
+        let e = parse_keys("AAAA", "f").unwrap_err();
+        assert!(e.contains("key 1: a key is 32 bytes, not 3"), "{e}");
+        assert!(
+            parse_keys("\n# none\n", "f")
+                .unwrap_err()
+                .contains("at least one key")
+        );
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused_naming_file_and_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("rumor-keys-test-{}", std::process::id()));
+        std::fs::write(&path, format!("{K1}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_key_file(&path).unwrap_err();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("mode 0644"),
+            "{e}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let args = parse(&["--key-file", path.to_str().unwrap(), "--accept-plaintext"]).unwrap();
+        let c = args.into_config().unwrap();
+        assert_eq!(c.keyring, Some(Keyring::new(Key::new([1; 32]))));
+        assert!(c.accept_plaintext);
+        std::fs::remove_file(&path).unwrap();
+        let e = parse(&["--key-file", path.to_str().unwrap()])
+            .unwrap()
+            .into_config();
+        assert_eq!(e.unwrap_err().field, "keyring");
+        assert_eq!(flag_for_field("keyring"), "--key-file");
     }
 
     fn parse(args: &[&str]) -> Result<NodeArgs, clap::Error> {

@@ -87,6 +87,8 @@ pub enum KeyChange {
     Use(Key),
     /// Stop accepting this key, which must not be the primary ([`Keyring::remove`]).
     Remove(Key),
+    /// Replace the whole ring (a reloaded key file): its first key becomes the primary.
+    Replace(Keyring),
 }
 
 /// An ordered set of keys; the first is the primary, the one datagrams are sealed with.
@@ -154,6 +156,10 @@ impl Keyring {
             }
             KeyChange::Use(key) => self.use_key(&key),
             KeyChange::Remove(key) => self.remove(&key),
+            KeyChange::Replace(ring) => {
+                *self = ring;
+                Ok(())
+            }
         }
     }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use crossbeam_channel::{Receiver, select};
 use rumor::cli::{NodeArgs, flag_for_field};
-use rumor::{Event, JoinReport, Node, StartError, Status, json, parse_duration};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use rumor::{Event, JoinReport, KeyChange, Node, StartError, Status, json, parse_duration};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::handlers::{HandlerSpec, Handlers};
@@ -40,6 +40,7 @@ pub(crate) struct AgentArgs {
 
 /// Runs the agent until a signal, a closed stdout, or the node stopping; returns the exit code.
 pub(crate) fn run(args: AgentArgs) -> ExitCode {
+    let key_file = args.node.key_file.clone();
     let config = match args.node.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -53,7 +54,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
     };
     // Registered before the node starts, so a signal during a slow join is not lost and does
     // not kill the process before it can answer.
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rumor: cannot install signal handlers: {e}");
@@ -61,9 +62,15 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         }
     };
     let (sig_tx, sig_rx) = crossbeam_channel::bounded(4);
+    let (hup_tx, hup_rx) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let mut seen = 0;
         for sig in signals.forever() {
+            if sig == SIGHUP {
+                // Several HUPs before the reload ran are one reload.
+                let _ = hup_tx.try_send(());
+                continue;
+            }
             seen += 1;
             if seen > 1 {
                 // A second signal while leaving: the user wants out now.
@@ -90,6 +97,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
     let retrying = config.retry_join.is_some();
     let leave_timeout = config.leave_timeout;
     let control = config.control_socket.clone();
+    let key_file = key_file.filter(|_| config.keyring.is_some());
     let node = match Node::start(config) {
         Ok(node) => node,
         Err(e) => {
@@ -160,6 +168,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
                 // The join thread is done: stop listening to it.
                 Err(_) => join_reports = crossbeam_channel::never(),
             },
+            recv(hup_rx) -> _ => reload_keys(&node, key_file.as_deref()),
             recv(sig_rx) -> _ => break,
         }
     }
@@ -179,6 +188,27 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
             eprintln!("rumor: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// SIGHUP: the key file is read again and replaces the keyring. A file that no longer reads
+/// (or a node without one) leaves the keys as they were.
+fn reload_keys(node: &Node, key_file: Option<&std::path::Path>) {
+    let Some(path) = key_file else {
+        eprintln!("rumor: SIGHUP ignored: no --key-file to reload");
+        return;
+    };
+    let ring = match rumor::cli::read_key_file(path) {
+        Ok(ring) => ring,
+        Err(e) => {
+            eprintln!("rumor: key file not reloaded, keys unchanged: {e}");
+            return;
+        }
+    };
+    let count = ring.keys().len();
+    match node.change_keys(KeyChange::Replace(ring)) {
+        Ok(_) => eprintln!("rumor: reloaded {} ({count} keys)", path.display()),
+        Err(e) => eprintln!("rumor: key file not reloaded: {e}"),
     }
 }
 
