@@ -153,6 +153,54 @@ fn main() {
         note: format!("{} bytes", small.len()),
     });
 
+    // ---- sealing (XChaCha20-Poly1305) of a full packet and of a bare ping, as the runtime
+    // does with a keyring: one seal per datagram sent, one open per datagram received.
+    #[cfg(feature = "encryption")]
+    {
+        use rumor::wire::seal::Sealer;
+        let sealer = Sealer::new(&rumor::Keyring::new(rumor::Key::new([7; 32])));
+        let mut sealed = Vec::with_capacity(BUDGET + wire::SEAL_OVERHEAD);
+        let mut opened = Vec::with_capacity(BUDGET + wire::SEAL_OVERHEAD);
+        for (what, plain) in [("full packet", &full), ("bare ping", &small)] {
+            let mut nonce = [0u8; 24];
+            let (ns, allocs, bytes) = measure(target, || {
+                // A changing nonce, as every datagram has; its source is not what is timed.
+                nonce[0] = nonce[0].wrapping_add(1);
+                black_box(sealer.seal(nonce, black_box(plain), &mut sealed));
+            });
+            let note = format!(
+                "{} bytes, +{} sealed",
+                plain.len(),
+                sealed.len() - plain.len()
+            );
+            figures.push(Figure {
+                name: if what == "full packet" {
+                    "seal full packet"
+                } else {
+                    "seal bare ping"
+                },
+                ns,
+                allocs,
+                bytes,
+                note: note.clone(),
+            });
+            let (ns, allocs, bytes) = measure(target, || {
+                black_box(sealer.open(black_box(&sealed), &mut opened)).expect("opens");
+            });
+            figures.push(Figure {
+                name: if what == "full packet" {
+                    "open full packet"
+                } else {
+                    "open bare ping"
+                },
+                ns,
+                allocs,
+                bytes,
+                note,
+            });
+        }
+    }
+
     // ---- handle_datagram: a ping with piggyback to a node in a 1000-member table
     let members = 1000;
     let base = now();
