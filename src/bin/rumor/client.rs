@@ -1,4 +1,4 @@
-//! The operator's commands: `rumor members`, `stats`, `tags`, `event`, `leave` and `monitor`, each one
+//! The operator's commands: `rumor members`, `stats`, `tags`, `event`, `keys`, `leave` and `monitor`, each one
 //! request to a running agent's control socket and its answer, shown as a table for people or
 //! as JSON for scripts.
 //!
@@ -61,6 +61,13 @@ pub(crate) enum Command {
         /// bytes from standard input
         payload: Option<String>,
     },
+    /// List or rotate a running agent's keys (ids only are shown, never the keys)
+    Keys {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        op: KeyOp,
+    },
     /// Make a running agent leave the cluster gracefully; the agent then exits 0
     Leave {
         #[command(flatten)]
@@ -70,6 +77,30 @@ pub(crate) enum Command {
     Monitor {
         #[command(flatten)]
         target: Target,
+    },
+}
+
+/// `rumor keys list|install|use|remove`. A rotation is install everywhere, then use
+/// everywhere, then remove the old key everywhere. KEY is standard base64 of 32 bytes, or `-`
+/// to read it from standard input (a key on the command line shows in `ps`).
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeyOp {
+    /// The key ids, the primary (the one datagrams are sealed with) first
+    List,
+    /// Accept datagrams sealed with KEY too
+    Install {
+        /// The key, base64, or `-` for standard input
+        key: String,
+    },
+    /// Seal with KEY, which must be installed, from now on
+    Use {
+        /// The key, base64, or `-` for standard input
+        key: String,
+    },
+    /// Stop accepting KEY (refused for the primary)
+    Remove {
+        /// The key, base64, or `-` for standard input
+        key: String,
     },
 }
 
@@ -202,6 +233,36 @@ fn execute(command: Command) -> Result<(), Failure> {
                     text(&answer["name"]),
                     text(&answer["ltime"])
                 )?,
+            }
+        }
+        Command::Keys { target, op } => {
+            let (verb, key) = match op {
+                KeyOp::List => ("", None),
+                KeyOp::Install { key } => ("install", Some(key)),
+                KeyOp::Use { key } => ("use", Some(key)),
+                KeyOp::Remove { key } => ("remove", Some(key)),
+            };
+            let mut request = json!({"cmd": "keys"});
+            if let Some(key) = key {
+                let key = if key == "-" {
+                    let mut text = String::new();
+                    io::stdin().read_to_string(&mut text)?;
+                    text.trim().to_string()
+                } else {
+                    key
+                };
+                request[verb] = Value::from(key);
+            }
+            let answer = Agent::connect(&target)?.ask(&request)?;
+            match target.format() {
+                Format::Json => writeln!(out, "{answer}")?,
+                Format::Table => {
+                    let ids = answer["keys"].as_array().cloned().unwrap_or_default();
+                    for (i, id) in ids.iter().enumerate() {
+                        let role = if i == 0 { "primary" } else { "accepted" };
+                        writeln!(out, "{}  {role}", text(id))?;
+                    }
+                }
             }
         }
         Command::Leave { target } => {

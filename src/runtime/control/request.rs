@@ -5,10 +5,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::keyring::{Key, KeyChange};
 use crate::member::MemberState;
 
 /// The commands, for error messages.
-const COMMANDS: &str = "members, stats, tags, event, leave, monitor";
+const COMMANDS: &str = "members, stats, tags, event, keys, leave, monitor";
 
 /// A well-formed request.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub(super) enum Request {
     /// member. The payload is optional, given as text (`payload`) or, for bytes that are not
     /// UTF-8, as standard base64 (`payload_base64`), not both.
     Event { name: String, payload: Vec<u8> },
+    /// `{"cmd":"keys"}` lists the keyring's key ids; with one of `"install"`, `"use"` or
+    /// `"remove"` and a base64 key, applies that rotation step first.
+    Keys { change: Option<KeyChange> },
     /// `{"cmd":"leave"}`: leave gracefully; answered once the leave is done, then the node stops.
     Leave,
     /// `{"cmd":"monitor"}`: stream every later event to this connection, one JSON line each.
@@ -59,6 +63,9 @@ pub(super) fn parse(line: &[u8]) -> Result<Request, String> {
                 .ok_or("`event` needs a `name`, like {\"cmd\":\"event\",\"name\":\"deploy\"}")?,
             payload: payload(&mut fields)?,
         },
+        "keys" => Request::Keys {
+            change: key_change(&mut fields)?,
+        },
         "leave" => Request::Leave,
         "monitor" => Request::Monitor,
         other => return Err(format!("unknown command `{other}` (one of: {COMMANDS})")),
@@ -76,6 +83,29 @@ fn string(fields: &mut Map<String, Value>, key: &str) -> Result<Option<String>, 
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(format!("`{key}` must be a string, not {other}")),
     }
+}
+
+fn key_change(fields: &mut Map<String, Value>) -> Result<Option<KeyChange>, String> {
+    use base64::Engine;
+    let mut change = None;
+    for op in ["install", "use", "remove"] {
+        let Some(text) = string(fields, op)? else {
+            continue;
+        };
+        if change.is_some() {
+            return Err("give one of `install`, `use` or `remove`, not several".into());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| format!("`{op}` is not a base64 key: {e}"))?;
+        let key = Key::from_slice(&bytes).map_err(|e| format!("`{op}`: {e}"))?;
+        change = Some(match op {
+            "install" => KeyChange::Install(key),
+            "use" => KeyChange::Use(key),
+            _ => KeyChange::Remove(key),
+        });
+    }
+    Ok(change)
 }
 
 fn payload(fields: &mut Map<String, Value>) -> Result<Vec<u8>, String> {
@@ -240,6 +270,17 @@ mod tests {
         assert!(err(br#"{"cmd":"tags","rm":"a"}"#).contains("`rm`"));
         assert!(err(br#"{"cmd":"tags","rm":[1]}"#).contains("`rm`"));
         assert!(err(br#"{"cmd":"event"}"#).contains("`name`"));
+        let k = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        assert_eq!(ok(r#"{"cmd":"keys"}"#), Request::Keys { change: None });
+        assert_eq!(
+            ok(&format!(r#"{{"cmd":"keys","use":"{k}"}}"#)),
+            Request::Keys {
+                change: Some(KeyChange::Use(Key::new([1; 32])))
+            }
+        );
+        assert!(err(br#"{"cmd":"keys","install":"AAAA"}"#).contains("32 bytes, not 3"));
+        let both = format!(r#"{{"cmd":"keys","install":"{k}","remove":"{k}"}}"#);
+        assert!(err(both.as_bytes()).contains("not several"));
         assert!(err(br#"{"cmd":"event","name":1}"#).contains("`name`"));
         assert!(err(br#"{"cmd":"event","name":"a","payload_base64":"%%"}"#).contains("base64"));
         assert!(

@@ -13,6 +13,26 @@ use crate::member::Tags;
 use crate::proto::Status;
 use crate::runtime::Runtime;
 
+/// The ring's key ids in hex, the primary first: enough to compare rings across members
+/// without the keys ever leaving the node.
+fn key_ids(ring: &crate::keyring::Keyring) -> Vec<String> {
+    #[cfg(feature = "encryption")]
+    let ids = ring
+        .keys()
+        .iter()
+        .map(|k| {
+            crate::wire::seal::key_id(k)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    // Without the feature no node has a keyring (`Config::validate` refuses one).
+    #[cfg(not(feature = "encryption"))]
+    let ids = ring.keys().iter().map(|_| String::new()).collect();
+    ids
+}
+
 impl Runtime {
     /// Accepts clients, answers requests for one bounded slice (see [`Budget`]), and closes
     /// the clients that are done. A request changes the core only through the calls a program's
@@ -89,6 +109,11 @@ impl Runtime {
             }
             Request::Event { name, payload } => match self.swim.broadcast(now, &name, &payload) {
                 Ok(ltime) => json!({"ok": true, "node": node, "name": name, "ltime": ltime.0}),
+                Err(why) => json!({"ok": false, "error": why.to_string()}),
+            },
+            Request::Keys { change } => match self.change_keys(change) {
+                Ok(Some(ring)) => json!({"ok": true, "node": node, "keys": key_ids(&ring)}),
+                Ok(None) => json!({"ok": false, "error": "this node runs without a keyring"}),
                 Err(why) => json!({"ok": false, "error": why.to_string()}),
             },
             Request::Leave => {
