@@ -122,6 +122,9 @@ pub struct Stats {
     /// With a keyring: plaintext datagrams dropped (not counted with `accept_plaintext`).
     /// Counted by the runtime, which opens sealed datagrams before the core sees them.
     pub dropped_plaintext: u64,
+    /// With a keyring: authentic datagrams more than 10 s older than the newest one of the
+    /// same sender process, i.e. replayed (see the README's threat model).
+    pub dropped_replayed: u64,
     /// With a keyring: datagrams sealed with a key id the ring does not hold.
     pub dropped_unknown_key: u64,
     /// With a keyring: sealed datagrams whose tag did not verify (forged, altered, or sealed
@@ -193,6 +196,7 @@ impl Stats {
             + self.dropped_wrong_cluster
             + self.dropped_fault
             + self.dropped_plaintext
+            + self.dropped_replayed
             + self.dropped_unknown_key
             + self.dropped_unauthenticated
     }

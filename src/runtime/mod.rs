@@ -190,7 +190,7 @@ impl Runtime {
         #[cfg(feature = "encryption")]
         let seal = match config.keyring.take() {
             Some(ring) => Some(
-                seal::SealLayer::new(ring, config.accept_plaintext, config.send_plaintext)
+                seal::SealLayer::new(ring, config.accept_plaintext, config.send_plaintext, now())
                     .map_err(StartError::Io)?,
             ),
             None => None,
@@ -326,7 +326,7 @@ impl Runtime {
                     }
                     #[cfg(feature = "encryption")]
                     if let Some(seal) = &mut self.seal {
-                        if let seal::Opened::Deliver(bytes) = seal.open(&buf[..len]) {
+                        if let seal::Opened::Deliver(bytes) = seal.open(now, &buf[..len]) {
                             self.swim.handle_datagram(now, from, bytes);
                         }
                         continue;
@@ -392,7 +392,7 @@ impl Runtime {
             }
             #[cfg(feature = "encryption")]
             let datagram = match &mut self.seal {
-                Some(seal) => match seal.seal(buf) {
+                Some(seal) => match seal.seal(now(), buf) {
                     Some(sealed) => sealed,
                     None => continue,
                 },

@@ -48,8 +48,9 @@ pub const FLAG_LABEL: u8 = 0b0000_0001;
 pub const FLAG_EVENTS: u8 = 0b0000_0010;
 /// Header flag: the body is sealed with a keyring's key (see `seal`, feature `encryption`).
 pub const FLAG_SEALED: u8 = 0b0000_0100;
-/// Bytes sealing adds to a datagram: key id (4), nonce (24) and tag (16).
-pub const SEAL_OVERHEAD: usize = 4 + 24 + 16;
+/// Bytes sealing adds to a datagram: key id (4), nonce (24), the sender's stamp (16: boot id
+/// and milliseconds since boot, sealed) and tag (16).
+pub const SEAL_OVERHEAD: usize = 4 + 24 + 16 + 16;
 /// Most updates one datagram carries, so that the list length encodes in a single byte.
 pub const MAX_UPDATES: usize = 250;
 /// Most user events one datagram carries (one length byte, like the updates).

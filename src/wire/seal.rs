@@ -4,8 +4,11 @@
 //! the optional label), then the key id, the nonce and the body encrypted with its tag:
 //!
 //! ```text
-//! | header [label] | key id 4 B | nonce 24 B | ciphertext of the body | tag 16 B |
+//! | header [label] | key id 4 B | nonce 24 B | ciphertext of stamp 16 B + body | tag 16 B |
 //! ```
+//!
+//! The stamp is opaque here: the runtime puts the sender's boot id and its milliseconds since
+//! boot there, so that a receiver can bound replays (see `runtime::seal`).
 //!
 //! Everything before the ciphertext is associated data, so a changed label, version, key id or
 //! nonce fails to open like a changed body. The key id (4 bytes of a MAC the key computes over
@@ -26,6 +29,8 @@ pub const KEY_ID_LEN: usize = 4;
 pub const NONCE_LEN: usize = 24;
 /// Bytes of the authentication tag.
 pub const TAG_LEN: usize = 16;
+/// Bytes of the sealed stamp in front of the body.
+pub const STAMP_LEN: usize = 16;
 
 /// The short id of a key, carried in every datagram sealed with it.
 pub fn key_id(key: &Key) -> [u8; KEY_ID_LEN] {
@@ -75,7 +80,13 @@ impl Sealer {
     /// Seals the plaintext datagram `plain` (as the core encoded it) into `out` with the
     /// primary key and `nonce`, which must be fresh random bytes. False, with `out` left
     /// empty, if `plain` has no rumor header (the core never produces one).
-    pub fn seal(&self, nonce: [u8; NONCE_LEN], plain: &[u8], out: &mut Vec<u8>) -> bool {
+    pub fn seal(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        stamp: [u8; STAMP_LEN],
+        plain: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
         out.clear();
         let (Some(h), Some((id, cipher))) = (header_len(plain), self.keys.first()) else {
             return false;
@@ -89,6 +100,7 @@ impl Sealer {
         out.extend_from_slice(id);
         out.extend_from_slice(&nonce);
         let ad_len = out.len();
+        out.extend_from_slice(&stamp);
         out.extend_from_slice(body);
         let (ad, text) = out.split_at_mut(ad_len);
         match cipher.encrypt_in_place_detached(&XNonce::from(nonce), ad, text) {
@@ -104,8 +116,8 @@ impl Sealer {
     }
 
     /// Opens the sealed datagram `sealed` into `out` as the plaintext datagram it was made from,
-    /// for the core to decode.
-    pub fn open(&self, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), OpenError> {
+    /// for the core to decode, and returns the stamp it was sealed with.
+    pub fn open(&self, sealed: &[u8], out: &mut Vec<u8>) -> Result<[u8; STAMP_LEN], OpenError> {
         out.clear();
         let h = header_len(sealed).ok_or(OpenError::NotRumor)?;
         let flags = sealed.get(3).copied().unwrap_or(0);
@@ -113,7 +125,7 @@ impl Sealer {
             return Err(OpenError::Plaintext);
         }
         let ad_len = h + KEY_ID_LEN + NONCE_LEN;
-        if sealed.len() < ad_len + TAG_LEN {
+        if sealed.len() < ad_len + STAMP_LEN + TAG_LEN {
             return Err(OpenError::Unauthenticated);
         }
         let (ad, rest) = sealed.split_at(ad_len);
@@ -144,11 +156,16 @@ impl Sealer {
         if let Some(flags) = out.get_mut(3) {
             *flags &= !FLAG_SEALED;
         }
-        Ok(())
+        let mut stamp = [0u8; STAMP_LEN];
+        if let Some(s) = out.get(h..h + STAMP_LEN) {
+            stamp.copy_from_slice(s);
+        }
+        out.drain(h..h + STAMP_LEN);
+        Ok(stamp)
     }
 }
 
-const _: () = assert!(super::SEAL_OVERHEAD == KEY_ID_LEN + NONCE_LEN + TAG_LEN);
+const _: () = assert!(super::SEAL_OVERHEAD == KEY_ID_LEN + NONCE_LEN + STAMP_LEN + TAG_LEN);
 
 /// The length of the plaintext header (fixed part and label), if `bytes` starts with one.
 fn header_len(bytes: &[u8]) -> Option<usize> {
@@ -183,11 +200,11 @@ mod tests {
             let plain = datagram(label);
             let sealer = Sealer::new(&ring(1));
             let mut sealed = Vec::new();
-            assert!(sealer.seal([9; NONCE_LEN], &plain, &mut sealed));
+            assert!(sealer.seal([9; NONCE_LEN], [4; STAMP_LEN], &plain, &mut sealed));
             assert_eq!(sealed.len(), plain.len() + crate::wire::SEAL_OVERHEAD);
             assert_ne!(decode(&sealed, label).ok(), decode(&plain, label).ok());
             let mut opened = Vec::new();
-            sealer.open(&sealed, &mut opened).unwrap();
+            assert_eq!(sealer.open(&sealed, &mut opened), Ok([4; STAMP_LEN]));
             assert_eq!(opened, plain);
             assert_eq!(
                 decode(&opened, label).unwrap().message,
@@ -204,9 +221,9 @@ mod tests {
         both.install(new.clone());
         let mut sealed = Vec::new();
         let mut opened = Vec::new();
-        Sealer::new(&ring(2)).seal([3; NONCE_LEN], &datagram(None), &mut sealed);
+        Sealer::new(&ring(2)).seal([3; NONCE_LEN], [0; STAMP_LEN], &datagram(None), &mut sealed);
         Sealer::new(&both).open(&sealed, &mut opened).unwrap();
-        Sealer::new(&both).seal([3; NONCE_LEN], &datagram(None), &mut sealed);
+        Sealer::new(&both).seal([3; NONCE_LEN], [0; STAMP_LEN], &datagram(None), &mut sealed);
         assert_eq!(&sealed[4..8], &key_id(&old));
         assert_ne!(key_id(&old), key_id(&new));
     }
@@ -216,7 +233,7 @@ mod tests {
         let plain = datagram(Some("prod"));
         let sealer = Sealer::new(&ring(1));
         let mut sealed = Vec::new();
-        sealer.seal([5; NONCE_LEN], &plain, &mut sealed);
+        sealer.seal([5; NONCE_LEN], [0; STAMP_LEN], &plain, &mut sealed);
         let mut out = Vec::new();
         // The header and label are associated data: changing any byte fails like the body.
         for i in 0..sealed.len() {
