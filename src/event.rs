@@ -101,11 +101,13 @@ pub struct Event {
 pub struct Stats {
     /// Datagrams sent, by message kind (index with [`MessageKind::index`]).
     pub packets_out: [u64; MessageKind::COUNT],
-    /// Bytes sent (UDP payload), by message kind.
+    /// Bytes sent (UDP payload), by message kind. With a keyring these are the core's
+    /// datagrams before sealing: each goes out `wire::SEAL_OVERHEAD` (60) bytes larger.
     pub bytes_out: [u64; MessageKind::COUNT],
     /// Datagrams received and decoded, by message kind.
     pub packets_in: [u64; MessageKind::COUNT],
-    /// Bytes received (UDP payload) of decoded datagrams, by message kind.
+    /// Bytes received (UDP payload) of decoded datagrams, by message kind (with a keyring,
+    /// after opening: each arrived `wire::SEAL_OVERHEAD` bytes larger).
     pub bytes_in: [u64; MessageKind::COUNT],
     /// Gossip updates sent piggybacked or in gossip packets.
     pub updates_out: u64,
