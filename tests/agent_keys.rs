@@ -101,6 +101,16 @@ fn agents_rotate_keys_live_and_reload_the_key_file_on_sighup() {
         let drops = &stats["stats"]["dropped_by_reason"];
         assert_eq!(drops["unknown_key"], 0, "{drops}");
         assert_eq!(drops["unauthenticated"], 0, "{drops}");
+        let prom = agent.ask(&["stats", "--prometheus"]);
+        assert_eq!(prom.code(), Some(0), "{prom:?}");
+        for reason in ["plaintext", "replayed", "unknown_key", "unauthenticated"] {
+            let sample = format!("reason=\"{reason}\"");
+            assert!(
+                prom.stdout.contains(&sample),
+                "no {sample}: {}",
+                prom.stdout
+            );
+        }
     }
 
     // SIGHUP replaces a's ring with the file's: K2 (still primary) and K3.
