@@ -12,6 +12,7 @@ use crate::event::{Event, EventKind, MessageKind, Stats, UserEvent};
 use crate::member::{Member, MemberState};
 use crate::node::Snapshot;
 use crate::proto::Status;
+use crate::quantile::nearest_rank;
 
 /// One membership change: `{"ts_ms", "node", "event", "member", "addr", "incarnation",
 /// "state", "tags"}`, where `node` is the observer, `event` the kind
@@ -175,11 +176,7 @@ fn rtt_percentiles(members: &[Member]) -> Value {
         .map(|d| micros(d.as_micros()))
         .collect();
     rtts.sort_unstable();
-    // Nearest rank: the smallest value with at least a fraction q of the values at or below it.
-    let at = |q: f64| -> Option<u64> {
-        let rank = (rtts.len() as f64 * q).ceil() as usize;
-        rtts.get(rank.max(1) - 1).copied()
-    };
+    let at = |q: f64| nearest_rank(&rtts, q);
     json!({
         "members": rtts.len(),
         "p50": at(0.5),

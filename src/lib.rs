@@ -69,6 +69,8 @@ pub mod keyring;
 pub mod member;
 pub mod node;
 pub mod proto;
+#[cfg(any(feature = "control", feature = "sim"))]
+mod quantile;
 mod runtime;
 #[cfg(feature = "sim")]
 pub mod sim;

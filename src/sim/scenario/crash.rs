@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::event::EventKind;
 
-use super::{Params, Progress, quantile, run_seed, waited};
+use super::{Params, Progress, run_seed, waited};
+use crate::quantile::nearest_rank as quantile;
 use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
 

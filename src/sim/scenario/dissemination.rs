@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::member::Tags;
 
-use super::{Params, Progress, quantile, run_seed, waited};
+use super::{Params, Progress, run_seed, waited};
+use crate::quantile::nearest_rank as quantile;
 use crate::sim::report::{Cell, Chart, Series, Table};
 use crate::sim::{Sim, SimConfig, SimEvent};
 

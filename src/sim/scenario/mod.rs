@@ -27,13 +27,6 @@ pub use false_positives::{FalsePositives, false_positives, false_positives_suite
 pub use join::{Join, join, join_suite};
 pub use load::{Load, load, load_suite};
 
-/// The element at quantile `f` (0 < f <= 1) of `sorted` (ascending, nearest rank); `None`
-/// when it is empty.
-fn quantile<T: Copy>(sorted: &[T], f: f64) -> Option<T> {
-    let i = ((sorted.len() as f64 * f).ceil() as usize).clamp(1, sorted.len().max(1)) - 1;
-    sorted.get(i).copied()
-}
-
 /// How long a bounded wait took, or `None` when its condition never held in time (a missing
 /// cell in the table); a livelock is an error, reported with `run` (the run's seed and size).
 fn waited(outcome: Result<Duration, SimError>, run: &str) -> Result<Option<Duration>, String> {
