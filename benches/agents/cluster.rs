@@ -120,14 +120,6 @@ pub(crate) fn name(i: usize) -> String {
     format!("a{i}")
 }
 
-/// Wall-clock ms since the Unix epoch: the agents stamp their lines with the same clock.
-#[allow(clippy::disallowed_methods)]
-pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// A monotonic clock for deadlines (clippy.toml keeps it out of the protocol code).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn mono() -> Instant {

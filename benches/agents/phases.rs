@@ -8,8 +8,10 @@ use std::sync::mpsc::{Sender, channel};
 use rumor::sim::report::proc_status_kib;
 
 use crate::Args;
-use crate::cluster::{Cluster, Counters, Line, Run, View, mono, name, spawn, spawn_one, unix_ms};
+use crate::cluster::{Cluster, Counters, Line, Run, View, mono, name, spawn, spawn_one};
+// The clock the agents stamp their lines with.
 use crate::proc::{clock_ticks_per_second, cpu_ns, cpu_ticks};
+use rumor::json::unix_ms;
 
 /// One row of the table: what each phase measured for one N.
 pub(crate) struct Row {
