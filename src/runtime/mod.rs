@@ -299,12 +299,12 @@ impl Runtime {
                 // The protocol's datagrams (acks above all) go out before any request is
                 // served, so a busy control socket never delays them.
                 if !paused {
-                    self.flush_transmits(&mut send_buf);
+                    self.flush_transmits(now, &mut send_buf);
                 }
                 self.serve_control(now, &events);
             }
             if !paused {
-                self.flush_transmits(&mut send_buf);
+                self.flush_transmits(now, &mut send_buf);
                 self.forward_events(now);
             }
             self.notify_waiters();
@@ -381,7 +381,11 @@ impl Runtime {
         }
     }
 
-    fn flush_transmits(&mut self, buf: &mut Vec<u8>) {
+    /// Sends what the core has queued; `now` is the iteration's one clock reading, which also
+    /// stamps sealed datagrams (a reading per datagram would buy nothing at the stamp's
+    /// millisecond resolution).
+    #[cfg_attr(not(feature = "encryption"), allow(unused_variables))]
+    fn flush_transmits(&mut self, now: Instant, buf: &mut Vec<u8>) {
         loop {
             buf.clear();
             let Some(to) = self.swim.poll_transmit(buf) else {
@@ -392,7 +396,7 @@ impl Runtime {
             }
             #[cfg(feature = "encryption")]
             let datagram = match &mut self.seal {
-                Some(seal) => match seal.seal(now(), buf) {
+                Some(seal) => match seal.seal(now, buf) {
                     Some(sealed) => sealed,
                     None => continue,
                 },
