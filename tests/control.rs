@@ -127,7 +127,7 @@ fn an_event_sent_through_the_socket_reaches_every_member_once() {
     // Exactly once each, whatever the gossip repeated (and no `huge` anywhere).
     let _ = b.expect_line(Duration::from_millis(500), |_| false);
     for agent in [&mut a, &mut b, &mut c] {
-        agent.about("a"); // reads every line printed so far into `seen`
+        agent.read_printed();
         let users: Vec<&Value> = agent.seen.iter().filter(|v| v["event"] == "user").collect();
         assert_eq!(users.len(), 1, "{}: {users:?}", agent.name);
     }

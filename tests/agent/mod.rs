@@ -211,12 +211,17 @@ impl Agent {
 
     /// Every line printed so far about `member`.
     pub(crate) fn about(&mut self, member: &str) -> Vec<Value> {
-        self.seen.extend(self.lines.try_iter());
+        self.read_printed();
         self.seen
             .iter()
             .filter(|v| v["member"] == member)
             .cloned()
             .collect()
+    }
+
+    /// Moves every line printed so far into `seen`, without waiting.
+    pub(crate) fn read_printed(&mut self) {
+        self.seen.extend(self.lines.try_iter());
     }
 
     /// Waits until a stderr line contains `text`; returns that line.
