@@ -59,6 +59,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 pub mod member;
 pub mod node;

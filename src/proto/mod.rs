@@ -5,6 +5,7 @@
 
 mod awareness;
 mod gossip;
+mod invariants;
 mod members;
 mod merge;
 mod outbox;
