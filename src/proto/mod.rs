@@ -274,6 +274,11 @@ impl Swim {
         self.stats.bytes_in[kind] += bytes.len() as u64;
         self.stats.updates_in += updates.len() as u64;
         let from_sync = matches!(message, Message::Sync { .. });
+        // Who a stranger's join request is from, by its first record (see `on_sync`).
+        let joiner = match message {
+            Message::Sync { join: true, .. } if !known => updates.first().map(|u| u.name.clone()),
+            _ => None,
+        };
         // Updates first: a ping that carries our own suspicion (Lifeguard's buddy system) makes
         // us refute before we ack, so the ack carries the refutation.
         for update in updates.drain(..) {
@@ -310,7 +315,7 @@ impl Swim {
             Message::Digest { digest } if known => self.on_digest(from, u64::from_le_bytes(digest)),
             Message::PingReq { .. } | Message::Ack { .. } | Message::Nack { .. } => {}
             Message::Digest { .. } | Message::Gossip => {}
-            Message::Sync { reply, join } => self.on_sync(from, reply, join, limit),
+            Message::Sync { reply, join } => self.on_sync(from, reply, join, limit, joiner),
         }
         self.check_leave();
     }

@@ -15,7 +15,7 @@ use rand::Rng;
 use super::outbox::{Body, Outgoing};
 use super::timer::Timer;
 use super::{MAX_SYNC_REPLIES_PER_PERIOD, Status, Swim};
-use crate::member::MemberState;
+use crate::member::{MemberState, NodeName};
 use crate::wire::Message;
 
 /// Clusters up to this size sync at the configured interval.
@@ -96,6 +96,7 @@ impl Swim {
         reply: bool,
         join: bool,
         limit: Option<usize>,
+        joiner: Option<NodeName>,
     ) {
         let joining = self.status == Status::Joining;
         if joining {
@@ -109,7 +110,7 @@ impl Swim {
         }
         if let Some(limit) = limit {
             // No rate limit needed: what goes out is no more than what came in.
-            self.push_table(from, false, join, Some(limit));
+            self.push_table(from, false, join, Some(limit), joiner.as_ref());
             return;
         }
         // Replies are rate-limited so that a flood of requests (with forged source addresses)
@@ -121,7 +122,7 @@ impl Swim {
         };
         if self.sync_replies < budget {
             self.sync_replies += 1;
-            self.push_table(from, false, false, None);
+            self.push_table(from, false, false, None, None);
         } else if join {
             // Over budget, a joiner still hears that it is in: our own record alone, one small
             // datagram (no amplification). Its table fills from gossip, which already carries
@@ -172,7 +173,7 @@ impl Swim {
             return;
         }
         self.sync_replies += 1;
-        self.push_table(from, true, false, None);
+        self.push_table(from, true, false, None, None);
     }
 
     /// What a direct ack tells about our table: the first 4 bytes of its digest, but only
@@ -203,7 +204,7 @@ impl Swim {
         let every = scaled_interval(self.config.push_pull_interval, self.members.active() + 1);
         self.repair_after = now + (every / 8).max(self.config.probe_interval);
         self.stats.repairs += 1;
-        self.push_table(from, true, false, None);
+        self.push_table(from, true, false, None, None);
     }
 
     /// The digest of what `push_table` would send: the members, ourselves included (departed
@@ -221,8 +222,22 @@ impl Swim {
     }
 
     /// Sends our table to `to`: all of it, or (to a stranger) what fits in `limit` bytes.
-    fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool, limit: Option<usize>) {
-        let mut records = VecDeque::with_capacity(self.members.len() + 1);
+    /// `first`, a joiner's name, leads with what we hold about it: a node restarted on a new
+    /// address with a lower incarnation than we remember is a stranger whose record we ignore;
+    /// told its old incarnation, it refutes, and its pull then carries a record we take.
+    fn push_table(
+        &mut self,
+        to: SocketAddr,
+        reply: bool,
+        join: bool,
+        limit: Option<usize>,
+        first: Option<&NodeName>,
+    ) {
+        let mut records = VecDeque::with_capacity(self.members.len() + 2);
+        let theirs = first
+            .and_then(|name| self.members.find(name.as_str()))
+            .and_then(|i| self.members.get(i));
+        records.extend(theirs.map(|e| Self::entry_update(e, None)));
         records.push_back(self.local_update(MemberState::Alive));
         records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
         let events = self.user_records();

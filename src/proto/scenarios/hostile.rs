@@ -298,3 +298,27 @@ fn a_joiner_pulls_the_table_from_its_seed_and_from_no_one_else() {
     h.deliver(stranger(), told, vec![]);
     assert!(pulls(&h).is_empty(), "{:?}", h.sent);
 }
+
+#[test]
+fn a_member_restarted_at_a_new_address_hears_its_old_incarnation_first() {
+    let mut h = Harness::with_peers(10);
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(2, 3)]);
+    h.sent.clear();
+    // p2 is back on another port, at incarnation 0: a stranger whose record we ignore.
+    let request = Message::Sync {
+        reply: true,
+        join: true,
+    };
+    h.deliver(
+        stranger(),
+        request,
+        vec![Update {
+            addr: stranger(),
+            ..alive(2, 0)
+        }],
+    );
+    let (to, answer) = &h.sent[0];
+    assert_eq!(*to, stranger());
+    let first = answer.updates.first().expect("room for one record");
+    assert_eq!((first.name.clone(), first.incarnation.0), (peer_name(2), 3));
+}

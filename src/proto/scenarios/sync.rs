@@ -46,29 +46,24 @@ fn seed_answers_a_join_with_its_whole_table_in_budget_sized_chunks() {
 #[test]
 fn joiners_past_the_answer_budget_still_hear_they_are_in() {
     let mut h = Harness::with_peers(5);
-    for i in 0..40 {
-        h.deliver(
-            peer_addr(100 + i),
-            Message::Sync {
-                reply: true,
-                join: true,
-            },
-            vec![alive(100 + i, 0)],
-        );
-    }
+    // Forty join at once, then each pulls the table.
+    let join_all = |h: &mut Harness| {
+        for i in 0..40 {
+            h.deliver(
+                peer_addr(100 + i),
+                Message::Sync {
+                    reply: true,
+                    join: true,
+                },
+                vec![alive(100 + i, 0)],
+            );
+        }
+    };
+    join_all(&mut h);
     // Each was answered within its request's size, with no share of the budget taken.
     assert_eq!(h.sent.len(), 40);
     h.sent.clear();
-    for i in 0..40 {
-        h.deliver(
-            peer_addr(100 + i),
-            Message::Sync {
-                reply: true,
-                join: true,
-            },
-            vec![alive(100 + i, 0)],
-        );
-    }
+    join_all(&mut h);
     let answers: Vec<_> = h
         .sent
         .iter()
