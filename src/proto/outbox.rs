@@ -82,7 +82,7 @@ impl Swim {
                     mut events,
                 } => {
                     // Room for the clock, so that even a chunk full of members carries it.
-                    w.reserve_for_events();
+                    w.reserve_for_events(self.user.clock());
                     while let Some(u) = records.front() {
                         if !w.push(u) {
                             break;

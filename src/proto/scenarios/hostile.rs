@@ -309,14 +309,23 @@ fn a_member_restarted_at_a_new_address_hears_its_old_incarnation_first() {
         reply: true,
         join: true,
     };
-    h.deliver(
-        stranger(),
-        request,
-        vec![Update {
+    // As a real joiner's request, it carries its (empty) user-event section and clock, the
+    // room the answer's own section takes.
+    let packet = crate::wire::Packet {
+        message: request,
+        updates: vec![Update {
             addr: stranger(),
             ..alive(2, 0)
         }],
-    );
+        user: Some(crate::wire::UserSection {
+            clock: crate::event::LamportTime(0),
+            records: vec![],
+        }),
+    };
+    let bytes = crate::wire::encode(None, &packet);
+    let now = h.now;
+    h.swim.handle_datagram(now, stranger(), &bytes);
+    h.flush();
     let (to, answer) = &h.sent[0];
     assert_eq!(*to, stranger());
     let first = answer.updates.first().expect("room for one record");
