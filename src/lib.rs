@@ -62,6 +62,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 #[cfg(feature = "control")]
 pub mod json;

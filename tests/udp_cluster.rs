@@ -561,3 +561,144 @@ fn twenty_percent_loss_raises_no_false_failures() {
 fn thirty_percent_loss_raises_no_false_failures() {
     lossy_network_raises_no_false_failures(0.3);
 }
+
+/// Datagrams the kernel dropped at the UDP socket bound to 127.0.0.1:`port` because its
+/// receive buffer was full (the `drops` column of /proc/net/udp).
+fn kernel_drops(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()))
+            .then(|| fields.last()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// What the member's core must make of the flood, by the decoder it uses: how many datagrams
+/// it drops for each reason (malformed, oversize, version, wrong cluster), and how many it reads.
+fn verdicts(flood: &[Vec<u8>]) -> ([u64; 4], u64) {
+    let mut dropped = [0; 4];
+    let mut read = 0;
+    for d in flood {
+        match rumor::wire::decode(d, None) {
+            Ok(_) => read += 1,
+            Err(rumor::wire::WireError::Oversize(_)) => dropped[1] += 1,
+            Err(rumor::wire::WireError::Version(_)) => dropped[2] += 1,
+            Err(rumor::wire::WireError::WrongCluster) => dropped[3] += 1,
+            Err(_) => dropped[0] += 1,
+        }
+    }
+    (dropped, read)
+}
+
+fn drops_by_reason(s: &rumor::Stats) -> [u64; 4] {
+    [
+        s.dropped_malformed,
+        s.dropped_oversize,
+        s.dropped_version,
+        s.dropped_wrong_cluster,
+    ]
+}
+
+/// Datagrams the flood keeps in flight at most (sent, not yet read).
+const FLOOD_WINDOW: u64 = 128;
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_member_flooded_with_hostile_datagrams_stays_up_and_accounts_for_each() {
+    let n = 10;
+    let mut c = Cluster::start(n);
+    converge(&mut c, Duration::from_secs(10));
+    let (_, mut rng) = rng();
+    let corpus = common::hostile::corpus(false);
+    let flood: Vec<Vec<u8>> = (0..200_000)
+        .map(|_| common::hostile::any(&mut rng, &corpus))
+        .collect();
+    let (expect_dropped, expect_read) = verdicts(&flood);
+    let target = 1;
+    let to = c.addr(target);
+    let others_out = |c: &Cluster| -> u64 {
+        (0..n)
+            .filter(|&i| i != target)
+            .map(|i| c.node(i).stats().total_packets_out())
+            .sum()
+    };
+    let before = c.node(target).stats();
+    let (out_before, kernel_before) = (others_out(&c), kernel_drops(to.port()).unwrap());
+
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Every datagram that reached the socket is read, then counted one way or the other.
+    let kernel = || kernel_drops(to.port()).unwrap() - kernel_before;
+    let seen = |s: &rumor::Stats| {
+        let d = s.total_dropped() - before.total_dropped();
+        d + s.total_packets_in() - before.total_packets_in()
+    };
+    // As fast as the member reads, no faster: with at most FLOOD_WINDOW datagrams in flight
+    // its socket buffer never overflows, so the cluster's own datagrams still get through.
+    // (Unpaced, a sender outruns a member on two shared cores several times over; the kernel
+    // then drops most of everything, probes and refutations included, and the member is
+    // rightly declared failed: a flood that fills the pipe is a partition.)
+    let start = now();
+    let mut sent = 0;
+    for burst in flood.chunks(FLOOD_WINDOW as usize) {
+        let deadline = now() + Duration::from_secs(10);
+        while seen(&c.node(target).stats()) + FLOOD_WINDOW < sent
+            && seen(&c.node(target).stats()) + kernel() + FLOOD_WINDOW < sent
+        {
+            assert!(now() < deadline, "the flooded member stopped reading");
+            std::thread::yield_now();
+        }
+        sent += burst
+            .iter()
+            .filter(|d| sender.send_to(d, to).is_ok())
+            .count() as u64;
+    }
+    let sending = now() - start;
+    let read_all = wait_until(Duration::from_secs(30), || {
+        seen(&c.node(target).stats()) + kernel() >= sent
+    });
+    assert!(read_all, "the flooded member reads what reached its socket");
+    let elapsed = now() - start;
+    let after = c.node(target).stats();
+    let (kernel, cluster_out) = (kernel(), others_out(&c) - out_before);
+    let arrived = sent - kernel;
+    println!(
+        "flood: {sent} datagrams sent in {sending:?} ({:.0}/s); the kernel dropped {kernel}; \
+         {arrived} arrived and were read within {elapsed:?} ({:.0}/s absorbed)",
+        sent as f64 / sending.as_secs_f64(),
+        arrived as f64 / elapsed.as_secs_f64(),
+    );
+
+    // Each drop counter grew by what the flood holds of its kind, less at most what the
+    // kernel lost (the cluster's own datagrams are never malformed).
+    let dropped = drops_by_reason(&after);
+    let mut lost = 0;
+    for (r, (&had, &now)) in drops_by_reason(&before).iter().zip(&dropped).enumerate() {
+        let grew = now - had;
+        assert!(
+            grew <= expect_dropped[r],
+            "reason {r}: {grew} > {expect_dropped:?}"
+        );
+        lost += expect_dropped[r] - grew;
+    }
+    assert!(lost <= kernel, "{lost} malformed datagrams unaccounted for");
+    // Every datagram read is one of the flood's or one the other members sent.
+    let read = after.total_packets_in() - before.total_packets_in();
+    assert!(read + kernel >= expect_read, "{read} read of {expect_read}");
+    assert!(
+        read <= expect_read + cluster_out,
+        "{read} read: more than the flood's {expect_read} and the cluster's {cluster_out}"
+    );
+    // Arrived = dropped + read, give or take the cluster's traffic and what the kernel lost.
+    let total = seen(&after);
+    assert!(total + kernel >= sent && total <= sent + cluster_out);
+
+    // The member is up, in a cluster that never believed anyone failed, and no ghost got in.
+    assert_eq!(c.node(target).status(), rumor::Status::Running);
+    assert!(
+        wait_until(Duration::from_secs(5), || c.converged()),
+        "the cluster no longer agrees after the flood"
+    );
+    assert_eq!(c.false_failures(), Vec::<String>::new());
+}

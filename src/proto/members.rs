@@ -54,11 +54,15 @@ impl Entry {
 }
 
 /// The member table. `index` holds positions into `entries`, hashed by name, so a lookup costs
-/// one hash and a name comparison and the index costs ~5 bytes a member.
+/// one hash and a name comparison and the index costs ~5 bytes a member; `by_addr` holds the
+/// same positions hashed by address, so that a datagram's source is told from a stranger's in
+/// one lookup too (see `Swim::knows`): another ~5 bytes a member, the price of answering
+/// strangers no more than they sent.
 pub(crate) struct Members {
     epoch: Instant,
     entries: Vec<Entry>,
     index: HashTable<u32>,
+    by_addr: HashTable<u32>,
     hasher: DefaultHashBuilder,
     order: Vec<u32>,
     cursor: usize,
@@ -94,6 +98,7 @@ impl Members {
             epoch,
             entries: Vec::new(),
             index: HashTable::new(),
+            by_addr: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             order: Vec::new(),
             cursor: 0,
@@ -149,6 +154,17 @@ impl Members {
             .map(|&i| i as usize)
     }
 
+    /// A member (in any state) reached at `addr`, if the table holds one.
+    pub(crate) fn find_addr(&self, addr: SocketAddr) -> Option<usize> {
+        let hash = self.hasher.hash_one(addr);
+        let entries = &self.entries;
+        self.by_addr
+            .find(hash, |&i| {
+                entries.get(i as usize).is_some_and(|e| e.id.addr == addr)
+            })
+            .map(|&i| i as usize)
+    }
+
     pub(crate) fn get(&self, i: usize) -> Option<&Entry> {
         self.entries.get(i)
     }
@@ -183,8 +199,18 @@ impl Members {
     }
 
     pub(crate) fn set_identity(&mut self, i: usize, id: Arc<Identity>) {
+        let Some(old) = self.entries.get(i).map(|e| e.id.addr) else {
+            return;
+        };
+        if old != id.addr {
+            self.unindex_addr(i);
+        }
+        let new = id.addr;
         if let Some(e) = self.entries.get_mut(i) {
             e.id = id;
+        }
+        if old != new {
+            self.index_addr(i);
         }
     }
 
@@ -217,6 +243,11 @@ impl Members {
                 .get(j as usize)
                 .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
         });
+        self.by_addr.reserve(more, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.addr))
+        });
     }
 
     /// Adds a member at the end of the probe order; call [`reshuffle`](Self::reshuffle) after
@@ -227,14 +258,9 @@ impl Members {
             self.active += 1;
         }
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
-        let hash = self.hasher.hash_one(entry.id.name.as_str());
         self.entries.push(entry);
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.insert_unique(hash, i as u32, |&j| {
-            entries
-                .get(j as usize)
-                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
-        });
+        self.index_name(i);
+        self.index_addr(i);
         self.order.push(i as u32);
     }
 
@@ -252,23 +278,18 @@ impl Members {
             return;
         }
         let last = self.entries.len() - 1;
-        self.unindex(i, i);
+        self.unindex(i);
         if i != last {
-            self.unindex(last, last);
+            self.unindex(last);
         }
         let gone = self.entries.swap_remove(i);
         if gone.state.is_active() {
             self.active -= 1;
         }
         self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
-        if let Some(moved) = self.entries.get(i) {
-            let hash = self.hasher.hash_one(moved.id.name.as_str());
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            self.index.insert_unique(hash, i as u32, |&j| {
-                entries
-                    .get(j as usize)
-                    .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
-            });
+        if i < self.entries.len() {
+            self.index_name(i);
+            self.index_addr(i);
         }
         if let Some(p) = self.order.iter().position(|&x| x as usize == i) {
             self.order.remove(p);
@@ -283,13 +304,53 @@ impl Members {
         }
     }
 
-    /// Drops position `pos` (the row of entry `i`) from the index.
-    fn unindex(&mut self, i: usize, pos: usize) {
+    /// Adds entry `i`'s row to the name index.
+    fn index_name(&mut self, i: usize) {
+        let Some(e) = self.entries.get(i) else {
+            return;
+        };
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let hash = hasher.hash_one(e.id.name.as_str());
+        self.index.insert_unique(hash, i as u32, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+        });
+    }
+
+    /// Adds entry `i`'s row to the address index.
+    fn index_addr(&mut self, i: usize) {
+        let Some(e) = self.entries.get(i) else {
+            return;
+        };
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let hash = hasher.hash_one(e.id.addr);
+        self.by_addr.insert_unique(hash, i as u32, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.addr))
+        });
+    }
+
+    /// Drops entry `i`'s rows from both indexes.
+    fn unindex(&mut self, i: usize) {
         let Some(name) = self.entries.get(i).map(|e| e.id.name.clone()) else {
             return;
         };
         let hash = self.hasher.hash_one(name.as_str());
-        if let Ok(slot) = self.index.find_entry(hash, |&j| j as usize == pos) {
+        if let Ok(slot) = self.index.find_entry(hash, |&j| j as usize == i) {
+            slot.remove();
+        }
+        self.unindex_addr(i);
+    }
+
+    /// Drops entry `i`'s row from the address index.
+    fn unindex_addr(&mut self, i: usize) {
+        let Some(addr) = self.entries.get(i).map(|e| e.id.addr) else {
+            return;
+        };
+        let hash = self.hasher.hash_one(addr);
+        if let Ok(slot) = self.by_addr.find_entry(hash, |&j| j as usize == i) {
             slot.remove();
         }
     }
@@ -311,6 +372,52 @@ impl Members {
             }
         }
         None
+    }
+
+    /// Checks what the table keeps in step by hand (index, probe order, active count, digest),
+    /// so that a fuzzer or a test can see a merge leave it inconsistent long before a lookup
+    /// goes wrong. O(N): never called by the protocol itself.
+    pub(crate) fn check_consistent(&self) -> Result<(), String> {
+        let mut active = 0;
+        let mut digest = 0;
+        for (i, e) in self.entries.iter().enumerate() {
+            let name = e.id.name.as_str();
+            if self.find(name) != Some(i) {
+                return Err(format!("{name} at {i} is found at {:?}", self.find(name)));
+            }
+            let hash = self.hasher.hash_one(e.id.addr);
+            if self.by_addr.find(hash, |&j| j as usize == i).is_none() {
+                return Err(format!("{name} at {i} is not found at {}", e.id.addr));
+            }
+            active += usize::from(e.state.is_active());
+            digest ^= digest_part(name, e.incarnation, e.state);
+        }
+        if self.index.len() != self.entries.len() || self.by_addr.len() != self.entries.len() {
+            return Err(format!(
+                "{} name and {} address rows for {} entries",
+                self.index.len(),
+                self.by_addr.len(),
+                self.entries.len()
+            ));
+        }
+        let mut order: Vec<u32> = self.order.clone();
+        order.sort_unstable();
+        if !order.iter().copied().eq(0..self.entries.len() as u32) {
+            return Err(format!("probe order {:?} is no permutation", self.order));
+        }
+        if self.cursor > self.order.len() {
+            return Err(format!("cursor {} past {}", self.cursor, self.order.len()));
+        }
+        if active != self.active {
+            return Err(format!(
+                "{active} active members counted as {}",
+                self.active
+            ));
+        }
+        if digest != self.digest {
+            return Err("the digest does not match the records".into());
+        }
+        Ok(())
     }
 
     /// Up to `count` distinct random members whose state passes `want`, none in `exclude`.
@@ -433,6 +540,42 @@ mod tests {
         }
         let seen: HashSet<usize> = (0..5).map(|_| m.next_probe(&mut rng).unwrap()).collect();
         assert_eq!(seen.len(), 5);
+    }
+
+    #[test]
+    fn the_address_index_follows_inserts_moves_and_removals() {
+        let now = epoch();
+        let mut rng = SmallRng::seed_from_u64(6);
+        let mut m = Members::new(now);
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        for i in 0..6u16 {
+            let mut e = entry(&format!("n{i}"), now);
+            e.id = Arc::new(Identity {
+                name: e.id.name.clone(),
+                addr: at(100 + i),
+                tags: Tags::default(),
+            });
+            m.insert(e, &mut rng);
+        }
+        m.check_consistent().unwrap();
+        let n2 = m.find("n2").unwrap();
+        assert_eq!(m.find_addr(at(102)), Some(n2));
+        assert_eq!(m.find_addr(at(99)), None);
+        // n2 restarts on another port; n0 is forgotten, so the last row moves into its place.
+        let moved = Arc::new(Identity {
+            name: NodeName::new("n2").unwrap(),
+            addr: at(200),
+            tags: Tags::default(),
+        });
+        m.set_identity(n2, moved);
+        assert_eq!(m.find_addr(at(102)), None);
+        assert_eq!(m.find_addr(at(200)), Some(n2));
+        m.remove(m.find("n0").unwrap());
+        m.check_consistent().unwrap();
+        assert_eq!(m.find_addr(at(100)), None);
+        for (name, port) in [("n1", 101), ("n2", 200), ("n5", 105)] {
+            assert_eq!(m.find_addr(at(port)), m.find(name), "{name}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod awareness;
 mod gossip;
+mod invariants;
 mod members;
 mod merge;
 mod outbox;
@@ -263,11 +264,21 @@ impl Swim {
                 return;
             }
         };
+        // Asked before the updates are merged: a datagram cannot vouch for its own sender.
+        let known = self.knows(from);
+        // What a stranger may be answered with: no more bytes than it sent, so that a forged
+        // source address never turns this node into an amplifier.
+        let limit = (!known).then_some(bytes.len());
         let kind = message.kind().index();
         self.stats.packets_in[kind] += 1;
         self.stats.bytes_in[kind] += bytes.len() as u64;
         self.stats.updates_in += updates.len() as u64;
         let from_sync = matches!(message, Message::Sync { .. });
+        // Who a stranger's join request is from, by its first record (see `on_sync`).
+        let joiner = match message {
+            Message::Sync { join: true, .. } if !known => updates.first().map(|u| u.name.clone()),
+            _ => None,
+        };
         // Updates first: a ping that carries our own suspicion (Lifeguard's buddy system) makes
         // us refute before we ack, so the ack carries the refutation.
         for update in updates.drain(..) {
@@ -277,23 +288,34 @@ impl Swim {
         if let Some(section) = user {
             self.on_user_section(now, section, from_sync);
         }
-        self.pass_on_verdicts();
+        // A stranger's verdict waits for our own next input (a timer, gossip tick at the
+        // latest): passed on at once it would make a few bytes from anyone fan out to
+        // gossip_nodes members.
+        if known {
+            self.pass_on_verdicts();
+        }
         match message {
             Message::Ping { seq, target } => {
                 if target == self.local_id {
-                    let digest = self.quiet_digest();
-                    self.send(from, Message::Ack { seq, digest });
+                    // The digest asks the prober to sync: only a member may be asked.
+                    let digest = if known { self.quiet_digest() } else { None };
+                    self.answer(from, Message::Ack { seq, digest }, limit);
                     if self.status == Status::Joining {
                         self.joined_via(from);
                     }
                 }
             }
-            Message::PingReq { seq, target, addr } => self.relay(now, from, seq, target, addr),
-            Message::Ack { seq, digest } => self.on_ack(now, from, seq, digest),
-            Message::Nack { seq } => self.on_nack(now, seq),
-            Message::Gossip => {}
-            Message::Sync { reply, join } => self.on_sync(from, reply, join),
-            Message::Digest { digest } => self.on_digest(from, u64::from_le_bytes(digest)),
+            // Only members are relayed for (see `relay`); acks, nacks and digests come from
+            // members we asked, so a stranger's say nothing.
+            Message::PingReq { seq, target, addr } if known => {
+                self.relay(now, from, seq, target, addr)
+            }
+            Message::Ack { seq, digest } if known => self.on_ack(now, from, seq, digest),
+            Message::Nack { seq } if known => self.on_nack(now, seq),
+            Message::Digest { digest } if known => self.on_digest(from, u64::from_le_bytes(digest)),
+            Message::PingReq { .. } | Message::Ack { .. } | Message::Nack { .. } => {}
+            Message::Digest { .. } | Message::Gossip => {}
+            Message::Sync { reply, join } => self.on_sync(from, reply, join, limit, joiner),
         }
         self.check_leave();
     }
@@ -435,6 +457,13 @@ impl Swim {
     }
 
     // ---- helpers shared by the parts ----
+
+    /// Whether `addr` is a member's (in any state: a healed partition reconnects through
+    /// members remembered dead) or a seed's. Everyone else is a stranger, whose datagrams
+    /// are answered with no more bytes than they carried, and only to their source.
+    fn knows(&self, addr: SocketAddr) -> bool {
+        self.members.find_addr(addr).is_some() || self.seeds.contains(&addr)
+    }
 
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);

@@ -23,6 +23,9 @@ pub(super) struct Outgoing {
     pub(super) to: SocketAddr,
     pub(super) message: Message,
     pub(super) body: Body,
+    /// The answer to a stranger: at most this many bytes (what it sent), in one datagram.
+    /// `None`: the packet budget, and as many datagrams as the records need.
+    pub(super) limit: Option<usize>,
 }
 
 impl Outgoing {
@@ -31,6 +34,7 @@ impl Outgoing {
             to,
             message,
             body: Body::Piggyback { buddy: None },
+            limit: None,
         }
     }
 }
@@ -56,6 +60,7 @@ impl Swim {
         loop {
             let out = self.outbox.pop_front()?;
             let label = self.config.cluster_label.as_deref();
+            let budget = out.limit.map_or(budget, |l| l.min(budget));
             let mut w = PacketWriter::new(buf, label, &out.message, budget);
             let mut follow_up = None;
             match out.body {
@@ -77,7 +82,7 @@ impl Swim {
                     mut events,
                 } => {
                     // Room for the clock, so that even a chunk full of members carries it.
-                    w.reserve_for_events();
+                    w.reserve_for_events(self.user.clock());
                     while let Some(u) = records.front() {
                         if !w.push(u) {
                             break;
@@ -98,21 +103,36 @@ impl Swim {
                         if records.pop_front().is_none() {
                             events.pop_front();
                         }
+                        // To a stranger, an empty table says something only to a joiner:
+                        // that it is in, and may now pull the table (see `on_sync`).
+                        if out.limit.is_some()
+                            && !matches!(out.message, Message::Sync { join: true, .. })
+                        {
+                            continue;
+                        }
                     }
-                    if !(records.is_empty() && events.is_empty())
+                    if out.limit.is_none()
+                        && !(records.is_empty() && events.is_empty())
                         && let Message::Sync { join, .. } = out.message
                     {
                         follow_up = Some(Outgoing {
                             to: out.to,
                             message: Message::Sync { reply: false, join },
                             body: Body::Sync { records, events },
+                            limit: None,
                         });
                     }
                 }
             }
             let count = w.count() as u64;
-            self.stats.user_bytes_out += w.event_bytes() as u64;
-            let len = w.finish() as u64;
+            let event_bytes = w.event_bytes() as u64;
+            let len = w.finish();
+            if out.limit.is_some_and(|limit| len > limit) {
+                // Even the bare message is more than the stranger sent: say nothing.
+                continue;
+            }
+            self.stats.user_bytes_out += event_bytes;
+            let len = len as u64;
             let kind = out.message.kind().index();
             self.stats.packets_out[kind] += 1;
             self.stats.bytes_out[kind] += len;
@@ -126,6 +146,14 @@ impl Swim {
 
     pub(super) fn send(&mut self, to: SocketAddr, message: Message) {
         self.outbox.push_back(Outgoing::piggyback(to, message));
+    }
+
+    /// Answers `to` with `message` and what gossip fits, within `limit` bytes when `to` is a
+    /// stranger (see `Outgoing::limit`).
+    pub(super) fn answer(&mut self, to: SocketAddr, message: Message, limit: Option<usize>) {
+        let mut out = Outgoing::piggyback(to, message);
+        out.limit = limit;
+        self.outbox.push_back(out);
     }
 
     /// Lifeguard's buddy system: a ping to a member we suspect carries the suspicion, so the

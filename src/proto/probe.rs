@@ -27,6 +27,8 @@ pub(crate) struct Probe {
 pub(crate) struct Relay {
     pub(crate) requester: SocketAddr,
     pub(crate) seq: u32,
+    /// Where we pinged: only an ack from there is forwarded.
+    pub(crate) target: SocketAddr,
 }
 
 impl Swim {
@@ -165,6 +167,7 @@ impl Swim {
             body: Body::Piggyback {
                 buddy: Some(target.clone()),
             },
+            limit: None,
         });
     }
 
@@ -175,13 +178,11 @@ impl Swim {
         seq: u32,
         digest: Option<[u8; 4]>,
     ) {
-        if let Some(digest) = digest {
-            self.compare_tables(now, from, digest);
-        }
         if let Some(p) = self.probe.as_mut()
             && p.seq == seq
         {
-            if !p.acked && from == p.addr {
+            let direct = from == p.addr;
+            if !p.acked && direct {
                 let rtt = now.saturating_duration_since(p.sent);
                 let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
                 self.stats.last_rtt_us = u64::from(us);
@@ -190,9 +191,16 @@ impl Swim {
                 }
             }
             p.acked = true;
+            // Only the member we probed is asked to sync by its digest: an ack from anyone
+            // else (a helper forwarding, or a forger) must not start a table transfer.
+            if direct && let Some(digest) = digest {
+                self.compare_tables(now, from, digest);
+            }
             return;
         }
-        if let Some(relay) = self.relays.remove(&seq) {
+        if self.relays.get(&seq).is_some_and(|r| r.target == from)
+            && let Some(relay) = self.relays.remove(&seq)
+        {
             self.send(
                 relay.requester,
                 Message::Ack {
@@ -219,7 +227,8 @@ impl Swim {
         }
     }
 
-    /// Someone asks us to probe `target` for them.
+    /// A member asks us to probe `target` for it. Only a member we know at `addr` is probed:
+    /// a ping-req naming any other address would make us ping whomever its sender likes.
     pub(super) fn relay(
         &mut self,
         now: Instant,
@@ -231,8 +240,22 @@ impl Swim {
         if self.relays.len() >= MAX_RELAYS || target == self.local_id {
             return;
         }
+        let member = self
+            .members
+            .find_addr(addr)
+            .and_then(|i| self.members.get(i));
+        if member.is_none_or(|e| e.id.name.id() != target) {
+            return;
+        }
         let mine = self.next_seq();
-        self.relays.insert(mine, Relay { requester, seq });
+        self.relays.insert(
+            mine,
+            Relay {
+                requester,
+                seq,
+                target: addr,
+            },
+        );
         self.send(addr, Message::Ping { seq: mine, target });
         // Lifeguard: answer before the requester's own deadline, so a nack can reach it.
         let nack_at = now + self.config.probe_timeout.mul_f64(0.8);

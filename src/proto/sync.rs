@@ -15,7 +15,7 @@ use rand::Rng;
 use super::outbox::{Body, Outgoing};
 use super::timer::Timer;
 use super::{MAX_SYNC_REPLIES_PER_PERIOD, Status, Swim};
-use crate::member::MemberState;
+use crate::member::{MemberState, NodeName};
 use crate::wire::Message;
 
 /// Clusters up to this size sync at the configured interval.
@@ -48,11 +48,25 @@ impl Swim {
     }
 
     /// A member probed us while we waited for a seed's answer: the cluster already knows us
-    /// (a seed merged our request and gossiped it, but its answers were rate-limited or lost).
-    /// We are in; ask that member for its table instead of waiting for a seed.
+    /// (a seed merged our request and gossiped it, but its answers were lost, or it went
+    /// down). We are in; ask that member for its table instead of waiting for a seed. The
+    /// request carries no record: the member knows ours, and to a joiner everyone is a
+    /// stranger, so this 8-byte pull (once: we are Running from here on) is all we add to
+    /// the ack.
     pub(super) fn joined_via(&mut self, member: SocketAddr) {
         self.status = Status::Running;
-        self.send_own_record(member, true);
+        self.outbox.push_back(Outgoing {
+            to: member,
+            message: Message::Sync {
+                reply: true,
+                join: true,
+            },
+            body: Body::Sync {
+                records: VecDeque::new(),
+                events: VecDeque::new(),
+            },
+            limit: None,
+        });
     }
 
     /// A `Sync` carrying only our own record: a join request (`join`, asking for the table),
@@ -66,14 +80,37 @@ impl Swim {
                 records: mine,
                 events: VecDeque::new(),
             },
+            limit: None,
         });
     }
 
-    pub(super) fn on_sync(&mut self, from: SocketAddr, reply: bool, join: bool) {
-        if self.status == Status::Joining {
+    /// A sync arrived; `limit` is set when its sender is a stranger (see `Swim::knows`).
+    ///
+    /// Joining takes two round trips, so that a join request is never answered with more than
+    /// it carried: the seed, not knowing the joiner yet, answers with what fits in the size of
+    /// the request and `join` set ("you are in, now pull"); having merged the joiner's record
+    /// it knows the joiner, and the joiner's second request is answered with the whole table.
+    pub(super) fn on_sync(
+        &mut self,
+        from: SocketAddr,
+        reply: bool,
+        join: bool,
+        limit: Option<usize>,
+        joiner: Option<NodeName>,
+    ) {
+        let joining = self.status == Status::Joining;
+        if joining {
             self.status = Status::Running;
         }
         if !reply {
+            if join && joining && self.seeds.contains(&from) {
+                self.send_own_record(from, true);
+            }
+            return;
+        }
+        if let Some(limit) = limit {
+            // No rate limit needed: what goes out is no more than what came in.
+            self.push_table(from, false, join, Some(limit), joiner.as_ref());
             return;
         }
         // Replies are rate-limited so that a flood of requests (with forged source addresses)
@@ -85,7 +122,7 @@ impl Swim {
         };
         if self.sync_replies < budget {
             self.sync_replies += 1;
-            self.push_table(from, false, false);
+            self.push_table(from, false, false, None, None);
         } else if join {
             // Over budget, a joiner still hears that it is in: our own record alone, one small
             // datagram (no amplification). Its table fills from gossip, which already carries
@@ -136,7 +173,7 @@ impl Swim {
             return;
         }
         self.sync_replies += 1;
-        self.push_table(from, true, false);
+        self.push_table(from, true, false, None, None);
     }
 
     /// What a direct ack tells about our table: the first 4 bytes of its digest, but only
@@ -167,7 +204,7 @@ impl Swim {
         let every = scaled_interval(self.config.push_pull_interval, self.members.active() + 1);
         self.repair_after = now + (every / 8).max(self.config.probe_interval);
         self.stats.repairs += 1;
-        self.push_table(from, true, false);
+        self.push_table(from, true, false, None, None);
     }
 
     /// The digest of what `push_table` would send: the members, ourselves included (departed
@@ -184,8 +221,23 @@ impl Swim {
             ^ self.user.digest()
     }
 
-    fn push_table(&mut self, to: SocketAddr, reply: bool, join: bool) {
-        let mut records = VecDeque::with_capacity(self.members.len() + 1);
+    /// Sends our table to `to`: all of it, or (to a stranger) what fits in `limit` bytes.
+    /// `first`, a joiner's name, leads with what we hold about it: a node restarted on a new
+    /// address with a lower incarnation than we remember is a stranger whose record we ignore;
+    /// told its old incarnation, it refutes, and its pull then carries a record we take.
+    fn push_table(
+        &mut self,
+        to: SocketAddr,
+        reply: bool,
+        join: bool,
+        limit: Option<usize>,
+        first: Option<&NodeName>,
+    ) {
+        let mut records = VecDeque::with_capacity(self.members.len() + 2);
+        let theirs = first
+            .and_then(|name| self.members.find(name.as_str()))
+            .and_then(|i| self.members.get(i));
+        records.extend(theirs.map(|e| Self::entry_update(e, None)));
         records.push_back(self.local_update(MemberState::Alive));
         records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
         let events = self.user_records();
@@ -193,6 +245,7 @@ impl Swim {
             to,
             message: Message::Sync { reply, join },
             body: Body::Sync { records, events },
+            limit,
         });
     }
 }
@@ -213,11 +266,29 @@ mod tests {
 
     const SEC: Duration = Duration::from_secs(1);
 
-    /// Peer `from` acks with `digest`; returns the syncs the node then sent.
-    fn acked_with(h: &mut Harness, from: usize, digest: [u8; 4]) -> Vec<(SocketAddr, Packet)> {
+    /// Runs until we probe peer `from`; returns the probe's sequence number.
+    fn probe_of(h: &mut Harness, from: usize) -> u32 {
+        h.responsive.remove(&peer_addr(from));
+        let (_, ping) = h.advance_until_sent(10 * SEC, |to, p| {
+            *to == peer_addr(from) && matches!(p.message, Message::Ping { .. })
+        });
+        h.responsive.insert(peer_addr(from));
+        match ping.message {
+            Message::Ping { seq, .. } => seq,
+            other => panic!("not a ping: {other:?}"),
+        }
+    }
+
+    /// Peer `from` acks our probe `seq` with `digest`; returns the syncs the node then sent.
+    fn ack_with(
+        h: &mut Harness,
+        from: usize,
+        seq: u32,
+        digest: [u8; 4],
+    ) -> Vec<(SocketAddr, Packet)> {
         h.sent.clear();
         let ack = Message::Ack {
-            seq: 999,
+            seq,
             digest: Some(digest),
         };
         h.deliver(peer_addr(from), ack, vec![]);
@@ -226,6 +297,28 @@ mod tests {
             .filter(|(_, p)| matches!(p.message, Message::Sync { .. }))
             .cloned()
             .collect()
+    }
+
+    /// We probe peer `from` and it acks with `digest` (only the member probed is asked to
+    /// sync); returns the syncs the node then sent.
+    fn acked_with(h: &mut Harness, from: usize, digest: [u8; 4]) -> Vec<(SocketAddr, Packet)> {
+        let seq = probe_of(h, from);
+        ack_with(h, from, seq, digest)
+    }
+
+    #[test]
+    fn an_ack_from_a_member_not_probed_asks_for_no_sync() {
+        let mut h = Harness::with_peers(3);
+        h.advance(10 * SEC);
+        let ours = h.ack_digest().unwrap();
+        let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
+        let seq = probe_of(&mut h, 2);
+        assert!(
+            ack_with(&mut h, 3, seq, other).is_empty(),
+            "p3 was not probed"
+        );
+        assert!(ack_with(&mut h, 2, seq.wrapping_add(9), other).is_empty());
+        assert_eq!(h.swim.stats().repairs, 0);
     }
 
     #[test]
@@ -287,9 +380,10 @@ mod tests {
         let mut h = Harness::with_peers(3);
         h.advance(10 * SEC);
         let ours = h.ack_digest().unwrap();
+        let seq = probe_of(&mut h, 2);
         h.deliver(peer_addr(2), Message::Gossip, vec![alive(4, 0)]);
         let other = [ours[0] ^ 1, ours[1], ours[2], ours[3]];
-        assert!(acked_with(&mut h, 2, other).is_empty());
+        assert!(ack_with(&mut h, 2, seq, other).is_empty());
         assert_eq!(h.swim.stats().repairs, 0);
     }
 

@@ -34,8 +34,17 @@ pub struct PacketWriter<'a> {
     reserved: usize,
 }
 
-/// The most an event section's head takes: a u64 varint clock and the one-byte count.
-const EVENT_HEAD: usize = 10;
+/// What an event section's head takes for `clock`: bincode's varint of the clock (1, 3, 5 or 9
+/// bytes) and the one-byte count.
+fn event_head(clock: LamportTime) -> usize {
+    let varint = match clock.0 {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    };
+    varint + 1
+}
 
 /// Where the user-event section starts and how many events it holds so far.
 struct EventSection {
@@ -80,10 +89,12 @@ impl<'a> PacketWriter<'a> {
         }
     }
 
-    /// Makes updates leave room for the event section's head, so that
-    /// [`open_events`](Self::open_events) fits however many updates are pushed first.
-    pub fn reserve_for_events(&mut self) {
-        self.reserved = EVENT_HEAD;
+    /// Makes updates leave room for the head of an event section carrying `clock`, so that
+    /// [`open_events`](Self::open_events) with that clock fits however many updates are pushed
+    /// first. Exact rather than worst-case: a stranger's answer may be no larger than its
+    /// request, and a worst-case head would crowd out the one record it must carry.
+    pub fn reserve_for_events(&mut self, clock: LamportTime) {
+        self.reserved = event_head(clock);
     }
 
     /// Appends `update` if it fits under the budget; returns whether it did. Refused once the

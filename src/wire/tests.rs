@@ -145,19 +145,35 @@ fn events_come_after_updates_and_stay_in_the_budget() {
 
 #[test]
 fn a_reserved_head_lets_the_clock_in_after_a_full_load_of_updates() {
-    let mut buf = Vec::new();
-    let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, 512);
-    w.reserve_for_events();
-    let mut i = 0;
-    while w.push(&update(&format!("member-{i}"), MemberState::Alive)) {
-        i += 1;
+    // Each boundary of bincode's varint widths, where an exact reservation would go wrong first.
+    let clocks = [
+        0,
+        250,
+        251,
+        0xFFFF,
+        0x1_0000,
+        0xFFFF_FFFF,
+        0x1_0000_0000,
+        u64::MAX,
+    ];
+    for clock in clocks.map(LamportTime) {
+        for budget in [200, 512, 513, 514] {
+            let mut buf = Vec::new();
+            let mut w = PacketWriter::new(&mut buf, None, &Message::Gossip, budget);
+            w.reserve_for_events(clock);
+            let mut i = 0;
+            while w.push(&update(&format!("member-{i}"), MemberState::Alive)) {
+                i += 1;
+            }
+            assert!(i > 0);
+            assert!(
+                w.open_events(clock, true),
+                "clock {clock:?}, budget {budget}"
+            );
+            assert!(w.finish() <= budget);
+            assert_eq!(decode(&buf, None).unwrap().user.unwrap().clock, clock);
+        }
     }
-    assert!(w.open_events(LamportTime(u64::MAX), true));
-    assert!(w.finish() <= 512);
-    assert_eq!(
-        decode(&buf, None).unwrap().user.unwrap().clock,
-        LamportTime(u64::MAX)
-    );
 }
 
 #[test]

@@ -16,15 +16,17 @@ fn seed_answers_a_join_with_its_whole_table_in_budget_sized_chunks() {
         c.max_user_payload = 256;
     });
     h.add_peers(1..=60);
-    let joiner = alive(99, 0);
-    h.deliver(
-        peer_addr(99),
-        Message::Sync {
-            reply: true,
-            join: true,
-        },
-        vec![joiner],
-    );
+    // The join request, then (a member now) the pull: see hostile.rs for the first answer.
+    for _ in 0..2 {
+        h.deliver(
+            peer_addr(99),
+            Message::Sync {
+                reply: true,
+                join: true,
+            },
+            vec![alive(99, 0)],
+        );
+    }
     let chunks: Vec<_> = h
         .sent
         .iter()
@@ -36,6 +38,7 @@ fn seed_answers_a_join_with_its_whole_table_in_budget_sized_chunks() {
         .flat_map(|(_, p)| p.updates.iter().map(|u| u.name.clone()))
         .collect();
     assert_eq!(names.len(), 62, "60 peers, the joiner, and the seed itself");
+    assert!(chunks.len() > 2, "the pull is answered in full");
     assert!(h.sizes.iter().all(|&s| s <= 512));
     assert_eq!(h.events_about(&peer_name(99)), [EventKind::Joined]);
 }
@@ -43,16 +46,24 @@ fn seed_answers_a_join_with_its_whole_table_in_budget_sized_chunks() {
 #[test]
 fn joiners_past_the_answer_budget_still_hear_they_are_in() {
     let mut h = Harness::with_peers(5);
-    for i in 0..40 {
-        h.deliver(
-            peer_addr(100 + i),
-            Message::Sync {
-                reply: true,
-                join: true,
-            },
-            vec![alive(100 + i, 0)],
-        );
-    }
+    // Forty join at once, then each pulls the table.
+    let join_all = |h: &mut Harness| {
+        for i in 0..40 {
+            h.deliver(
+                peer_addr(100 + i),
+                Message::Sync {
+                    reply: true,
+                    join: true,
+                },
+                vec![alive(100 + i, 0)],
+            );
+        }
+    };
+    join_all(&mut h);
+    // Each was answered within its request's size, with no share of the budget taken.
+    assert_eq!(h.sent.len(), 40);
+    h.sent.clear();
+    join_all(&mut h);
     let answers: Vec<_> = h
         .sent
         .iter()

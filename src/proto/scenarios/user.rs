@@ -3,7 +3,7 @@
 //! syncs carry what is remembered, a late joiner is not told of older events, and over-size
 //! events are refused.
 
-use super::{SEC, me};
+use super::{SEC, me, probe_of_silent};
 use crate::error::BroadcastError;
 use crate::event::{LamportTime, MAX_USER_EVENT_NAME};
 use crate::member::MemberState;
@@ -235,10 +235,13 @@ fn a_quiet_member_that_missed_an_event_is_repaired_at_once() {
     let with = h.ack_digest().unwrap();
     assert_ne!(with, without, "the event is part of the digest");
     // A peer whose member table is the same but who lacks the event acks with `without`:
-    // the difference is repaired with a push-pull that carries the event.
+    // the difference is repaired with a push-pull that carries the event. Only the ack of a
+    // member we probed may start a repair, so we probe it first.
+    let seq = probe_of_silent(&mut h, 2);
+    h.responsive.insert(peer_addr(2));
     h.sent.clear();
     let ack = Message::Ack {
-        seq: 999,
+        seq,
         digest: Some(without),
     };
     h.deliver(peer_addr(2), ack, vec![]);

@@ -1,0 +1,4 @@
+//! Fuzz target: see `rumor::fuzzing::datagram` for what one input does and what must hold.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rumor::fuzzing::datagram(data));
