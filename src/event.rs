@@ -121,6 +121,9 @@ pub struct Stats {
     pub dropped_version: u64,
     /// Datagrams dropped because they carried another cluster's label.
     pub dropped_wrong_cluster: u64,
+    /// Without a keyring: sealed datagrams dropped, which a member with keys sent (give this
+    /// node the cluster's keys, or that member `--send-plaintext` while migrating).
+    pub dropped_sealed: u64,
     /// With a keyring: plaintext datagrams dropped (not counted with `accept_plaintext`).
     /// Counted by the runtime, which opens sealed datagrams before the core sees them.
     pub dropped_plaintext: u64,
@@ -198,6 +201,7 @@ impl Stats {
             + self.dropped_wrong_cluster
             + self.dropped_fault
             + self.dropped_plaintext
+            + self.dropped_sealed
             + self.dropped_replayed
             + self.dropped_unknown_key
             + self.dropped_unauthenticated

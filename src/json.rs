@@ -145,6 +145,7 @@ fn dropped_by_reason(s: &Stats) -> Value {
         "wrong_cluster": s.dropped_wrong_cluster,
         "fault": s.dropped_fault,
         "plaintext": s.dropped_plaintext,
+        "sealed": s.dropped_sealed,
         "replayed": s.dropped_replayed,
         "unknown_key": s.dropped_unknown_key,
         "unauthenticated": s.dropped_unauthenticated,

@@ -103,7 +103,13 @@ fn agents_rotate_keys_live_and_reload_the_key_file_on_sighup() {
         assert_eq!(drops["unauthenticated"], 0, "{drops}");
         let prom = agent.ask(&["stats", "--prometheus"]);
         assert_eq!(prom.code(), Some(0), "{prom:?}");
-        for reason in ["plaintext", "replayed", "unknown_key", "unauthenticated"] {
+        for reason in [
+            "plaintext",
+            "sealed",
+            "replayed",
+            "unknown_key",
+            "unauthenticated",
+        ] {
             let sample = format!("reason=\"{reason}\"");
             assert!(
                 prom.stdout.contains(&sample),

@@ -204,3 +204,85 @@ fn a_plaintext_cluster_moves_to_encryption_by_rolling_replacement() {
         node.kill();
     }
 }
+
+/// The first datagram `tap` receives from `from`, as it arrived (sealed). Others are skipped:
+/// a joiner that got no answer from the tap retries it.
+fn record(tap: &std::net::UdpSocket, from: SocketAddr) -> Vec<u8> {
+    let mut buf = vec![0u8; 65_536];
+    for _ in 0..1_000 {
+        let (n, src) = tap.recv_from(&mut buf).expect("a datagram at the tap");
+        if src == from {
+            buf.truncate(n);
+            return buf;
+        }
+    }
+    panic!("nothing from {from} at the tap");
+}
+
+fn state_of(node: &Node, name: &str) -> Option<MemberState> {
+    node.members()
+        .iter()
+        .find(|m| m.name.as_str() == name)
+        .map(|m| m.state)
+}
+
+#[test]
+fn a_recorded_sealed_datagram_replayed_later_revives_no_one() {
+    let ring = Keyring::new(key(3));
+    let a = start(config("a", vec![], Some(ring.clone())), 0);
+    let b = start(config("b", vec![a.addr()], Some(ring.clone())), 1);
+    assert!(wait_until(CONVERGE, || converged(&[&a, &b], 2)));
+    // A tap the joiners also take for a seed records their sealed join requests.
+    let tap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    tap.set_read_timeout(Some(CONVERGE)).unwrap();
+    let seeds = vec![a.addr(), tap.local_addr().unwrap()];
+
+    // Within the window: the replay of a dead member's Alive opens, and incarnations refuse it.
+    let ghost = start(config("ghost", seeds.clone(), Some(ring.clone())), 2);
+    let join = record(&tap, ghost.addr());
+    assert!(wait_until(CONVERGE, || converged(&[&a, &b, &ghost], 3)));
+    ghost.kill();
+    assert!(wait_until(CONVERGE, || state_of(&a, "ghost")
+        == Some(MemberState::Dead)));
+    let events = a.events();
+    // What was news before the replay (the ghost's join among it) is not the replay's doing.
+    while events.try_recv().is_ok() {}
+    let before = a.stats();
+    tap.send_to(&join, a.addr()).unwrap();
+    assert!(
+        wait_until(CONVERGE, || a.stats().total_packets_in()
+            > before.total_packets_in()),
+        "the replay opened and was read"
+    );
+    assert_eq!(a.stats().dropped_replayed, before.dropped_replayed);
+    assert_eq!(state_of(&a, "ghost"), Some(MemberState::Dead));
+    assert!(
+        events
+            .try_iter()
+            .all(|e| !(e.member.name.as_str() == "ghost" && e.member.state == MemberState::Alive)),
+        "the replay revived the ghost"
+    );
+
+    // Past the window (10 s behind the newest datagram of the same boot): dropped as replayed.
+    let late = start(config("late", seeds, Some(ring.clone())), 3);
+    let join = record(&tap, late.addr());
+    let recorded = common::now();
+    assert!(wait_until(CONVERGE, || [&a, &b].iter().all(|n| state_of(
+        n, "late"
+    ) == Some(
+        MemberState::Alive
+    ))));
+    // `late` keeps talking to `a` meanwhile, moving its boot's newest time on.
+    let aged = || common::now().duration_since(recorded) > Duration::from_millis(10_500);
+    assert!(wait_until(Duration::from_secs(20), || aged()
+        && state_of(&a, "late") == Some(MemberState::Alive)));
+    let replayed = a.stats().dropped_replayed;
+    tap.send_to(&join, a.addr()).unwrap();
+    assert!(
+        wait_until(CONVERGE, || a.stats().dropped_replayed > replayed),
+        "a datagram 10.5 s older than its boot's newest is dropped as replayed"
+    );
+    for node in [a, b, late] {
+        node.kill();
+    }
+}

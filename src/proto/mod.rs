@@ -257,6 +257,7 @@ impl Swim {
                     WireError::Oversize(_) => self.stats.dropped_oversize += 1,
                     WireError::Version(_) => self.stats.dropped_version += 1,
                     WireError::WrongCluster => self.stats.dropped_wrong_cluster += 1,
+                    WireError::Sealed => self.stats.dropped_sealed += 1,
                     WireError::BadHeader
                     | WireError::Malformed(_)
                     | WireError::TrailingBytes(_) => self.stats.dropped_malformed += 1,

@@ -9,7 +9,7 @@ use bincode::de::{BorrowDecoder, Decoder, DecoderImpl};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 
-use super::{FLAG_EVENTS, FLAG_LABEL, MAX_USER_PAYLOAD, MAX_USER_RECORDS, config};
+use super::{FLAG_EVENTS, FLAG_LABEL, FLAG_SEALED, MAX_USER_PAYLOAD, MAX_USER_RECORDS, config};
 use super::{MAGIC, MAX_DATAGRAM, MAX_UPDATES, Message, Packet, Update, VERSION, WireError};
 use super::{UserBody, UserRecord, UserSection};
 use crate::event::{LamportTime, MAX_USER_EVENT_NAME};
@@ -106,6 +106,9 @@ fn body<'b>(bytes: &'b [u8], label: Option<&str>) -> Result<(u8, &'b [u8]), Wire
     }
     if version != VERSION {
         return Err(WireError::Version(version));
+    }
+    if flags & FLAG_SEALED != 0 {
+        return Err(WireError::Sealed);
     }
     if flags & FLAG_LABEL != 0 {
         let (&len, rest) = rest.split_first().ok_or(WireError::BadHeader)?;

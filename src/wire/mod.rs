@@ -80,6 +80,9 @@ pub enum WireError {
     Version(u8),
     /// Another cluster's label (or a label where none is expected, or none where one is).
     WrongCluster,
+    /// Sealed by a member with a keyring, read by a node without one: reaching the decoder
+    /// means the runtime holds no keys, so this node is the one to configure.
+    Sealed,
     /// The body did not decode.
     Malformed(String),
     /// The body decoded but bytes were left over.
@@ -93,6 +96,7 @@ impl fmt::Display for WireError {
             WireError::BadHeader => f.write_str("not a rumor datagram"),
             WireError::Version(v) => write!(f, "protocol version {v}, expected {VERSION}"),
             WireError::WrongCluster => f.write_str("cluster label does not match"),
+            WireError::Sealed => f.write_str("sealed datagram, and this node has no keyring"),
             WireError::Malformed(e) => write!(f, "malformed body: {e}"),
             WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the body"),
         }

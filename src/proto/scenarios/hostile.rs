@@ -35,6 +35,20 @@ fn malformed_datagrams_are_counted_and_dropped() {
 }
 
 #[test]
+fn a_sealed_datagram_at_a_node_without_keys_is_counted_as_sealed_not_malformed() {
+    let mut h = Harness::with_peers(2);
+    let mut sealed = encode(None, &Packet::new(Message::Gossip, vec![alive(1, 1)]));
+    // What a keyed member's datagram looks like to the decoder: the flag, then ciphertext.
+    sealed[3] |= crate::wire::FLAG_SEALED;
+    let read = h.swim.stats().total_packets_in();
+    h.swim.handle_datagram(h.now, peer_addr(1), &sealed);
+    let s = h.swim.stats();
+    assert_eq!((s.dropped_sealed, s.dropped_malformed), (1, 0));
+    assert_eq!(s.total_dropped(), 1);
+    assert_eq!(s.total_packets_in(), read);
+}
+
+#[test]
 fn the_member_table_never_grows_past_max_members() {
     let mut h = Harness::with_config(|c| c.max_members = 10);
     let flood: Vec<_> = (1..=200).map(|i| alive(i, 0)).collect();

@@ -75,6 +75,11 @@ pub(super) fn draw_traffic(frame: &mut Frame, area: Rect, app: &App) {
             (s.dropped_oversize, "big"),
             (s.dropped_version, "ver"),
             (s.dropped_wrong_cluster, "label"),
+            (s.dropped_plaintext, "plain"),
+            (s.dropped_sealed, "sealed"),
+            (s.dropped_unknown_key, "key?"),
+            (s.dropped_unauthenticated, "forged"),
+            (s.dropped_replayed, "replay"),
         ] {
             if n > 0 {
                 drops.push(format!(" {why} {}", format_count(n)).dark_gray());
