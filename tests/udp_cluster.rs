@@ -576,9 +576,10 @@ fn kernel_drops(port: u16) -> Option<u64> {
 }
 
 /// What the member's core must make of the flood, by the decoder it uses: how many datagrams
-/// it drops for each reason (malformed, oversize, version, wrong cluster), and how many it reads.
-fn verdicts(flood: &[Vec<u8>]) -> ([u64; 4], u64) {
-    let mut dropped = [0; 4];
+/// it drops for each reason (malformed, oversize, version, wrong cluster, sealed), and how many
+/// it reads.
+fn verdicts(flood: &[Vec<u8>]) -> ([u64; 5], u64) {
+    let mut dropped = [0; 5];
     let mut read = 0;
     for d in flood {
         match rumor::wire::decode(d, None) {
@@ -586,18 +587,20 @@ fn verdicts(flood: &[Vec<u8>]) -> ([u64; 4], u64) {
             Err(rumor::wire::WireError::Oversize(_)) => dropped[1] += 1,
             Err(rumor::wire::WireError::Version(_)) => dropped[2] += 1,
             Err(rumor::wire::WireError::WrongCluster) => dropped[3] += 1,
+            Err(rumor::wire::WireError::Sealed) => dropped[4] += 1,
             Err(_) => dropped[0] += 1,
         }
     }
     (dropped, read)
 }
 
-fn drops_by_reason(s: &rumor::Stats) -> [u64; 4] {
+fn drops_by_reason(s: &rumor::Stats) -> [u64; 5] {
     [
         s.dropped_malformed,
         s.dropped_oversize,
         s.dropped_version,
         s.dropped_wrong_cluster,
+        s.dropped_sealed,
     ]
 }
 
