@@ -138,6 +138,14 @@ pub struct NodeArgs {
     /// Largest user event payload accepted, in bytes (must fit one datagram)
     #[arg(long, value_name = "BYTES")]
     pub max_user_payload: Option<usize>,
+    /// User events remembered (name and time) so none is delivered twice; a member that has
+    /// not heard an event before this many newer ones never will [default: 256]
+    #[arg(long, value_name = "N")]
+    pub user_event_buffer: Option<usize>,
+    /// How long a user event's payload is kept to hand on to members that missed it
+    /// [default: profile's; lan 5m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub user_event_max_age: Option<Duration>,
 
     /// Seal every datagram with these keys: base64 32-byte keys, one a line, the first
     /// primary; only its owner may read the file. Without it, $RUMOR_KEYS (the same format,
@@ -250,6 +258,8 @@ impl NodeArgs {
             Some(path) => Some(path),
         };
         set(&mut c.max_user_payload, self.max_user_payload);
+        set(&mut c.user_event_buffer, self.user_event_buffer);
+        set(&mut c.user_event_max_age, self.user_event_max_age);
         let keyring = match (&self.key_file, std::env::var(KEYS_ENV)) {
             (Some(path), _) => Some(read_key_file(path)),
             (None, Ok(text)) => Some(parse_keys(&text, KEYS_ENV)),
@@ -438,6 +448,10 @@ mod tests {
             "1200",
             "--max-user-payload",
             "700",
+            "--user-event-buffer",
+            "1024",
+            "--user-event-max-age",
+            "90s",
             "--join",
             "127.0.0.1:7000",
             "--join",
@@ -470,6 +484,8 @@ mod tests {
         assert_eq!(c.leave_timeout, ms(1500));
         assert_eq!(c.packet_budget, 1200);
         assert_eq!(c.max_user_payload, 700);
+        assert_eq!(c.user_event_buffer, 1024);
+        assert_eq!(c.user_event_max_age, ms(90_000));
         assert_eq!(c.seeds.len(), 2);
         assert_eq!(c.tags.get("role"), Some("db"));
         assert_eq!(c.tags.get("zone"), Some("a=b"));
