@@ -185,6 +185,8 @@ fn a_crash_spreads_cell_by_cell_until_heard_by_seven_of_seven() {
         }
         // The watched node's own provenance, and the figure on the event log line.
         row_with(&screen, "n1: piggyback from n5, passed on 3×");
+        // Who heard it when, in order: the first one's own probe, then the rest by gossip.
+        row_with(&screen, "times n4 0.0 · n5 40 · n1 90");
         let figure = if w >= 100 {
             "failed  n3 inc 0 → all 7 in 1.2 periods"
         } else {
@@ -373,4 +375,29 @@ fn a_real_agent_shows_only_what_it_heard_itself() {
         row_with(&screen, "heard 00:01.0 via own probe");
         row_with(&screen, "passed on 4 times since");
     }
+}
+
+#[test]
+fn a_verdict_passed_on_at_once_is_shown_below_the_millisecond() {
+    let o = origin();
+    let mut app = demo_app(o);
+    let us = |n: u64| o + Duration::from_micros(n);
+    let views: Vec<Snapshot> = ["n1", "n2", "n4", "n5", "n6", "n7", "n8"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let heard = vec![record(
+                failed_n3(),
+                us(60 * i as u64),
+                Via::Piggyback,
+                Some("n2"),
+                1,
+            )];
+            view(o, node, &[("n3", MemberState::Dead)], heard)
+        })
+        .collect();
+    app.handle_views(ms(o, 50), &views);
+    let screen = lines(&render(&app, 80, 24));
+    row_with(&screen, "heard by 7 of 7");
+    row_with(&screen, "after 0.00 periods (0.4 ms)");
 }

@@ -17,7 +17,7 @@ mod spread;
 mod state;
 mod table;
 
-pub use spread::{Change, Expectation, SPREAD_LEN, Spread, Subject};
+pub use spread::{Change, Expectation, SPREAD_LEN, Spread, Subject, ms_text, periods_text};
 pub use state::{
     Action, App, Counts, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry,
     LOG_LEN, Level, LogLine, MemberRow, Mode, PROMPT_LEN, Pane, Rate, TRAFFIC_LEN,

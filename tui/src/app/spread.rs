@@ -171,6 +171,26 @@ impl Expectation {
     }
 }
 
+/// A number of periods as shown: one decimal, two below 0.1 (a verdict is passed on at once
+/// and can reach everyone in well under a period).
+pub fn periods_text(p: f64) -> String {
+    if p < 0.1 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
+/// A spread time as shown: whole milliseconds, with a decimal below 10 ms.
+pub fn ms_text(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
 /// The pane's state: recent changes, which one is shown, and whether the pane is.
 #[derive(Clone, Debug, Default)]
 pub struct Spread {
@@ -278,18 +298,18 @@ impl App {
         let about = if change.is_approx() { "≈" } else { "" };
         match self.spread.expect {
             Some(e) => format!(
-                "{} reached all {n} in {about}{:.1} periods ({} ms); log{} {n} ≈ {:.1} rounds ({} ms)",
+                "{} reached all {n} in {about}{} periods ({}); log{} {n} ≈ {:.1} rounds ({} ms)",
                 change.label,
-                e.periods(took),
-                took.as_millis(),
+                periods_text(e.periods(took)),
+                ms_text(took),
                 e.fanout + 1,
                 e.rounds(n),
                 e.time(n).as_millis(),
             ),
             None => format!(
-                "{} reached all {n} in {about}{} ms",
+                "{} reached all {n} in {about}{}",
                 change.label,
-                took.as_millis()
+                ms_text(took)
             ),
         }
     }

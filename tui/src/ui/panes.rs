@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use rumor::{Event, MemberState};
 
 use super::format::{event_style, format_age, format_clock, format_rtt, format_stamp, state_style};
-use crate::app::{App, Level, MemberRow, Mode, Subject};
+use crate::app::{App, Level, MemberRow, Mode, Subject, periods_text};
 
 pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let mut first = vec![" rumor ".black().on_cyan().bold(), " ".into()];
@@ -231,13 +231,13 @@ fn spread_figure(app: &App, e: &Event) -> Option<(String, String)> {
     let change = app.spread.find(&subject)?;
     let took = change.reached_all?;
     let about = if change.is_approx() { "≤" } else { "" };
-    let periods = expect.periods(took);
+    let periods = periods_text(expect.periods(took));
     Some((
         format!(
-            " → all {} in {about}{periods:.1} periods",
+            " → all {} in {about}{periods} periods",
             change.audience.len()
         ),
-        format!(" → {about}{periods:.1} periods"),
+        format!(" → {about}{periods} periods"),
     ))
 }
 

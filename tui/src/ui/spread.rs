@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use rumor::Heard;
 
 use super::format::format_stamp;
-use crate::app::{App, Change, Subject};
+use crate::app::{App, Change, Subject, ms_text, periods_text};
 
 /// The pane is never narrower than this.
 pub(super) const SPREAD_MIN_WIDTH: u16 = 40;
@@ -69,11 +69,11 @@ fn draw_demo(frame: &mut Frame, area: Rect, app: &App) {
     let about = if change.is_approx() { "≤ " } else { "" };
     let after = match spread.expect {
         Some(e) => format!(
-            "after {about}{:.1} periods ({} ms)",
-            e.periods(took),
-            took.as_millis()
+            "after {about}{} periods ({})",
+            periods_text(e.periods(took)),
+            ms_text(took)
         ),
-        None => format!("after {about}{} ms", took.as_millis()),
+        None => format!("after {about}{}", ms_text(took)),
     };
     lines.push(Line::from(after));
     if let Some(e) = spread.expect {
@@ -87,6 +87,9 @@ fn draw_demo(frame: &mut Frame, area: Rect, app: &App) {
             )
             .cyan(),
         ]));
+    }
+    if let Some(times) = times_line(change) {
+        lines.push(times);
     }
     if let Some(record) = local_record(app, &change.subject) {
         lines.push(Line::from(
@@ -149,15 +152,48 @@ fn cells(app: &App, change: &Change, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Who heard it when, in order, as time after the first: the doubling made visible.
+fn times_line(change: &Change) -> Option<Line<'static>> {
+    let mut order: Vec<(&rumor::NodeName, std::time::Duration)> = change
+        .heard
+        .iter()
+        .map(|(n, t)| (n, t.saturating_duration_since(change.first)))
+        .collect();
+    if order.len() < 2 {
+        return None;
+    }
+    order.sort_by_key(|&(n, d)| (d, n.clone()));
+    let mut spans = vec!["times ".dark_gray()];
+    for (i, (name, d)) in order.into_iter().enumerate() {
+        let ms = d.as_secs_f64() * 1e3;
+        let text = if ms < 10.0 {
+            format!("{name} {ms:.1}")
+        } else {
+            format!("{name} {ms:.0}")
+        };
+        if i > 0 {
+            spans.push(" · ".dark_gray());
+        }
+        let style = if change.approx.contains(name) {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(text, style));
+    }
+    spans.push(" ms".dark_gray());
+    Some(Line::from(spans))
+}
+
 fn history_line(app: &App, c: &Change) -> Line<'static> {
     let figure = match (c.reached_all, app.spread.expect) {
         (Some(took), Some(e)) => format!(
-            "all {} in {}{:.1} periods",
+            "all {} in {}{} periods",
             c.audience.len(),
             if c.is_approx() { "≤" } else { "" },
-            e.periods(took)
+            periods_text(e.periods(took))
         ),
-        (Some(took), None) => format!("all {} in {} ms", c.audience.len(), took.as_millis()),
+        (Some(took), None) => format!("all {} in {}", c.audience.len(), ms_text(took)),
         (None, _) => format!("{} of {} so far", c.heard_count(), c.audience.len()),
     };
     Line::from(vec![
