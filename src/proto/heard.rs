@@ -69,11 +69,24 @@ pub enum News {
 }
 
 impl News {
-    /// True when `self` and `other` concern the same subject (a member, or one user event), so
-    /// that the newer record replaces the older.
-    fn same_subject(&self, other: &News) -> bool {
+    /// True when `self` and `other` report the same change (the same member's state and
+    /// incarnation, or one user event), whatever event kind each node named it by.
+    fn same_change(&self, other: &News) -> bool {
         match (self, other) {
-            (News::Member { name: a, .. }, News::Member { name: b, .. }) => a == b,
+            (
+                News::Member {
+                    name: a,
+                    state: s,
+                    incarnation: i,
+                    ..
+                },
+                News::Member {
+                    name: b,
+                    state: t,
+                    incarnation: j,
+                    ..
+                },
+            ) => a == b && s == t && i == j,
             (
                 News::User {
                     origin: a,
@@ -91,8 +104,7 @@ impl News {
     }
 }
 
-/// When, how and from whom a node heard one change, and how often it passed news about the
-/// same subject on since (the provenance a real agent's dashboard shows).
+/// When, how and from whom a node heard one change, and how often it passed it on since (the provenance a real agent's dashboard shows).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heard {
     /// The change.
@@ -105,8 +117,8 @@ pub struct Heard {
     pub from_addr: Option<SocketAddr>,
     /// The member this node knew at that address, if any (a joiner may not be known yet).
     pub from: Option<NodeName>,
-    /// Times this node has since piggybacked an update about the same subject from its gossip
-    /// queue (a ping's extra copy of its target's suspicion and push-pull syncs, which copy
+    /// Times this node has piggybacked it from its gossip queue, until a newer change about
+    /// the same member replaced it there (a ping's extra copy of its target's suspicion and push-pull syncs, which copy
     /// the whole table, are not counted).
     pub told: u32,
 }
@@ -122,7 +134,7 @@ impl HeardLog {
         if let Some(i) = self
             .records
             .iter()
-            .position(|r| r.news.same_subject(&heard.news))
+            .position(|r| r.news.same_change(&heard.news))
         {
             self.records.remove(i);
         }
@@ -132,12 +144,16 @@ impl HeardLog {
         self.records.push_back(heard);
     }
 
-    /// Counts one transmission of an update about member `name`.
+    /// Counts one transmission of an update about member `name`: of the latest change heard
+    /// about it, since the gossip queue holds only the newest news about each member.
     pub(crate) fn told_member(&mut self, name: &NodeName) {
-        for r in &mut self.records {
-            if matches!(&r.news, News::Member { name: n, .. } if n == name) {
-                r.told = r.told.saturating_add(1);
-            }
+        if let Some(r) = self
+            .records
+            .iter_mut()
+            .rev()
+            .find(|r| matches!(&r.news, News::Member { name: n, .. } if n == name))
+        {
+            r.told = r.told.saturating_add(1);
         }
     }
 

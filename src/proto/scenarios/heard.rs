@@ -8,10 +8,12 @@ use crate::proto::testing::*;
 use crate::proto::{Heard, News, Via};
 use crate::wire::Message;
 
+/// The latest record about member or user event `name`.
 fn heard_about(h: &Harness, name: &str) -> Heard {
     h.swim
         .heard()
         .into_iter()
+        .rev()
         .find(|r| match &r.news {
             News::Member { name: n, .. } => n.as_str() == name,
             News::User { name: n, .. } => n == name,
@@ -116,4 +118,62 @@ fn user_events_record_their_origin_and_their_sender() {
     let sent = h.sent_events().iter().filter(|&&(_, t, _)| t == 9).count();
     assert!(sent > 0);
     assert_eq!(heard_about(&h, "ev9").told as usize, sent);
+}
+
+#[test]
+fn a_suspicion_and_its_refutation_are_two_records_and_only_the_newer_is_passed_on() {
+    let mut h = Harness::with_peers(5);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![with_state(alive(2, 0), MemberState::Suspect, Some(1))],
+    );
+    h.advance(SEC / 10);
+    h.deliver(peer_addr(2), Message::Gossip, vec![alive(2, 1)]);
+    // Its join, its suspicion, its refutation: one record each.
+    let about: Vec<Heard> = h
+        .swim
+        .heard()
+        .into_iter()
+        .filter(|r| matches!(&r.news, News::Member { name, .. } if *name == peer_name(2)))
+        .skip(1)
+        .collect();
+    assert_eq!(about.len(), 2, "{about:?}");
+    let told_then = about[0].told;
+    assert!(matches!(
+        about[0].news,
+        News::Member {
+            state: MemberState::Suspect,
+            ..
+        }
+    ));
+    assert!(matches!(
+        about[1].news,
+        News::Member {
+            state: MemberState::Alive,
+            incarnation: Incarnation(1),
+            ..
+        }
+    ));
+    assert_eq!(
+        (about[1].via, about[1].from.clone()),
+        (Via::Piggyback, Some(peer_name(2)))
+    );
+    h.advance(60 * SEC);
+    let after: Vec<Heard> = h
+        .swim
+        .heard()
+        .into_iter()
+        .filter(|r| matches!(&r.news, News::Member { name, .. } if *name == peer_name(2)))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        after[0].told, told_then,
+        "the replaced suspicion is no longer sent"
+    );
+    let refutations = h
+        .sent_updates()
+        .filter(|u| u.name == peer_name(2) && u.incarnation == Incarnation(1))
+        .count();
+    assert_eq!(after[1].told as usize, refutations);
 }

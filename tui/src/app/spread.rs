@@ -295,7 +295,7 @@ impl App {
     pub fn reached_all_text(&self, change: &Change) -> String {
         let took = change.reached_all.unwrap_or_default();
         let n = change.audience.len();
-        let about = if change.is_approx() { "≈" } else { "" };
+        let about = if change.is_approx() { "≤" } else { "" };
         match self.spread.expect {
             Some(e) => format!(
                 "{} reached all {n} in {about}{} periods ({}); log{} {n} ≈ {:.1} rounds ({} ms)",
@@ -390,18 +390,24 @@ fn hold_from_views(change: &mut Change, views: &[Snapshot], now: Instant) -> boo
         if change.heard.contains_key(node) || !change.audience.contains(node) {
             continue;
         }
-        let holds = view.members.iter().any(|m| {
-            &m.name == name
-                && (m.incarnation > *incarnation
-                    || (m.incarnation == *incarnation && rank(m.state) >= rank(*state)))
-        });
+        let overrides = |inc: Incarnation, st: MemberState| {
+            inc > *incarnation || (inc == *incarnation && rank(st) >= rank(*state))
+        };
+        let holds = view
+            .members
+            .iter()
+            .any(|m| &m.name == name && overrides(m.incarnation, m.state));
         if !holds {
             continue;
         }
+        // It heard our change no later than the news that overrode it.
         let newer = view
             .heard
             .iter()
-            .filter(|r| matches!(&r.news, News::Member { name: n, .. } if n == name))
+            .filter(|r| {
+                matches!(&r.news, News::Member { name: n, state: st, incarnation: inc, .. }
+                    if n == name && overrides(*inc, *st))
+            })
             .map(|r| r.at)
             .min();
         change
