@@ -401,3 +401,50 @@ fn a_verdict_passed_on_at_once_is_shown_below_the_millisecond() {
     row_with(&screen, "heard by 7 of 7");
     row_with(&screen, "after 0.00 periods (0.4 ms)");
 }
+
+#[test]
+fn a_change_dropped_from_the_last_twenty_does_not_come_back_from_an_old_record() {
+    let o = origin();
+    let mut app = demo_app(o);
+    let joined = |i: u32| News::Member {
+        name: name("n3"),
+        kind: EventKind::Alive,
+        state: MemberState::Alive,
+        incarnation: Incarnation(i),
+    };
+    // n2 heard the first change late and keeps its record while 20 newer ones come and go.
+    let old = record(joined(1), ms(o, 250), Via::Piggyback, Some("n4"), 1);
+    for i in 1..=21u32 {
+        let views: Vec<Snapshot> = ["n1", "n2", "n4", "n5", "n6", "n7", "n8"]
+            .into_iter()
+            .map(|node| {
+                let mut heard = vec![record(
+                    joined(i),
+                    ms(o, 100 * u64::from(i)),
+                    Via::Piggyback,
+                    Some("n4"),
+                    1,
+                )];
+                if node == "n2" {
+                    heard.insert(0, old.clone());
+                }
+                view(o, node, &[], heard)
+            })
+            .collect();
+        app.handle_views(ms(o, 100 * u64::from(i) + 50), &views);
+    }
+    assert_eq!(app.spread.changes.len(), 20);
+    let labels: Vec<&str> = app
+        .spread
+        .changes
+        .iter()
+        .map(|c| c.label.as_str())
+        .collect();
+    assert!(!labels.contains(&"alive n3 inc 1"), "{labels:?}");
+    let logged = app
+        .logs
+        .iter()
+        .filter(|l| l.text.starts_with("alive n3 inc 1 "))
+        .count();
+    assert_eq!(logged, 1, "its figure is logged once");
+}

@@ -204,7 +204,14 @@ pub struct Spread {
     pub expect: Option<Expectation>,
     /// The members whose views were read last time, naturally ordered.
     pub members: Vec<NodeName>,
+    /// Changes dropped from `changes`, newest last, at most [`FORGOTTEN_LEN`]: a node's log
+    /// can still hold one of them, and it must not come back as news with a made-up figure.
+    forgotten: VecDeque<Subject>,
 }
+
+/// Dropped changes remembered so they are not tracked again: more than all nodes' logs hold
+/// of one subject's lifetime under churn (each node keeps 16 records).
+const FORGOTTEN_LEN: usize = 4 * SPREAD_LEN;
 
 impl Spread {
     /// The change shown: the selected one, or the latest.
@@ -322,6 +329,9 @@ impl App {
         let i = match spread.changes.iter().position(|c| c.subject == subject) {
             Some(i) => i,
             None => {
+                if spread.forgotten.contains(&subject) {
+                    return false;
+                }
                 let audience: Vec<NodeName> = spread
                     .members
                     .iter()
@@ -347,8 +357,10 @@ impl App {
                     return false;
                 }
                 spread.changes.insert(pos, change);
-                if spread.changes.len() > SPREAD_LEN {
-                    spread.changes.pop_front();
+                if spread.changes.len() > SPREAD_LEN
+                    && let Some(old) = spread.changes.pop_front()
+                {
+                    push_bounded(&mut spread.forgotten, old.subject, FORGOTTEN_LEN);
                 }
                 return self.note_heard(node, news, at);
             }
