@@ -192,6 +192,11 @@ fn demo_of_eight_shows_a_crash_and_a_user_event_heard_by_seven_of_seven() {
         Duration::from_secs(30),
         &[" Spread failed n3 ", "heard by 7 of 7", "expect log4 7"],
     );
+    // Every survivor's cell is marked as holding it, the crashed member as the subject.
+    assert!(
+        screen.contains("n1✓ n2✓ n3* n4✓ n5✓ n6✓ n7✓ n8✓"),
+        "{screen}"
+    );
     assert!(screen.contains("7 alive  0 suspect  1 dead"), "{screen}");
     let after = screen
         .lines()

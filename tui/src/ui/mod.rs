@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     // The Spread pane takes the traffic pane's place: both are about what travels, and the
     // event list beside it names what the pane shows.
     let right_width = if app.spread.shown {
-        (area.width / 2).max(SPREAD_MIN_WIDTH)
+        (area.width * 2 / 5).max(SPREAD_MIN_WIDTH)
     } else {
         (area.width * 2 / 5).max(TRAFFIC_MIN_WIDTH)
     };

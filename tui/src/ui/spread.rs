@@ -112,8 +112,10 @@ fn draw_demo(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-/// One cell per member: green when its view holds the change, grey while it does not, the
-/// member the change is about in magenta. Names when they fit on one line, blocks when not.
+/// One cell per member: green and `✓` when its view holds the change, grey and `·` while it
+/// does not, the member the change is about in magenta with `*` (the marks keep a screen
+/// without colours, or a text capture, readable). Names when they fit on one line, blocks when
+/// not.
 fn cells(app: &App, change: &Change, width: usize) -> Line<'static> {
     let spread = &app.spread;
     let subject = change.subject.member();
@@ -124,28 +126,24 @@ fn cells(app: &App, change: &Change, width: usize) -> Line<'static> {
         }
     }
     names.sort_by(|a, b| crate::app::natural_cmp(a.as_str(), b.as_str()));
-    let wide: usize = names.iter().map(|n| n.as_str().chars().count() + 1).sum();
+    let wide: usize = names.iter().map(|n| n.as_str().chars().count() + 2).sum();
     let compact = wide > width;
     let mut spans = Vec::new();
     for name in &names {
-        let style = if Some(name) == subject {
-            Style::new().fg(Color::Magenta)
-        } else if change.heard.contains_key(name) {
-            Style::new().fg(Color::Black).bg(Color::Green).bold()
-        } else if change.audience.contains(name) {
-            Style::new().fg(Color::DarkGray).bg(Color::Reset)
+        let heard = change.heard.contains_key(name);
+        let (style, mark) = if Some(name) == subject {
+            (Style::new().fg(Color::Magenta), "*")
+        } else if heard {
+            (Style::new().fg(Color::Black).bg(Color::Green).bold(), "✓")
         } else {
-            Style::new().fg(Color::DarkGray)
+            (Style::new().fg(Color::DarkGray), "·")
         };
         if compact {
-            let mark = if change.heard.contains_key(name) {
-                "■"
-            } else {
-                "□"
-            };
-            spans.push(Span::styled(mark, style.bg(Color::Reset)));
+            let block = if heard { "■" } else { "□" };
+            spans.push(Span::styled(block, style.bg(Color::Reset)));
         } else {
             spans.push(Span::styled(name.to_string(), style));
+            spans.push(Span::styled(mark, style));
             spans.push(Span::from(" "));
         }
     }
