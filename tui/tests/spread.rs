@@ -188,7 +188,7 @@ fn a_crash_spreads_cell_by_cell_until_heard_by_seven_of_seven() {
         // The watched node's own provenance, and the figure on the event log line.
         row_with(&screen, "n1: piggyback from n5, passed on 3×");
         // Who heard it when, in order: the first one's own probe, then the rest by gossip.
-        row_with(&screen, "times n4 0.0 · n5 40 · n1 90");
+        row_with(&screen, "ms n4 0.0 · n5 40 · n1 90");
         let figure = if w >= 100 {
             "failed  n3 inc 0 → all 7 in 1.2 periods"
         } else {

@@ -88,7 +88,7 @@ fn draw_demo(frame: &mut Frame, area: Rect, app: &App) {
             .cyan(),
         ]));
     }
-    if let Some(times) = times_line(change) {
+    if let Some(times) = times_line(change, inner_width) {
         lines.push(times);
     }
     if let Some(record) = local_record(app, &change.subject) {
@@ -104,7 +104,7 @@ fn draw_demo(frame: &mut Frame, area: Rect, app: &App) {
         if c.subject == change.subject {
             continue;
         }
-        lines.push(history_line(app, c));
+        lines.push(history_line(app, c, inner_width));
     }
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
@@ -150,8 +150,9 @@ fn cells(app: &App, change: &Change, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Who heard it when, in order, as time after the first: the doubling made visible.
-fn times_line(change: &Change) -> Option<Line<'static>> {
+/// Who heard it when, in order, as time after the first: the doubling made visible. Only
+/// whole entries are shown; `…` says more did not fit in `width`.
+fn times_line(change: &Change, width: usize) -> Option<Line<'static>> {
     let mut order: Vec<(&rumor::NodeName, std::time::Duration)> = change
         .heard
         .iter()
@@ -161,29 +162,36 @@ fn times_line(change: &Change) -> Option<Line<'static>> {
         return None;
     }
     order.sort_by_key(|&(n, d)| (d, n.clone()));
-    let mut spans = vec!["times ".dark_gray()];
-    for (i, (name, d)) in order.into_iter().enumerate() {
+    let mut spans = vec!["ms ".dark_gray()];
+    let mut used = 3;
+    for (i, (name, d)) in order.iter().enumerate() {
         let ms = d.as_secs_f64() * 1e3;
         let text = if ms < 10.0 {
             format!("{name} {ms:.1}")
         } else {
             format!("{name} {ms:.0}")
         };
-        if i > 0 {
-            spans.push(" · ".dark_gray());
+        let sep = if i > 0 { " · " } else { "" };
+        let more = if i + 1 < order.len() { 2 } else { 0 };
+        let need = sep.chars().count() + text.chars().count();
+        if used + need + more > width {
+            spans.push(" …".dark_gray());
+            break;
         }
-        let style = if change.approx.contains(name) {
+        used += need;
+        spans.push(sep.dark_gray());
+        let style = if change.approx.contains(*name) {
             Style::new().fg(Color::DarkGray)
         } else {
             Style::new()
         };
         spans.push(Span::styled(text, style));
     }
-    spans.push(" ms".dark_gray());
     Some(Line::from(spans))
 }
 
-fn history_line(app: &App, c: &Change) -> Line<'static> {
+/// An earlier change with its final figure; the label gives way when the line is narrow.
+fn history_line(app: &App, c: &Change, width: usize) -> Line<'static> {
     let figure = match (c.reached_all, app.spread.expect) {
         (Some(took), Some(e)) => format!(
             "all {} in {}{} periods",
@@ -194,8 +202,15 @@ fn history_line(app: &App, c: &Change) -> Line<'static> {
         (Some(took), None) => format!("all {} in {}", c.audience.len(), ms_text(took)),
         (None, _) => format!("{} of {} so far", c.heard_count(), c.audience.len()),
     };
+    let room = width.saturating_sub(figure.chars().count() + 1);
+    let mut label: String = c.label.chars().take(room).collect();
+    if label.chars().count() < c.label.chars().count() {
+        label.pop();
+        label.push('…');
+    }
+    let pad = room.min(16);
     Line::from(vec![
-        format!("{:<16} ", c.label).into(),
+        format!("{label:<pad$} ").into(),
         Span::from(figure).dark_gray(),
     ])
 }
