@@ -4,8 +4,9 @@
 //! Only facts the core observes are kept: the datagram's source address (and the member at that
 //! address, if the table holds one), whether the records came piggybacked or in a full-state
 //! sync, and the transmissions counted as packets are filled. The log is per node and bounded
-//! ([`HEARD_LEN`] records, one per subject), so it adds nothing to a member-table entry: the
-//! simulator's N x N table is unchanged.
+//! ([`HEARD_LEN`] records, one per change: a suspicion and its refutation are two), so it adds
+//! nothing to a member-table entry: the simulator's N x N table is unchanged, and a node holds
+//! at most 16 records of 120 bytes (plus a user event's name).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -104,7 +105,8 @@ impl News {
     }
 }
 
-/// When, how and from whom a node heard one change, and how often it passed it on since (the provenance a real agent's dashboard shows).
+/// When, how and from whom a node heard one change, and how often it passed it on since: the
+/// provenance a real agent's dashboard shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heard {
     /// The change.
@@ -224,5 +226,17 @@ impl Swim {
     /// The provenance of this node's latest changes, oldest first (at most [`HEARD_LEN`]).
     pub fn heard(&self) -> Vec<Heard> {
         self.heard.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_stays_small_per_node() {
+        let size = std::mem::size_of::<Heard>();
+        assert!(size <= 120, "{size} bytes a record");
+        assert!(size * HEARD_LEN <= 2048);
     }
 }
