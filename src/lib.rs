@@ -84,7 +84,7 @@ pub use event::{Event, EventKind, LamportTime, MessageKind, Stats, UserEvent};
 pub use keyring::{Key, KeyChange, Keyring, KeyringError};
 pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
 pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot};
-pub use proto::{Status, Swim};
+pub use proto::{HEARD_LEN, Heard, News, Status, Swim, Via};
 
 /// The fake clock's starting point for unit tests. Read here, outside `proto`, so the core's
 /// own files never name the real clock; only offsets from it matter.

@@ -24,7 +24,7 @@ use crate::error::{BroadcastError, StartError};
 use crate::event::{Event, LamportTime, Stats};
 use crate::keyring::{KeyChange, Keyring, KeyringError};
 use crate::member::{Member, Tags};
-use crate::proto::Status;
+use crate::proto::{Heard, Status};
 use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
 
 pub use join::JoinReport;
@@ -68,6 +68,9 @@ pub struct Snapshot {
     pub health: u32,
     /// Where the node stands (as [`Node::status`]).
     pub status: Status,
+    /// When, how and from whom it heard its latest changes, oldest first (as
+    /// [`Swim::heard`](crate::Swim::heard)).
+    pub heard: Vec<Heard>,
 }
 
 /// Why [`Node::leave`] did not complete.

@@ -70,6 +70,9 @@ pub(crate) struct Gossip<T: Piggyback = Update> {
     by_name: HashMap<T::Key, Key>,
     next_id: u64,
     sent: Vec<Key>,
+    /// The keys the last [`fill`](Self::fill) wrote, so that the node can count what it
+    /// passed on (see `heard.rs`); reused between fills, so it allocates only while it grows.
+    written: Vec<T::Key>,
 }
 
 impl<T: Piggyback> Default for Gossip<T> {
@@ -79,6 +82,7 @@ impl<T: Piggyback> Default for Gossip<T> {
             by_name: HashMap::new(),
             next_id: 0,
             sent: Vec::new(),
+            written: Vec::new(),
         }
     }
 }
@@ -119,10 +123,16 @@ impl<T: Piggyback> Gossip<T> {
         self.by_name.get(name).map(|k| k.0)
     }
 
+    /// The keys of the items the last [`fill`](Self::fill) wrote.
+    pub(crate) fn written(&self) -> &[T::Key] {
+        &self.written
+    }
+
     /// Piggybacks updates into `w` while they fit, in queue order, and counts a transmission
     /// for each; returns how many were written.
     pub(crate) fn fill(&mut self, w: &mut PacketWriter<'_>, limit: u32) -> usize {
         self.sent.clear();
+        self.written.clear();
         let mut misfits = 0;
         for (key, (update, _)) in &self.queue {
             if w.remaining() < MIN_UPDATE || misfits >= MAX_MISFITS {
@@ -140,6 +150,7 @@ impl<T: Piggyback> Gossip<T> {
             let Some((update, boost)) = self.queue.remove(&key) else {
                 continue;
             };
+            self.written.push(update.key());
             let transmits = key.0 + 1;
             if transmits >= limit.saturating_mul(u32::from(boost)) {
                 self.by_name.remove(&update.key());

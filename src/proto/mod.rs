@@ -5,6 +5,7 @@
 
 mod awareness;
 mod gossip;
+mod heard;
 mod invariants;
 mod members;
 mod merge;
@@ -35,6 +36,8 @@ use crate::wire::{self, Message, Update, UserSection, WireError};
 
 use awareness::Awareness;
 use gossip::Gossip;
+use heard::HeardLog;
+pub use heard::{HEARD_LEN, Heard, News, Via};
 pub use members::Identity;
 use members::{Entry, Members};
 use outbox::Outgoing;
@@ -76,7 +79,7 @@ const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
 ///   [`poll_timeout`](Self::poll_timeout);
 /// - views: [`members`](Self::members), [`local`](Self::local), [`stats`](Self::stats),
-///   [`status`](Self::status), [`health`](Self::health).
+///   [`status`](Self::status), [`health`](Self::health), [`heard`](Self::heard).
 ///
 /// After every input the host MUST drain `poll_transmit` until `None` (sending each datagram),
 /// drain `poll_event`, and then wait until `poll_timeout` (or a datagram) before calling
@@ -119,6 +122,10 @@ pub struct Swim {
     verdict_heard: bool,
     picks: Vec<usize>,
     created: Instant,
+    /// Provenance of the latest changes (see `heard.rs`).
+    heard: HeardLog,
+    /// The datagram whose records are being merged, and how they came; `None` outside that.
+    heard_source: Option<(SocketAddr, heard::Via)>,
 }
 
 impl Swim {
@@ -160,6 +167,8 @@ impl Swim {
             rx_updates: Vec::new(),
             user: UserEvents::default(),
             picks: Vec::new(),
+            heard: HeardLog::default(),
+            heard_source: None,
         })
     }
 
@@ -282,6 +291,12 @@ impl Swim {
         };
         // Updates first: a ping that carries our own suspicion (Lifeguard's buddy system) makes
         // us refute before we ack, so the ack carries the refutation.
+        let via = if from_sync {
+            heard::Via::Sync
+        } else {
+            heard::Via::Piggyback
+        };
+        self.heard_source = Some((from, via));
         for update in updates.drain(..) {
             self.merge(now, update, from_sync);
         }
@@ -289,6 +304,7 @@ impl Swim {
         if let Some(section) = user {
             self.on_user_section(now, section, from_sync);
         }
+        self.heard_source = None;
         // A stranger's verdict waits for our own next input (a timer, gossip tick at the
         // latest): passed on at once it would make a few bytes from anyone fan out to
         // gossip_nodes members.
@@ -515,12 +531,19 @@ impl Swim {
 
     fn emit(&mut self, now: Instant, kind: EventKind, i: usize) {
         if let Some(e) = self.members.get(i) {
+            let news = heard::News::Member {
+                name: e.id.name.clone(),
+                kind,
+                state: e.state,
+                incarnation: e.incarnation,
+            };
             self.events.push_back(Event {
                 kind,
                 member: member_of(e, self.members.epoch()),
                 at: now,
                 user: None,
             });
+            self.record_heard(now, news);
         }
     }
 }

@@ -71,6 +71,7 @@ impl Swim {
                         w.push(&update);
                     }
                     let n = self.gossip.fill(&mut w, limit);
+                    self.count_told_members();
                     let e = self.fill_events(&mut w, limit);
                     if out.message == Message::Gossip && n + e == 0 {
                         // Someone else's packet already carried the last of the news.

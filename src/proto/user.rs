@@ -263,6 +263,14 @@ impl Swim {
 
     fn emit_user(&mut self, now: Instant, record: &UserRecord, body: &UserBody) {
         self.stats.user_events += 1;
+        self.record_heard(
+            now,
+            super::heard::News::User {
+                origin: record.origin.clone(),
+                ltime: record.ltime,
+                name: body.name.clone(),
+            },
+        );
         let member = self.origin_member(&record.origin, body.addr, now);
         self.events.push_back(Event {
             kind: EventKind::User,
@@ -306,7 +314,9 @@ impl Swim {
         if self.user.queue.is_empty() || !w.open_events(self.user.clock, false) {
             return 0;
         }
-        self.user.queue.fill(w, limit)
+        let n = self.user.queue.fill(w, limit);
+        self.count_told_users();
+        n
     }
 
     /// Every remembered event, for a sync.

@@ -457,6 +457,7 @@ impl Runtime {
             stats: self.stats(),
             health: self.swim.health(),
             status: self.swim.status(),
+            heard: self.swim.heard(),
         }
     }
 

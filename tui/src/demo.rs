@@ -12,7 +12,9 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use rumor::{Config, Node, Profile, StartError, Tags};
+use rumor::{Config, Node, Profile, Snapshot, StartError, Tags};
+
+use crate::app::Expectation;
 
 /// How much one `+` or `-` changes the packet loss of every demo node.
 pub const LOSS_STEP: f64 = 0.05;
@@ -47,6 +49,17 @@ pub fn demo_config(name: &str, bind: SocketAddr, seeds: Vec<SocketAddr>, zone: u
         c.tags = tags;
     }
     c
+}
+
+/// What gossip promises under [`demo_config`]'s settings, for the Spread pane: each gossip
+/// round every holder piggybacks a change to `gossip_nodes` others.
+pub fn demo_expectation() -> Expectation {
+    let c = demo_config("n1", SocketAddr::from(([127, 0, 0, 1], 0)), Vec::new(), 0);
+    Expectation {
+        fanout: c.gossip_nodes,
+        gossip_interval: c.gossip_interval,
+        probe_interval: c.probe_interval,
+    }
 }
 
 /// A demo node that is not the watched one.
@@ -242,6 +255,12 @@ impl Demo {
             set_link_loss(node, self.loss);
         }
         self.loss
+    }
+
+    /// The view of every running node but the watched one, each read through
+    /// [`Node::snapshot`], the one round trip the dashboard already makes to its own node.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.running().map(Node::snapshot).collect()
     }
 
     /// Addresses of the running nodes, for a restart to join through.

@@ -16,7 +16,7 @@ use ratatui::DefaultTerminal;
 use rumor::cli::{NodeArgs, flag_for_field};
 use rumor::{Event, Node};
 use rumor_tui::app::{Action, App, DemoState, Fault, Level};
-use rumor_tui::demo::{DEMO_LEAVE_TIMEOUT, Demo, Restarted};
+use rumor_tui::demo::{DEMO_LEAVE_TIMEOUT, Demo, Restarted, demo_expectation};
 use rumor_tui::input::{self, UiEvent};
 use rumor_tui::logfile::LogFile;
 use rumor_tui::ui;
@@ -26,6 +26,12 @@ const FRAME: Duration = Duration::from_millis(50);
 /// How often the node is asked for counters, RTTs and its table; also the idle redraw rate,
 /// since ages and uptime are shown in seconds.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often the demo reads every node's view for the Spread pane while a change travels: at
+/// most 20 times a second, as the pane promises. The times it shows come from each node's own
+/// record of when it heard the change, so a slower read only delays the picture.
+const VIEWS_TRAVELLING: Duration = Duration::from_millis(50);
+/// How often it reads them while nothing travels, to notice the next change.
+const VIEWS_IDLE: Duration = Duration::from_millis(250);
 /// Extra time given to a graceful leave beyond the node's own leave timeout.
 const LEAVE_GRACE: Duration = Duration::from_millis(500);
 
@@ -48,7 +54,8 @@ struct Cli {
 }
 
 const KEYS_HELP: &str = "Keys: q quit (leaves gracefully), j/k move, / filter, s sort, Enter \
-detail, e send a user event, ? help, L leave. Demo: x crash, r restart, p pause, +/- packet loss.";
+detail, e send a user event, v spread pane ([ ] older/newer), ? help, L leave. Demo: x crash, \
+r restart, p pause, +/- packet loss.";
 
 fn main() -> ExitCode {
     // The node options, `--config FILE` included: a file can set any flag of the dashboard.
@@ -111,6 +118,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     let mut app = App::new(origin.0, watched.local());
     app.log_path = Some(log_path.display().to_string());
     app.demo = demo.as_ref().map(|d| DemoState { loss: d.loss() });
+    if demo.is_some() {
+        app.spread.shown = true;
+        app.spread.expect = Some(demo_expectation());
+    }
     app.log(
         Level::Info,
         format!("{} running at {}", watched.name(), watched.addr()),
@@ -231,12 +242,25 @@ impl Session {
         let mut dirty = true;
         let mut last_draw: Option<Instant> = None;
         let mut next_sample = clock();
+        // Only the demo has other views to read.
+        let mut next_views = self.demo.as_ref().map(|_| clock());
         loop {
             let now = clock();
             if now >= next_sample {
                 self.sample(now);
                 next_sample = now + SAMPLE_EVERY;
                 dirty = true;
+            }
+            if let Some(at) = next_views
+                && now >= at
+            {
+                dirty |= self.read_views(now);
+                let every = if self.app.spread.travelling() {
+                    VIEWS_TRAVELLING
+                } else {
+                    VIEWS_IDLE
+                };
+                next_views = Some(now + every);
             }
             if dirty && last_draw.is_none_or(|at| now >= at + FRAME) {
                 terminal.draw(|frame| ui::draw(frame, &self.app))?;
@@ -251,6 +275,7 @@ impl Session {
                 Some(at) if dirty => at + FRAME,
                 _ => next_sample,
             };
+            let wake = next_views.map_or(wake, |at| wake.min(at));
             let timeout = wake.saturating_duration_since(clock());
             select! {
                 recv(keys) -> key => {
@@ -306,6 +331,16 @@ impl Session {
     /// Asks the node for what events do not carry: counters, RTTs, its table, its health.
     fn sample(&mut self, now: Instant) {
         self.app.handle_sample(now, self.watched.snapshot());
+    }
+
+    /// Demo: reads every running node's view for the Spread pane; true if the pane changed.
+    fn read_views(&mut self, now: Instant) -> bool {
+        let Some(demo) = &self.demo else {
+            return false;
+        };
+        let mut views = demo.snapshots();
+        views.push(self.watched.snapshot());
+        self.app.handle_views(now, &views)
     }
 
     fn act(

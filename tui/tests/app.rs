@@ -25,6 +25,7 @@ fn local_sample(app: &App, members: Vec<rumor::Member>, stats: Stats) -> Snapsho
         stats,
         health: 0,
         status: Status::Running,
+        heard: Vec::new(),
     }
 }
 

@@ -205,6 +205,7 @@ fn traffic_pane_shows_rates_from_two_samples() {
             stats: stats.clone(),
             health: 0,
             status: Status::Running,
+            heard: Vec::new(),
         },
     );
     stats.packets_in[0] = 240;
@@ -220,6 +221,7 @@ fn traffic_pane_shows_rates_from_two_samples() {
             stats,
             health: 2,
             status: Status::Running,
+            heard: Vec::new(),
         },
     );
     let screen = lines(&render(&app, 80, 24));

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gossip;
+mod heard;
 mod hostile;
 mod membership;
 mod probe;

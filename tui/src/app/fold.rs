@@ -86,6 +86,7 @@ impl App {
                 push_bounded(&mut self.traffic, rate, TRAFFIC_LEN);
             }
         }
+        super::spread::keep_heard(&mut self.heard, sample.heard);
         self.last_sample = Some((now, sample.stats.clone()));
         self.stats = sample.stats;
         self.health = sample.health;

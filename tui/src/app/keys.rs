@@ -95,12 +95,25 @@ impl App {
                     Pane::Log => Pane::Events,
                 }
             }
+            KeyCode::Char('v') => self.spread.shown = !self.spread.shown,
+            KeyCode::Char('[') if self.spread.shown => self.select_change(1),
+            KeyCode::Char(']') if self.spread.shown => self.select_change(-1),
             KeyCode::Char('L') if !self.left_cluster => self.mode = Mode::ConfirmLeave,
             KeyCode::Char('e') if !self.left_cluster => self.mode = Mode::Broadcast,
             KeyCode::Enter if self.selected_row().is_some() => self.mode = Mode::Detail,
             _ => return self.key_demo(key),
         }
         None
+    }
+
+    /// `[` (older) and `]` (newer) on the Spread pane, or on the provenance outside the demo.
+    fn select_change(&mut self, step: isize) {
+        if self.demo.is_some() {
+            self.spread.select(step);
+        } else {
+            let last = self.heard.len().saturating_sub(1);
+            self.heard_back = self.heard_back.saturating_add_signed(step).min(last);
+        }
     }
 
     fn key_detail(&mut self, key: KeyEvent) -> Option<Action> {

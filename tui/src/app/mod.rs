@@ -8,13 +8,16 @@
 //! - `state`: the [`App`] and the types it is made of;
 //! - `fold`: events and node samples folded into it;
 //! - `keys`: what each key does, in each [`Mode`];
-//! - `table`: which members the table shows, in which order.
+//! - `table`: which members the table shows, in which order;
+//! - `spread`: the Spread pane, each recent change and which members' views hold it.
 
 mod fold;
 mod keys;
+mod spread;
 mod state;
 mod table;
 
+pub use spread::{Change, Expectation, SPREAD_LEN, Spread, Subject, ms_text, periods_text};
 pub use state::{
     Action, App, Counts, DemoState, EVENT_LOG_LEN, FORGET_AFTER, Fault, HISTORY_LEN, HistoryEntry,
     LOG_LEN, Level, LogLine, MemberRow, Mode, PROMPT_LEN, Pane, Rate, TRAFFIC_LEN,

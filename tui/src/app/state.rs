@@ -4,8 +4,11 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use rumor::{Event, EventKind, Incarnation, Member, MemberState, MessageKind, NodeName, Stats};
+use rumor::{
+    Event, EventKind, Heard, Incarnation, Member, MemberState, MessageKind, NodeName, Stats,
+};
 
+use super::spread::Spread;
 use super::table::SortColumn;
 
 /// State changes remembered per member for the detail view; older ones are dropped.
@@ -234,6 +237,12 @@ pub struct App {
     pub pane: Pane,
     /// Set in demo mode.
     pub demo: Option<DemoState>,
+    /// The Spread pane (`v`): in the demo, how each recent change travelled.
+    pub spread: Spread,
+    /// Outside the demo: the local node's provenance of its recent changes, oldest first.
+    pub heard: VecDeque<Heard>,
+    /// Outside the demo: which of `heard` the pane shows, counted back from the newest.
+    pub heard_back: usize,
     /// True once the local node has left the cluster.
     pub left_cluster: bool,
     /// True once the user asked to quit.
@@ -278,6 +287,9 @@ impl App {
             mode: Mode::Normal,
             pane: Pane::Events,
             demo: None,
+            spread: Spread::default(),
+            heard: VecDeque::new(),
+            heard_back: 0,
             left_cluster: false,
             quitting: false,
             table_offset: Cell::new(0),

@@ -5,16 +5,18 @@
 //! header   self, address, incarnation, health, uptime / counts by state
 //! table    members (the selected one highlighted)
 //! events | traffic      events or log (l) | pkts/s and bytes/s sparklines, drops
+//!                        (or | spread, with `v`: how the latest change travelled)
 //! footer   key hints (or the filter, or the user event, being typed)
 //! ```
 //!
 //! Parts: `panes` (header, table, event and log lists, footer), `traffic` (rates and
-//! counters), `overlays` (help, detail, leave confirmation), `format` (how values and states
+//! counters), `spread` (the Spread pane), `overlays` (help, detail, leave confirmation), `format` (how values and states
 //! look, shared by all).
 
 mod format;
 mod overlays;
 mod panes;
+mod spread;
 mod traffic;
 
 use ratatui::Frame;
@@ -25,6 +27,7 @@ pub use format::{format_age, format_clock, format_count, format_rtt, format_stam
 use crate::app::{App, Mode, Pane};
 use overlays::{draw_confirm, draw_detail, draw_help};
 use panes::{draw_events, draw_footer, draw_header, draw_log, draw_table};
+use spread::{SPREAD_MIN_WIDTH, draw_spread};
 use traffic::{TRAFFIC_MIN_WIDTH, draw_traffic};
 
 /// Draws the whole dashboard.
@@ -38,9 +41,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let traffic_width = (area.width * 2 / 5).max(TRAFFIC_MIN_WIDTH);
-    let [list, traffic] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(traffic_width)]).areas(lower);
+    // The Spread pane takes the traffic pane's place: both are about what travels, and the
+    // event list beside it names what the pane shows.
+    let right_width = if app.spread.shown {
+        (area.width * 2 / 5).max(SPREAD_MIN_WIDTH)
+    } else {
+        (area.width * 2 / 5).max(TRAFFIC_MIN_WIDTH)
+    };
+    let [list, right] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_width)]).areas(lower);
 
     draw_header(frame, header, app);
     draw_table(frame, table, app);
@@ -48,7 +57,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Pane::Events => draw_events(frame, list, app),
         Pane::Log => draw_log(frame, list, app),
     }
-    draw_traffic(frame, traffic, app);
+    if app.spread.shown {
+        draw_spread(frame, right, app);
+    } else {
+        draw_traffic(frame, right, app);
+    }
     draw_footer(frame, footer, app);
 
     match app.mode {

@@ -20,6 +20,10 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
         ("s", "cycle the sort column"),
         ("e", "send a user event to every member: NAME [PAYLOAD]"),
         ("l", "switch the lower pane: events / log"),
+        (
+            "v",
+            "spread pane (instead of traffic); [ ] older/newer change",
+        ),
         ("L", "leave the cluster (asks first)"),
         ("?", "this help"),
     ];
@@ -31,6 +35,24 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
             ("+ / -", "demo: packet loss on every node, ±5%"),
         ]);
     }
+    // How the Spread pane's expectation is reckoned (see app::Expectation).
+    let spread_note: Vec<String> = app.spread.expect.map_or_else(Vec::new, |e| {
+        vec![
+            format!(
+                " spread: every gossip round ({} ms) each holder tells",
+                e.gossip_interval.as_millis()
+            ),
+            format!(
+                " k={} others, so all N hold a change after ≈ log{}(N)",
+                e.fanout,
+                e.fanout + 1
+            ),
+            format!(
+                " rounds; periods are protocol periods of {} ms",
+                e.probe_interval.as_millis()
+            ),
+        ]
+    });
     let mut lines: Vec<Line> = keys
         .into_iter()
         .map(|(k, what)| Line::from(vec![format!(" {k:<11}").cyan().bold(), what.into()]))
@@ -50,6 +72,10 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled("left", state_style(MemberState::Left)),
         " said goodbye".dark_gray(),
     ]));
+    if !spread_note.is_empty() {
+        lines.push(Line::from(""));
+        lines.extend(spread_note.into_iter().map(|l| Line::from(l.dark_gray())));
+    }
     let height = lines.len() as u16 + 2;
     let popup = area.centered(Constraint::Max(64), Constraint::Max(height));
     frame.render_widget(Clear, popup);

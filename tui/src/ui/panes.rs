@@ -5,10 +5,10 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
-use rumor::MemberState;
+use rumor::{Event, MemberState};
 
 use super::format::{event_style, format_age, format_clock, format_rtt, format_stamp, state_style};
-use crate::app::{App, Level, MemberRow, Mode};
+use crate::app::{App, Level, MemberRow, Mode, Subject, periods_text};
 
 pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let mut first = vec![" rumor ".black().on_cyan().bold(), " ".into()];
@@ -164,6 +164,7 @@ pub(super) fn display_name(row: &MemberRow) -> String {
 
 pub(super) fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
     let height = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2) as usize;
     let lines: Vec<Line> = app
         .events
         .iter()
@@ -189,6 +190,17 @@ pub(super) fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
                     format!(" inc {}", e.member.incarnation).dark_gray(),
                 ]),
             }
+            if let Some((long, short)) = spread_figure(app, e) {
+                // The long form when it fits the line, else the short one, else none.
+                let used: usize = spans.iter().map(Span::width).sum();
+                let room = width.saturating_sub(used);
+                if let Some(figure) = [long, short]
+                    .into_iter()
+                    .find(|f| f.chars().count() <= room)
+                {
+                    spans.push(Span::from(figure).green());
+                }
+            }
             Line::from(spans)
         })
         .collect();
@@ -199,6 +211,34 @@ pub(super) fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(lines)
     };
     frame.render_widget(body.block(Block::bordered().title(title)), area);
+}
+
+/// The demo's "reached all in P periods" figure for the change an event line reports, once
+/// every member holds it: a long and a short form.
+fn spread_figure(app: &App, e: &Event) -> Option<(String, String)> {
+    let expect = app.spread.expect?;
+    let subject = match &e.user {
+        Some(u) => Subject::User {
+            origin: u.origin.clone(),
+            ltime: u.ltime,
+        },
+        None => Subject::Member {
+            name: e.member.name.clone(),
+            state: e.member.state,
+            incarnation: e.member.incarnation,
+        },
+    };
+    let change = app.spread.find(&subject)?;
+    let took = change.reached_all?;
+    let about = if change.is_approx() { "≤" } else { "" };
+    let periods = periods_text(expect.periods(took));
+    Some((
+        format!(
+            " → all {} in {about}{periods} periods",
+            change.audience.len()
+        ),
+        format!(" → {about}{periods} periods"),
+    ))
 }
 
 /// A user event's payload in one short line: the text when it is printable UTF-8, else its
@@ -277,7 +317,7 @@ pub(super) fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     // Most useful first: whatever does not fit the width is left off, `?` lists everything.
-    let mut hints: Vec<(&str, &str)> = vec![("q", "quit"), ("?", "help")];
+    let mut hints: Vec<(&str, &str)> = vec![("q", "quit"), ("?", "help"), ("v", "spread")];
     if app.demo.is_some() {
         hints.extend([
             ("x", "crash"),
