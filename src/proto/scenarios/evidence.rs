@@ -24,7 +24,7 @@ fn about_me(inc: u32, state: MemberState, from: usize) -> Update {
 #[test]
 fn two_confirmations_end_a_suspicion_at_the_lower_floor() {
     let mut h = Harness::with_peers(6);
-    h.responsive.remove(&peer_addr(3));
+    // p3 answers our own pings (so our health stays good) but never refutes.
     for from in [1, 2, 4] {
         h.deliver(
             peer_addr(from),
@@ -36,6 +36,25 @@ fn two_confirmations_end_a_suspicion_at_the_lower_floor() {
     h.advance(2 * SEC - 10 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
     h.advance(20 * MS);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
+}
+
+#[test]
+fn an_unhealthy_holder_waits_out_the_full_span_despite_confirmations() {
+    let mut h = Harness::with_peers(6);
+    for from in [1, 2, 4] {
+        h.deliver(
+            peer_addr(from),
+            Message::Gossip,
+            vec![with_state(alive(3, 0), MemberState::Suspect, Some(from))],
+        );
+    }
+    h.swim.awareness.apply(5);
+    // Confirmed twice, but this node's own health is bad: its verdict would rest on it.
+    h.advance(4 * SEC);
+    assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
+    // n = 7: the full span is 6 * 4 s.
+    h.advance(20 * SEC + 10 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
 }
 
