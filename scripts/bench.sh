@@ -147,6 +147,19 @@ if [ "$mode" = sim ]; then
     sim_table sim-scale false-positives --nodes "$largest" --loss 0 --duration 10m
     sim_table sim-events events --nodes "$small" --loss 0,0.1,0.2 --plot docs/user-events.svg
     sim_table sim-events-scale events --nodes "$largest" --loss 0 --duration 10s
+    # Issue 12: the evidence rule against Lifeguard's (N = 20 and 50 whatever --nodes says).
+    sim_table sim-tradeoff tradeoff --nodes 50,20 --loss 0.1,0.2,0.3,0.4 --runs 10 \
+        --confirmed-mult 1,2,3,4 --probe-timeout 500ms,250ms --plot docs/tradeoff.svg
+    sim_table sim-crash-rules crash --nodes 20,50 --loss 0 --runs 30 --rules lifeguard,evidence --summary
+    sim_table sim-crash-rules-fast crash --nodes 20,50 --loss 0 --runs 30 --rules lifeguard,evidence \
+        --summary --probe-interval 200ms --probe-timeout 100ms
+    sim_table sim-crash-rules-lossy crash --nodes 20,50 --loss 0.1,0.2,0.3 --runs 10 \
+        --rules lifeguard,evidence --summary
+    sim_table sim-false-positives-rules false-positives --nodes 50 --loss 0.1,0.2,0.3 --runs 3 \
+        --rules lifeguard,evidence
+    sim_table sim-suspicions-20 false-positives --nodes 20 --loss 0.2 --duration 60s --runs 10 \
+        --rules lifeguard,evidence
+    sim_table sim-flaky flaky --nodes 20,50 --runs 20 --rules lifeguard,evidence --summary
     exit 0
 fi
 

@@ -148,7 +148,9 @@ pub struct Stats {
     pub indirect_probes: u64,
     /// Nacks received from members asked to probe indirectly.
     pub nacks_in: u64,
-    /// Suspicions this node raised itself.
+    /// Suspicions this node raised itself that others hear of. Under the evidence rule an
+    /// unhealthy node's failed probe is a private doubt, not counted here until (and unless)
+    /// it is raised as an ordinary suspicion.
     pub suspicions: u64,
     /// Times this node refuted a suspicion (or stale death) about itself.
     pub refutations: u64,

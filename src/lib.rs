@@ -78,7 +78,7 @@ mod runtime;
 pub mod sim;
 pub mod wire;
 
-pub use config::{Config, Profile, RetryJoin, parse_duration};
+pub use config::{Config, Profile, RetryJoin, SuspicionRule, parse_duration};
 pub use error::{BroadcastError, ConfigError, StartError};
 pub use event::{Event, EventKind, LamportTime, MessageKind, Stats, UserEvent};
 pub use keyring::{Key, KeyChange, Keyring, KeyringError};

@@ -142,4 +142,10 @@ fn a_slow_member_does_not_get_healthy_ones_declared_dead() {
         raised * 2 < raised_without,
         "seed={seed}: awareness should at least halve a slow member's accusations"
     );
+    // Issue 12: under the evidence rule, an unhealthy member keeps its doubts to itself, so
+    // the slow one raises (spreads) next to no suspicions.
+    assert!(
+        raised <= 2,
+        "seed={seed}: the slow member spread {raised} suspicions"
+    );
 }

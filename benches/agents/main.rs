@@ -81,7 +81,7 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
+        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = 0;
@@ -93,11 +93,12 @@ fn main() -> std::process::ExitCode {
         eprintln!("bench agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
-                "| {} | {:.2} | {} | {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
+                "| {} | {:.2} | {} | {}, {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
                 r.n,
                 r.converge_s,
                 opt(r.kills.first_s),
                 opt(r.kills.last_s),
+                opt(r.kills.last_median_s),
                 opt(r.kills.last_max_s),
                 opt(r.leave_last_s),
                 r.steady.pkts_per_s,

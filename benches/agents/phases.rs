@@ -42,6 +42,9 @@ pub(crate) struct Kills {
     pub(crate) last_s: Option<f64>,
     /// The slowest kill's last `failed`.
     pub(crate) last_max_s: Option<f64>,
+    /// The median over the detected kills of the last survivor's `failed` (issue 12's
+    /// targets are medians): the middle kill, or the mean of the two middle ones.
+    pub(crate) last_median_s: Option<f64>,
 }
 
 /// The four phases on one cluster of N, in order; every agent is killed on the way out.
@@ -231,7 +234,16 @@ fn kill_and_restart(
     }
     eprintln!("  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?}");
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let mut sorted: Vec<f64> = lasts.iter().copied().filter(|t| t.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let k = sorted.len();
+    let last_median_s = match k {
+        0 => None,
+        _ if k % 2 == 1 => sorted.get(k / 2).copied(),
+        _ => Some((sorted[k / 2 - 1] + sorted[k / 2]) / 2.0),
+    };
     Ok(Kills {
+        last_median_s,
         first_s: mean(&firsts),
         last_s: mean(&lasts).filter(|m| m.is_finite()),
         last_max_s: lasts

@@ -5,6 +5,17 @@
 //! answered probe. Probe interval and timeout are scaled by `score + 1`, so a node that is itself
 //! slow or starved probes less eagerly and stops accusing healthy members.
 
+use std::time::{Duration, Instant};
+
+/// From this score up a member counts as unhealthy for accusing (see
+/// [`Awareness::may_accuse`]): two failed probes without nacks, or a failed probe and a
+/// refutation, put it there, and answered probes bring it back one step each.
+pub(crate) const ACCUSE_BELOW: u32 = 3;
+
+/// From this score up a member that is singled out by suspicions stands down (see
+/// [`Awareness::unhealthy`]).
+pub(crate) const UNHEALTHY_FROM: u32 = 2;
+
 /// A score from 0 (healthy) to `max - 1`.
 #[derive(Clone, Debug)]
 pub(crate) struct Awareness {
@@ -30,16 +41,84 @@ impl Awareness {
         self.score
     }
 
+    /// Whether this member's own failed probes and confirmations may count against others:
+    /// a member whose probes keep going unanswered without nacks is likelier the problem
+    /// itself, and a verdict must not rest on it (issue 12). Always true with awareness off.
+    pub(crate) fn may_accuse(&self) -> bool {
+        self.score < ACCUSE_BELOW
+    }
+
+    /// Whether awareness is on (a ceiling above 1) and the score says this member's own
+    /// probes go unanswered (see [`Awareness::may_accuse`]).
+    pub(crate) fn unhealthy(&self) -> bool {
+        self.max > 1 && self.score >= UNHEALTHY_FROM
+    }
+
     /// Scales a timeout by the current health: `d * (score + 1)`.
-    pub(crate) fn scale(&self, d: std::time::Duration) -> std::time::Duration {
+    pub(crate) fn scale(&self, d: Duration) -> Duration {
         d * (self.score + 1)
+    }
+}
+
+/// How long news of a suspicion counts in [`Blame`]: its weight halves every this long.
+const BLAME_HALF_LIFE: Duration = Duration::from_secs(30);
+
+/// Whom the suspicions this node hears are about: itself, or others. Under uniform loss every
+/// member is suspected now and then and hears of many suspicions about others; a member whose
+/// own inbound packets go missing is suspected over and over while the rest of the cluster is
+/// quiet. That asymmetry, not the health score alone (which 30 % uniform loss drives to its
+/// ceiling too), is what tells a member it is the problem.
+#[derive(Clone, Debug)]
+pub(crate) struct Blame {
+    me: f64,
+    others: f64,
+    at: Option<Instant>,
+}
+
+impl Blame {
+    pub(crate) fn new() -> Self {
+        Blame {
+            me: 0.0,
+            others: 0.0,
+            at: None,
+        }
+    }
+
+    fn decay(&mut self, now: Instant) {
+        if let Some(at) = self.at {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            let f = 0.5f64.powf(dt / BLAME_HALF_LIFE.as_secs_f64());
+            self.me *= f;
+            self.others *= f;
+        }
+        self.at = Some(now);
+    }
+
+    /// Someone else suspects another member (news, not our own probe).
+    pub(crate) fn other_suspected(&mut self, now: Instant) {
+        self.decay(now);
+        self.others += 1.0;
+    }
+
+    /// Someone suspects this node.
+    pub(crate) fn me_suspected(&mut self, now: Instant) {
+        self.decay(now);
+        self.me += 1.0;
+    }
+
+    /// Whether recent suspicions single this node out: at least two about it, and about
+    /// everyone else together not a quarter as many. A flaky member hears none about others
+    /// (the rest of the cluster is fine); under uniform loss, even in a cluster of 10 at 30 %,
+    /// suspicions about others come as often as about oneself, and the margin keeps the
+    /// first few of a run from looking like a pattern.
+    pub(crate) fn singled_out(&self) -> bool {
+        self.me >= 2.0 && self.others * 4.0 < self.me
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn score_stays_within_bounds_and_scales_timeouts() {
@@ -63,5 +142,38 @@ mod tests {
         let mut a = Awareness::new(1);
         a.apply(5);
         assert_eq!(a.score(), 0);
+        assert!(a.may_accuse());
+        assert!(!a.unhealthy());
+    }
+
+    #[test]
+    fn unhealthy_first_then_no_more_accusing() {
+        let mut a = Awareness::new(8);
+        assert!(a.may_accuse() && !a.unhealthy());
+        a.apply(UNHEALTHY_FROM as i32);
+        assert!(a.may_accuse() && a.unhealthy());
+        a.apply((ACCUSE_BELOW - UNHEALTHY_FROM) as i32);
+        assert!(!a.may_accuse() && a.unhealthy());
+        a.apply(-1);
+        assert!(a.may_accuse());
+    }
+
+    #[test]
+    fn blame_singles_out_only_a_member_suspected_more_than_everyone_else() {
+        let t0 = crate::test_epoch();
+        let mut b = Blame::new();
+        b.me_suspected(t0);
+        assert!(!b.singled_out(), "one suspicion is no pattern");
+        b.me_suspected(t0);
+        assert!(b.singled_out());
+        // Under uniform loss, suspicions about others come as often: one is enough to doubt
+        // the pattern.
+        b.other_suspected(t0);
+        assert!(!b.singled_out());
+        // Old news fades: two fresh suspicions about us, long after, count again.
+        let later = t0 + Duration::from_secs(600);
+        b.me_suspected(later);
+        b.me_suspected(later);
+        assert!(b.singled_out());
     }
 }

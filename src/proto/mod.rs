@@ -34,7 +34,7 @@ use crate::event::{Event, EventKind, Stats};
 use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{self, Message, Update, UserSection, WireError};
 
-use awareness::Awareness;
+use awareness::{Awareness, Blame};
 use gossip::Gossip;
 use heard::HeardLog;
 pub use heard::{HEARD_LEN, Heard, News, Via};
@@ -102,6 +102,8 @@ pub struct Swim {
     gossip: Gossip,
     timers: Timers,
     awareness: Awareness,
+    /// Whom recent suspicions were about (see `merge::stand_down`).
+    blame: Blame,
     rng: SmallRng,
     outbox: VecDeque<Outgoing>,
     events: VecDeque<Event>,
@@ -120,6 +122,16 @@ pub struct Swim {
     user: UserEvents,
     /// Set by `depart` when a member failed or left; read by `pass_on_verdicts`.
     verdict_heard: bool,
+    /// Set by `merge` when a refutation must race a confirmed suspicion (evidence rule): it
+    /// is gossiped at once after the input that brought it, the answer to a ping first.
+    refutation_heard: bool,
+    /// Standing down (see `merge::stand_down`): the highest incarnation this node was
+    /// suspected or declared dead at while it let the verdict stand.
+    stood_down: Option<Incarnation>,
+    /// Probes in a row answered at once while standing down.
+    prompt_acks: u32,
+    /// A suspect to probe at the next period, out of turn (see `probe::volunteer`).
+    confirm_next: Option<NodeName>,
     picks: Vec<usize>,
     created: Instant,
     /// Provenance of the latest changes (see `heard.rs`).
@@ -145,6 +157,7 @@ impl Swim {
             created: now,
             local_id: local.name.id(),
             awareness: Awareness::new(config.awareness_max_multiplier),
+            blame: Blame::new(),
             config,
             local,
             incarnation: Incarnation(0),
@@ -164,6 +177,10 @@ impl Swim {
             sync_replies: 0,
             repair_after: now,
             verdict_heard: false,
+            refutation_heard: false,
+            stood_down: None,
+            prompt_acks: 0,
+            confirm_next: None,
             rx_updates: Vec::new(),
             user: UserEvents::default(),
             picks: Vec::new(),
@@ -334,6 +351,10 @@ impl Swim {
             Message::Digest { .. } | Message::Gossip => {}
             Message::Sync { reply, join } => self.on_sync(from, reply, join, limit, joiner),
         }
+        // As with verdicts, a stranger's news waits for the next gossip tick.
+        if std::mem::take(&mut self.refutation_heard) && known {
+            self.gossip_now(self.config.gossip_nodes);
+        }
         self.check_leave();
     }
 
@@ -451,6 +472,15 @@ impl Swim {
     /// interval and timeout by one more multiple.
     pub fn health(&self) -> u32 {
         self.awareness.score()
+    }
+
+    /// Whether this node is standing down: suspected or declared dead while its own health
+    /// score was at the ceiling, it lets the verdict stand instead of refuting, and rejoins by
+    /// itself once its probes are answered promptly again ([`SuspicionRule::Evidence`] only).
+    ///
+    /// [`SuspicionRule::Evidence`]: crate::config::SuspicionRule::Evidence
+    pub fn standing_down(&self) -> bool {
+        self.stood_down.is_some()
     }
 
     /// Adds members this node knows without being told over the network, as Alive at

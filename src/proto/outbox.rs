@@ -162,7 +162,7 @@ impl Swim {
     fn buddy_update(&self, target: &NodeName) -> Option<Update> {
         let i = self.members.find(target.as_str())?;
         let e = self.members.get(i)?;
-        (e.state == MemberState::Suspect)
+        (e.state == MemberState::Suspect && !self.is_private(target))
             .then(|| Self::entry_update(e, Some(self.local.name.clone())))
     }
 

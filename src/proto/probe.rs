@@ -6,9 +6,16 @@ use std::time::Instant;
 
 use super::outbox::{Body, Outgoing};
 use super::timer::Timer;
+use rand::Rng;
+
 use super::{MAX_RELAYS, Status, Swim};
+use crate::config::SuspicionRule;
 use crate::member::{Incarnation, MemberState, NodeName};
 use crate::wire::Message;
+
+/// How many members, on average, probe a fresh suspect out of turn (see `Swim::volunteer`).
+/// Two confirmations bring a suspicion to its floor; a few more cover loss.
+const CONFIRMERS: usize = 4;
 
 /// The direct probe running in this protocol period.
 pub(crate) struct Probe {
@@ -21,6 +28,11 @@ pub(crate) struct Probe {
     /// Ping-reqs sent, so nacks expected.
     pub(crate) indirect: u32,
     pub(crate) nacks: u32,
+    /// The second direct ping went out (the first got no ack within `probe_timeout`).
+    pub(crate) retried: bool,
+    /// The target acked the first ping itself, before the retry: the evidence a member that
+    /// stood down waits for (see `Swim::stand_down`).
+    pub(crate) prompt: bool,
 }
 
 /// A ping-req we are carrying out for another member.
@@ -34,14 +46,23 @@ pub(crate) struct Relay {
 impl Swim {
     /// End of a protocol period: judge the probe that ran in it, then start the next one.
     pub(super) fn on_probe_tick(&mut self, now: Instant) {
-        let period = self.awareness.scale(self.config.probe_interval);
+        // A member that stood down accuses nobody, so its probes only measure its own health,
+        // and at the base rate it notices its recovery within a few periods.
+        let period = if self.stood_down.is_some() {
+            self.config.probe_interval
+        } else {
+            self.awareness.scale(self.config.probe_interval)
+        };
         self.timers.schedule(now + period, Timer::ProbeTick);
         self.sync_replies = 0;
         self.finish_probe(now);
         if self.status != Status::Running {
             return;
         }
-        let Some(i) = self.members.next_probe(&mut self.rng) else {
+        let Some(i) = self
+            .confirming_probe()
+            .or_else(|| self.members.next_probe(&mut self.rng))
+        else {
             return;
         };
         let Some((target, addr, incarnation)) = self
@@ -63,16 +84,47 @@ impl Swim {
             acked: false,
             indirect: 0,
             nacks: 0,
+            retried: false,
+            prompt: false,
         });
         let timeout = self.awareness.scale(self.config.probe_timeout);
         self.timers
             .schedule(now + timeout, Timer::ProbeTimeout { seq });
     }
 
+    /// A suspect this node was asked to look at (see `Swim::volunteer`), if it still is one:
+    /// probed out of turn, so the round-robin order is only delayed by a period.
+    fn confirming_probe(&mut self) -> Option<usize> {
+        let name = self.confirm_next.take()?;
+        let i = self.members.find(name.as_str())?;
+        (self.members.get(i)?.state == MemberState::Suspect).then_some(i)
+    }
+
+    /// Under the evidence rule a member that hears a fresh suspicion from someone else, and
+    /// is healthy itself, probes the suspect at its next period with probability
+    /// `CONFIRMERS / active members`: a few independent probes at once, so a real failure
+    /// is confirmed within a period or two (and a live suspect hears of its suspicion from
+    /// their buddy pings), instead of waiting for the round-robin order to come by.
+    pub(super) fn volunteer(&mut self, name: &NodeName) {
+        if self.config.suspicion_rule != SuspicionRule::Evidence
+            || !self.may_accuse()
+            || self.confirm_next.is_some()
+        {
+            return;
+        }
+        let p = CONFIRMERS as f64 / self.members.active().max(1) as f64;
+        if self.rng.random::<f64>() < p {
+            self.confirm_next = Some(name.clone());
+        }
+    }
+
     pub(super) fn finish_probe(&mut self, now: Instant) {
         let Some(p) = self.probe.take() else {
             return;
         };
+        self.count_towards_rejoin(now, p.prompt);
+        // Judged by the health we had when the probe went out, not after its own failure.
+        let accuse = self.may_accuse();
         if p.acked {
             self.awareness.apply(-1);
             return;
@@ -96,19 +148,23 @@ impl Swim {
         }
         let me = self.local.name.clone();
         match state {
+            // An unhealthy member keeps its suspicion to itself: it still needs one (its pings
+            // to the suspect carry it, and a live suspect's refutation corrects this node's
+            // view), but the rest of the cluster should not act on its word.
             MemberState::Alive => {
-                self.stats.suspicions += 1;
-                self.suspect(now, i, inc, Some(me.clone()));
-                if let Some(e) = self.members.get(i) {
+                self.suspect(now, i, inc, Some(me.clone()), !accuse);
+                if accuse && let Some(e) = self.members.get(i) {
+                    self.stats.suspicions += 1;
                     let update = Self::entry_update(e, Some(me));
                     self.gossip.enqueue(update);
                 }
             }
             // Someone else suspected it first: our own failed probe is an independent
-            // confirmation (memberlist counts it the same way).
-            MemberState::Suspect => {
+            // confirmation (memberlist counts it the same way), if we are fit to judge.
+            MemberState::Suspect if accuse => {
                 self.confirm(now, i, &me);
             }
+            MemberState::Suspect => {}
             MemberState::Dead | MemberState::Left => {}
         }
     }
@@ -122,6 +178,9 @@ impl Swim {
             return;
         }
         let (target, addr) = (p.target.clone(), p.addr);
+        if let Some(p) = self.probe.as_mut() {
+            p.retried = true;
+        }
         // A second direct try alongside the indirect ones: under loss, most failed probes are
         // one lost ping or ack, and this halves the suspicions that loss alone causes (the role
         // memberlist gives its TCP fallback ping).
@@ -178,10 +237,14 @@ impl Swim {
         seq: u32,
         digest: Option<[u8; 4]>,
     ) {
+        self.clear_private_doubt(now, from);
         if let Some(p) = self.probe.as_mut()
             && p.seq == seq
         {
             let direct = from == p.addr;
+            if direct && !p.retried {
+                p.prompt = true;
+            }
             if !p.acked && direct {
                 let rtt = now.saturating_duration_since(p.sent);
                 let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);

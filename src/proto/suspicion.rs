@@ -4,8 +4,10 @@ use std::time::{Duration, Instant};
 
 use super::Swim;
 use super::timer::Timer;
+use crate::config::SuspicionRule;
 use crate::event::EventKind;
 use crate::member::{Incarnation, MemberState, NodeName};
+use crate::wire::{Message, Update};
 
 /// SWIM's suspicion timeout, the shortest a suspicion may last:
 /// `suspicion_mult * max(1, log10(n)) * probe_interval`, for a cluster of `n` members.
@@ -50,6 +52,14 @@ pub(crate) struct Suspicion {
     pub(crate) expected: u32,
     pub(crate) min: Duration,
     pub(crate) max: Duration,
+    /// Raised by this node's own failed probe while its health was bad (evidence rule): a
+    /// doubt it keeps to itself. It is not gossiped, not synced, not carried to the suspect;
+    /// an ack from the suspect clears it, and it becomes an ordinary suspicion as soon as
+    /// another member suspects the same incarnation.
+    pub(crate) private: bool,
+    /// When this node next pings the suspect about it (see `on_suspicion_check`); a check
+    /// timer firing before it belongs to a chain that was moved earlier and is ignored.
+    pub(crate) check_at: Instant,
 }
 
 impl Suspicion {
@@ -64,13 +74,15 @@ impl Suspicion {
 }
 
 impl Swim {
-    /// Marks member `i` Suspect at `inc` and starts its suspicion timer.
+    /// Marks member `i` Suspect at `inc` and starts its suspicion timer; `private` for a
+    /// doubt this node keeps to itself (see [`Suspicion::private`]).
     pub(super) fn suspect(
         &mut self,
         now: Instant,
         i: usize,
         inc: Incarnation,
         from: Option<NodeName>,
+        private: bool,
     ) {
         let Some(was) = self.members.get(i).map(|e| e.state) else {
             return;
@@ -80,8 +92,7 @@ impl Swim {
             return;
         };
         let n = self.members.active() + 1;
-        let min = min_timeout(self.config.suspicion_mult, n, self.config.probe_interval);
-        let max = min * self.config.suspicion_max_timeout_mult;
+        let (min, max) = self.suspicion_span(n);
         let s = Suspicion {
             incarnation: inc,
             start: now,
@@ -90,9 +101,18 @@ impl Swim {
             expected: expected_confirmations(self.config.suspicion_mult, n),
             min,
             max,
+            private,
+            check_at: now,
         };
         let deadline = now + s.timeout();
-        let check = now + s.timeout() / 4;
+        // A private doubt costs one ping a period and no incarnation bump: checked at once.
+        let check = if private {
+            now + self.config.probe_interval
+        } else {
+            now + s.timeout() / 4
+        };
+        let mut s = s;
+        s.check_at = check;
         self.suspicions.insert(name.clone(), s);
         self.timers.schedule(
             check,
@@ -113,6 +133,26 @@ impl Swim {
         }
     }
 
+    /// The shortest and the longest a suspicion lasts in a cluster of `n`. The longest, for a
+    /// suspicion resting on one accuser, is Lifeguard's under either rule; the evidence rule
+    /// lets confirmations from healthy members buy a lower floor.
+    fn suspicion_span(&self, n: usize) -> (Duration, Duration) {
+        let c = &self.config;
+        let swim = min_timeout(c.suspicion_mult, n, c.probe_interval);
+        let max = swim * c.suspicion_max_timeout_mult;
+        let min = match c.suspicion_rule {
+            SuspicionRule::Lifeguard => swim,
+            SuspicionRule::Evidence => min_timeout(c.confirmed_suspicion_mult, n, c.probe_interval),
+        };
+        (min, max)
+    }
+
+    /// Whether this node's own failed probes may accuse or confirm: always under Lifeguard's
+    /// rule; under the evidence rule only while its health is good.
+    pub(super) fn may_accuse(&self) -> bool {
+        self.config.suspicion_rule == SuspicionRule::Lifeguard || self.awareness.may_accuse()
+    }
+
     /// `from` independently suspects member `i` at the incarnation we suspect it at (its own
     /// probe failed too): the timeout shrinks (Lifeguard), and the news is passed on so that
     /// others can count it as well. Returns whether it counted.
@@ -124,8 +164,14 @@ impl Swim {
         let Some(s) = self.suspicions.get_mut(name.as_str()) else {
             return false;
         };
-        if s.incarnation != inc
-            || s.origin.as_ref() == Some(from)
+        if s.incarnation != inc {
+            return false;
+        }
+        // Someone else doubts it too: no longer ours alone.
+        if s.origin.as_ref() != Some(from) {
+            s.private = false;
+        }
+        if s.origin.as_ref() == Some(from)
             || s.confirmed_by.len() as u32 >= s.expected
             || s.confirmed_by.contains(from)
         {
@@ -133,6 +179,20 @@ impl Swim {
         }
         s.confirmed_by.push(from.clone());
         let deadline = (s.start + s.timeout()).max(now);
+        // The suspicion may now end within a period or two: a live suspect must hear of it in
+        // time, so the checks (buddy pings) start a quarter into the shorter span, not the
+        // longer one (with 30 % loss, a suspect missed every copy of its gossip for 3.4 s).
+        let check = (s.start + s.timeout() / 4).max(now);
+        if check < s.check_at {
+            s.check_at = check;
+            self.timers.schedule(
+                check,
+                Timer::SuspicionCheck {
+                    member: name.clone(),
+                    incarnation: inc,
+                },
+            );
+        }
         self.timers.schedule(
             deadline,
             Timer::SuspicionTimeout {
@@ -145,6 +205,47 @@ impl Swim {
                 .enqueue(Self::entry_update(e, Some(from.clone())));
         }
         true
+    }
+
+    /// Member `i`'s record as others may hear it: a private doubt is not news, so the member
+    /// is passed on as Alive at the incarnation we hold.
+    pub(super) fn shared_update(&self, i: usize, from: Option<NodeName>) -> Option<Update> {
+        let e = self.members.get(i)?;
+        let mut u = Self::entry_update(e, from);
+        if u.state == MemberState::Suspect && self.is_private(&e.id.name) {
+            u.state = MemberState::Alive;
+            u.tags = e.id.tags.clone();
+        }
+        Some(u)
+    }
+
+    /// Whether this node's suspicion of `name` is a private doubt.
+    pub(super) fn is_private(&self, name: &NodeName) -> bool {
+        self.suspicions
+            .get(name.as_str())
+            .is_some_and(|s| s.private)
+    }
+
+    /// An ack from `from`: if we privately doubt the member there, it answered, so the doubt
+    /// ends (nobody else heard of it, so no refutation is needed).
+    pub(super) fn clear_private_doubt(&mut self, now: Instant, from: std::net::SocketAddr) {
+        let Some(i) = self.members.find_addr(from) else {
+            return;
+        };
+        let Some((name, inc)) = self
+            .members
+            .get(i)
+            .filter(|e| e.state == MemberState::Suspect)
+            .map(|e| (e.id.name.clone(), e.incarnation))
+        else {
+            return;
+        };
+        if !self.is_private(&name) {
+            return;
+        }
+        self.suspicions.remove(name.as_str());
+        self.members.set(i, MemberState::Alive, inc, now);
+        self.emit(now, EventKind::Alive, i);
     }
 
     /// The table position of `member` and its suspicion's deadline, if this node still
@@ -179,12 +280,26 @@ impl Swim {
         let Some((i, deadline)) = self.running_suspicion(&member, incarnation) else {
             return;
         };
+        let next = now + self.config.probe_interval;
+        match self.suspicions.get_mut(member.as_str()) {
+            Some(s) if now >= s.check_at => s.check_at = next,
+            _ => return,
+        }
         let Some(addr) = self.members.get(i).map(|e| e.id.addr) else {
             return;
         };
         let seq = self.next_seq();
-        self.send_ping(addr, seq, &member);
-        let next = now + self.config.probe_interval;
+        if self.is_private(&member) {
+            self.send(
+                addr,
+                Message::Ping {
+                    seq,
+                    target: member.id(),
+                },
+            );
+        } else {
+            self.send_ping(addr, seq, &member);
+        }
         if next < deadline {
             self.timers.schedule(
                 next,
@@ -208,8 +323,58 @@ impl Swim {
         if now < deadline {
             return;
         }
+        let private = self.is_private(&member);
+        // A member standing down knows its own ears are the problem: its private doubts wait
+        // until it hears properly again rather than end in a verdict.
+        if private && self.stood_down.is_some() {
+            self.timers.schedule(
+                now + self.config.probe_interval,
+                Timer::SuspicionTimeout {
+                    member,
+                    incarnation,
+                },
+            );
+            return;
+        }
+        // The suspect never heard of a private doubt, so it never had the chance to refute:
+        // no verdict may come of it for others. Healthy again, this node raises it as an
+        // ordinary suspicion, which the suspect hears and others time for themselves; still
+        // unhealthy, it concludes for itself alone.
+        if private && self.may_accuse() {
+            self.suspicions.remove(member.as_str());
+            self.stats.suspicions += 1;
+            let me = self.local.name.clone();
+            self.suspect(now, i, incarnation, Some(me.clone()), false);
+            if let Some(e) = self.members.get(i) {
+                let update = Self::entry_update(e, Some(me));
+                self.gossip.enqueue(update);
+            }
+            return;
+        }
+        // Nor does a node whose own health went bad meanwhile end a suspicion on the strength
+        // of the confirmations it counted: it waits out the full span (as Lifeguard would
+        // without any), and the healthy members that hold the suspicion reach their verdicts
+        // by their own timers. (At 30 % loss one such node, health 7, declared a live member
+        // dead 3.4 s into a suspicion the member never heard of, and all 48 others followed.)
+        let full = self
+            .suspicions
+            .get(member.as_str())
+            .map(|s| s.start + s.max);
+        if !self.may_accuse()
+            && let Some(full) = full
+            && now < full
+        {
+            self.timers.schedule(
+                full,
+                Timer::SuspicionTimeout {
+                    member,
+                    incarnation,
+                },
+            );
+            return;
+        }
         self.depart(now, i, MemberState::Dead, incarnation);
-        if let Some(e) = self.members.get(i) {
+        if !private && let Some(e) = self.members.get(i) {
             let update = Self::entry_update(e, Some(self.local.name.clone()));
             self.gossip.enqueue(update);
         }

@@ -234,12 +234,10 @@ impl Swim {
         first: Option<&NodeName>,
     ) {
         let mut records = VecDeque::with_capacity(self.members.len() + 2);
-        let theirs = first
-            .and_then(|name| self.members.find(name.as_str()))
-            .and_then(|i| self.members.get(i));
-        records.extend(theirs.map(|e| Self::entry_update(e, None)));
+        let theirs = first.and_then(|name| self.members.find(name.as_str()));
+        records.extend(theirs.and_then(|i| self.shared_update(i, None)));
         records.push_back(self.local_update(MemberState::Alive));
-        records.extend(self.members.iter().map(|e| Self::entry_update(e, None)));
+        records.extend((0..self.members.len()).filter_map(|i| self.shared_update(i, None)));
         let events = self.user_records();
         self.outbox.push_back(Outgoing {
             to,

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::config::{Profile, parse_duration};
+use crate::config::{Profile, SuspicionRule, parse_duration};
 
 use super::Latency;
 use super::report::{Chart, Table, peak_memory_mib, write_svg};
 use super::scenario::{
-    Params, crash_suite, dissemination_suite, false_positives_suite, join_suite, load_suite,
-    user_event_suite,
+    Knobs, Params, crash_suite, dissemination_suite, false_positives_suite, flaky_suite,
+    join_suite, load_suite, side_by_side, tradeoff_suite, user_event_suite,
 };
 
 /// Which measurement to run.
@@ -33,6 +33,12 @@ pub enum Scenario {
     Join,
     /// One user event from one node: time until all N deliver it, repeats, bytes it costs
     Events,
+    /// One member loses --inbound-loss of what is sent to it for --duration, then heals: how
+    /// often each observer's view of it changes, false verdicts about others, time to whole
+    Flaky,
+    /// Detection time against false alarms for each rule and --confirmed-mult / probe
+    /// timeout: crash runs at each N, and --duration of false-positives at each --loss
+    Tradeoff,
 }
 
 /// `rumor sim`: a deterministic simulation of N nodes in virtual time (no sockets, no sleeping).
@@ -76,6 +82,28 @@ pub struct SimArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub warmup: Duration,
 
+    /// Suspicion rules to run side by side (crash, false-positives, flaky, tradeoff), comma
+    /// separated [default: the profile's, evidence; tradeoff: both]
+    #[arg(long, value_delimiter = ',')]
+    pub rules: Vec<SuspicionRule>,
+
+    /// Evidence rule: the confirmed suspicion's floor multiplier (tradeoff: a comma list to
+    /// sweep) [default: the profile's, 2; tradeoff 1,2,3,4]
+    #[arg(long, value_delimiter = ',')]
+    pub confirmed_mult: Vec<u32>,
+
+    /// Override the profile's probe interval
+    #[arg(long, value_parser = parse_duration)]
+    pub probe_interval: Option<Duration>,
+
+    /// Override the profile's probe timeout (tradeoff: a comma list to sweep)
+    #[arg(long, value_delimiter = ',', value_parser = parse_duration)]
+    pub probe_timeout: Vec<Duration>,
+
+    /// Flaky: the share of datagrams to the flaky member that are lost
+    #[arg(long, default_value_t = 0.8)]
+    pub inbound_loss: f64,
+
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
@@ -109,6 +137,14 @@ pub fn run(args: SimArgs) -> ExitCode {
         eprintln!("rumor sim: --loss rates must be between 0 and 1");
         return ExitCode::from(2);
     }
+    if !(0.0..=1.0).contains(&args.inbound_loss) {
+        eprintln!("rumor sim: --inbound-loss must be between 0 and 1");
+        return ExitCode::from(2);
+    }
+    if args.confirmed_mult.contains(&0) {
+        eprintln!("rumor sim: --confirmed-mult must be at least 1");
+        return ExitCode::from(2);
+    }
     if args.runs == 0 {
         eprintln!("rumor sim: --runs must be at least 1");
         return ExitCode::from(2);
@@ -119,6 +155,21 @@ pub fn run(args: SimArgs) -> ExitCode {
         seed: args.seed,
         runs: args.runs,
         warmup: args.warmup,
+        knobs: Knobs {
+            rule: None,
+            confirmed_mult: args.confirmed_mult.first().copied(),
+            probe_timeout: args.probe_timeout.first().copied(),
+            probe_interval: args.probe_interval,
+        },
+    };
+    if let Err(e) = params.sim_config(1, 0.0, 0).template.validate() {
+        eprintln!("rumor sim: {e}");
+        return ExitCode::from(2);
+    }
+    let rules = if args.rules.is_empty() {
+        vec![params.knobs.rule_of(params.profile)]
+    } else {
+        args.rules.clone()
     };
     let quiet = args.quiet;
     let mut progress = |msg: &str| {
@@ -137,10 +188,35 @@ pub fn run(args: SimArgs) -> ExitCode {
         Scenario::Dissemination => {
             dissemination_suite(&params, &args.nodes, &losses(&[0.0]), &mut progress)
         }
-        Scenario::Crash => crash_suite(
+        Scenario::Crash => side_by_side(&params, &rules, |p| {
+            crash_suite(p, &args.nodes, &losses(&[0.0, 0.05, 0.2]), &mut progress)
+        }),
+        Scenario::Flaky => side_by_side(&params, &rules, |p| {
+            flaky_suite(
+                p,
+                &args.nodes,
+                args.inbound_loss,
+                args.duration.unwrap_or(Duration::from_secs(120)),
+                losses(&[0.0]).first().copied().unwrap_or(0.0),
+                &mut progress,
+            )
+        }),
+        Scenario::Tradeoff => tradeoff_suite(
             &params,
             &args.nodes,
-            &losses(&[0.0, 0.05, 0.2]),
+            &losses(&[0.3]),
+            args.duration.unwrap_or(Duration::from_secs(600)),
+            &if args.rules.is_empty() {
+                SuspicionRule::ALL.to_vec()
+            } else {
+                args.rules.clone()
+            },
+            &if args.confirmed_mult.is_empty() {
+                vec![1, 2, 3, 4]
+            } else {
+                args.confirmed_mult.clone()
+            },
+            &args.probe_timeout,
             &mut progress,
         ),
         Scenario::Load => load_suite(
@@ -157,13 +233,15 @@ pub fn run(args: SimArgs) -> ExitCode {
             args.duration.unwrap_or(Duration::from_secs(60)),
             &mut progress,
         ),
-        Scenario::FalsePositives => false_positives_suite(
-            &params,
-            &args.nodes,
-            &losses(&[0.0, 0.1, 0.2, 0.3]),
-            args.duration.unwrap_or(Duration::from_secs(600)),
-            &mut progress,
-        ),
+        Scenario::FalsePositives => side_by_side(&params, &rules, |p| {
+            false_positives_suite(
+                p,
+                &args.nodes,
+                &losses(&[0.0, 0.1, 0.2, 0.3]),
+                args.duration.unwrap_or(Duration::from_secs(600)),
+                &mut progress,
+            )
+        }),
     };
     let (mut table, charts) = match result {
         Ok(r) => r,
@@ -172,8 +250,32 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let mut extra = String::new();
+    if !args.rules.is_empty() {
+        extra += &format!(" --rules {}", join(&args.rules));
+    }
+    if !args.confirmed_mult.is_empty() {
+        extra += &format!(" --confirmed-mult {}", join(&args.confirmed_mult));
+    }
+    if let Some(p) = args.probe_interval {
+        extra += &format!(" --probe-interval {}ms", p.as_millis());
+    }
+    if !args.probe_timeout.is_empty() {
+        let t: Vec<String> = args
+            .probe_timeout
+            .iter()
+            .map(|t| format!("{}ms", t.as_millis()))
+            .collect();
+        extra += &format!(" --probe-timeout {}", t.join(","));
+    }
+    if args.scenario == Scenario::Flaky {
+        extra += &format!(" --inbound-loss {}", args.inbound_loss);
+    }
+    if let Some(d) = args.duration {
+        extra += &format!(" --duration {}s", d.as_secs_f64());
+    }
     table.notes.push(format!(
-        "rumor sim {} --nodes {} --seed {} --runs {} --profile {} --latency {}{}",
+        "rumor sim {} --nodes {} --seed {} --runs {} --profile {} --latency {}{}{extra}",
         args.scenario
             .to_possible_value()
             .map_or_else(String::new, |v| v.get_name().to_string()),

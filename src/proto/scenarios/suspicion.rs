@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::{MS, SEC, is_ping_to, me};
+use crate::config::SuspicionRule;
 use crate::event::EventKind;
 use crate::member::{Incarnation, MemberState};
 use crate::proto::testing::*;
@@ -30,7 +31,7 @@ fn unconfirmed_suspicion_fails_the_member_after_the_max_timeout() {
 
 #[test]
 fn our_own_failed_probe_of_a_suspect_confirms_it() {
-    let mut h = Harness::with_peers(6);
+    let mut h = lifeguard(6);
     let start = h.now;
     h.deliver(
         peer_addr(1),
@@ -55,13 +56,21 @@ fn our_own_failed_probe_of_a_suspect_confirms_it() {
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Dead);
 }
 
+/// A harness under Lifeguard's rule (memberlist's), which these tests pin down; the evidence
+/// rule's own floor is tested in `scenarios::evidence`.
+fn lifeguard(peers: usize) -> Harness {
+    let mut h = Harness::with_config(|c| c.suspicion_rule = SuspicionRule::Lifeguard);
+    h.add_peers(1..=peers);
+    h
+}
+
 fn timeout_after(confirmations: u32) -> Duration {
     crate::proto::suspicion::timeout(confirmations, 2, 4 * SEC, 24 * SEC)
 }
 
 #[test]
 fn confirmations_shrink_the_suspicion_to_the_minimum() {
-    let mut h = Harness::with_peers(6);
+    let mut h = lifeguard(6);
     h.responsive.remove(&peer_addr(3));
     for from in [1, 2] {
         h.deliver(

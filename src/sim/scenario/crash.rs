@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use crate::config::SuspicionRule;
 use crate::event::EventKind;
 
 use super::{Params, Progress, run_seed, waited};
 use crate::quantile::nearest_rank as quantile;
-use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Series, Table};
 
 /// One member crashing without a word.
@@ -158,15 +158,25 @@ pub fn crash_suite(
             points: first_pts,
         });
     }
-    let t = SimConfig::new(1, params.profile, 0).template;
+    let t = params.sim_config(1, 0.0, 0).template;
+    let floor = match t.suspicion_rule {
+        SuspicionRule::Lifeguard => t.suspicion_mult,
+        SuspicionRule::Evidence => t.confirmed_suspicion_mult,
+    };
     table.notes.push(format!(
-        "Times from the crash. The suspicion timeout is suspicion_mult * max(1, log10 N) * probe \
-         interval = {} * max(1, log10 N) * {:?} once confirmed by {} others (Lifeguard), up to \
-         {}x that without confirmations. false_failed: Failed events about live members.",
-        t.suspicion_mult,
+        "Times from the crash. {} rule: the suspicion timeout is {floor} * max(1, log10 N) * \
+         {:?} once confirmed by {} others{}, up to {}x suspicion_mult ({}) * max(1, log10 N) * \
+         the interval without confirmations. false_failed: Failed events about live members.",
+        t.suspicion_rule,
         t.probe_interval,
         t.suspicion_mult.saturating_sub(2),
-        t.suspicion_max_timeout_mult
+        if t.suspicion_rule == SuspicionRule::Evidence {
+            " whose own health is good"
+        } else {
+            ""
+        },
+        t.suspicion_max_timeout_mult,
+        t.suspicion_mult,
     ));
     all_series.extend(first_series);
     let chart = Chart {

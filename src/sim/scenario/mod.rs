@@ -6,24 +6,28 @@
 //! periods, then does its one thing. Every wait is bounded in virtual time; a condition that
 //! never held shows as a missing cell, not a hang.
 
+mod compare;
 mod crash;
 mod dissemination;
 mod events;
 mod false_positives;
+mod flaky;
 mod join;
 mod load;
 
 use std::time::Duration;
 
-use crate::config::Profile;
+use crate::config::{Config, Profile, SuspicionRule};
 use crate::hash::splitmix64;
 
 use super::{Latency, Sim, SimConfig, SimError};
 
+pub use compare::{side_by_side, tradeoff_suite};
 pub use crash::{Crash, crash, crash_suite};
 pub use dissemination::{Dissemination, dissemination, dissemination_suite, lambda_log_n};
 pub use events::{UserEventSpread, user_event, user_event_suite};
 pub use false_positives::{FalsePositives, false_positives, false_positives_suite};
+pub use flaky::{Flaky, FlakySpec, flaky, flaky_suite};
 pub use join::{Join, join, join_suite};
 pub use load::{Load, load, load_suite};
 
@@ -53,6 +57,45 @@ pub struct Params {
     pub runs: usize,
     /// Settling time before the scenario acts.
     pub warmup: Duration,
+    /// Changes to the profile's timings, for comparing rules and sweeping parameters.
+    pub knobs: Knobs,
+}
+
+/// Changes to a profile's node config that a sweep varies; `None` keeps the profile's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Knobs {
+    /// `Config::suspicion_rule`.
+    pub rule: Option<SuspicionRule>,
+    /// `Config::confirmed_suspicion_mult`.
+    pub confirmed_mult: Option<u32>,
+    /// `Config::probe_timeout`.
+    pub probe_timeout: Option<Duration>,
+    /// `Config::probe_interval`.
+    pub probe_interval: Option<Duration>,
+}
+
+impl Knobs {
+    /// Applies the changes to `c`.
+    pub fn apply(&self, c: &mut Config) {
+        if let Some(r) = self.rule {
+            c.suspicion_rule = r;
+        }
+        if let Some(m) = self.confirmed_mult {
+            c.confirmed_suspicion_mult = m.min(c.suspicion_mult);
+        }
+        if let Some(p) = self.probe_interval {
+            c.probe_interval = p;
+        }
+        if let Some(t) = self.probe_timeout {
+            c.probe_timeout = t;
+        }
+    }
+
+    /// The rule these knobs give on top of `profile`.
+    pub fn rule_of(&self, profile: Profile) -> SuspicionRule {
+        self.rule
+            .unwrap_or_else(|| SimConfig::new(1, profile, 0).template.suspicion_rule)
+    }
 }
 
 impl Params {
@@ -64,18 +107,36 @@ impl Params {
             seed,
             runs: 1,
             warmup: Duration::from_secs(5),
+            knobs: Knobs::default(),
         }
+    }
+
+    /// The same parameters under another suspicion rule.
+    pub fn with_rule(&self, rule: SuspicionRule) -> Self {
+        let mut p = self.clone();
+        p.knobs.rule = Some(rule);
+        p
+    }
+
+    /// The simulation config of one run: the profile with the knobs applied.
+    pub fn sim_config(&self, n: usize, loss: f64, seed: u64) -> SimConfig {
+        let mut c = SimConfig::new(n, self.profile, seed);
+        self.knobs.apply(&mut c.template);
+        c.latency = self.latency;
+        c.loss = loss;
+        c
     }
 
     pub(super) fn sim(&self, n: usize, loss: f64, seed: u64) -> Result<Sim, String> {
         let mut c = SimConfig::new(n, self.profile, seed);
+        self.knobs.apply(&mut c.template);
         c.latency = self.latency;
         c.loss = loss;
         Sim::formed(c).map_err(|e| e.to_string())
     }
 
     pub(super) fn probe_interval(&self) -> Duration {
-        SimConfig::new(1, self.profile, 0).template.probe_interval
+        self.sim_config(1, 0.0, 0).template.probe_interval
     }
 }
 
