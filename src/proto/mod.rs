@@ -318,6 +318,7 @@ impl Swim {
             Message::Sync { reply, join } => self.on_sync(from, reply, join, limit, joiner),
         }
         self.check_leave();
+        self.prune_timers();
     }
 
     /// Acts on every deadline that has passed at `now`. Extra calls do nothing.
@@ -368,6 +369,7 @@ impl Swim {
         self.expire_user_events(now);
         self.pass_on_verdicts();
         self.check_leave();
+        self.prune_timers();
     }
 
     /// Writes the next datagram to send into `buf` (replacing its contents) and returns where
