@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::config::Profile;
 use crate::hash::splitmix64;
 
-use super::{Latency, Sim, SimConfig, SimError};
+use super::{Latency, PulseFn, Sim, SimConfig, SimError};
 
 pub use crash::{Crash, crash, crash_suite};
 pub use dissemination::{Dissemination, dissemination, dissemination_suite, lambda_log_n};
@@ -60,6 +60,8 @@ pub struct Params {
     pub runs: usize,
     /// Settling time before the scenario acts.
     pub warmup: Duration,
+    /// Called now and then during each run (see [`Sim::set_pulse`]).
+    pub pulse: Option<PulseFn>,
 }
 
 impl Params {
@@ -71,6 +73,7 @@ impl Params {
             seed,
             runs: 1,
             warmup: Duration::from_secs(5),
+            pulse: None,
         }
     }
 
@@ -78,7 +81,9 @@ impl Params {
         let mut c = SimConfig::new(n, self.profile, seed);
         c.latency = self.latency;
         c.loss = loss;
-        Sim::formed(c).map_err(|e| e.to_string())
+        let mut sim = Sim::formed(c).map_err(|e| e.to_string())?;
+        sim.set_pulse(self.pulse.clone());
+        Ok(sim)
     }
 
     pub(super) fn probe_interval(&self) -> Duration {
