@@ -5,6 +5,7 @@
 
 mod awareness;
 mod gossip;
+mod index;
 mod invariants;
 mod members;
 mod merge;
@@ -35,6 +36,7 @@ use crate::wire::{self, Message, Update, UserSection, WireError};
 
 use awareness::Awareness;
 use gossip::Gossip;
+pub use index::Directory;
 pub use members::Identity;
 use members::{Entry, Members};
 use outbox::Outgoing;
@@ -539,8 +541,7 @@ impl wire::Known for KnownMembers<'_> {
         if self.local.name.as_str() == text {
             return Some(self.local.name.clone());
         }
-        let i = self.members.find(text)?;
-        self.members.get(i).map(|e| e.id.name.clone())
+        self.members.known_name(text).cloned()
     }
 
     fn tags(&self, name: &NodeName) -> Option<Tags> {

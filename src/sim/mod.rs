@@ -49,7 +49,7 @@ use rand::{Rng, SeedableRng};
 use crate::error::ConfigError;
 use crate::event::EventKind;
 use crate::member::NodeName;
-use crate::proto::{Identity, Swim};
+use crate::proto::{Directory, Identity, Swim};
 
 pub use addr::{MAX_NODES, PORT, addr_of, index_of, name_of};
 pub use config::SimConfig;
@@ -189,6 +189,8 @@ pub struct Sim {
     trace: Trace,
     steps: u64,
     pulse: Option<PulseFn>,
+    /// Every node's identity, shared by every core's member table (`shared_directory`).
+    directory: Option<Arc<Directory>>,
 }
 
 impl Sim {
@@ -214,19 +216,10 @@ impl Sim {
     /// cluster through joins would itself take minutes of virtual time.
     pub fn formed(config: SimConfig) -> Result<Self, ConfigError> {
         let mut sim = Self::new(config)?;
-        let ids: Vec<Arc<Identity>> = (0..sim.config.nodes)
-            .map(|i| {
-                let name = NodeName::new(&name_of(i)).map_err(|reason| ConfigError {
-                    field: "name",
-                    reason,
-                })?;
-                Ok(Arc::new(Identity {
-                    name,
-                    addr: addr_of(i),
-                    tags: sim.config.template.tags.clone(),
-                }))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let ids = match &sim.directory {
+            Some(dir) => dir.identities().to_vec(),
+            None => identities(&sim.config)?,
+        };
         let now = sim.instant();
         for i in 0..sim.slots.len() {
             if let Some(slot) = sim.slots.get_mut(i) {
@@ -249,7 +242,12 @@ impl Sim {
         let mut seeder = SmallRng::seed_from_u64(config.seed);
         let net_rng = SmallRng::seed_from_u64(seeder.random());
         let net = Network::new(config.latency, config.loss, net_rng);
+        let directory = match config.shared_directory {
+            true => Some(Arc::new(Directory::new(identities(&config)?))),
+            false => None,
+        };
         Ok(Sim {
+            directory,
             epoch: virtual_epoch(),
             now: 0,
             slots: Vec::with_capacity(config.nodes),
@@ -270,7 +268,11 @@ impl Sim {
 
     fn make_core(&mut self, i: usize) -> Result<Swim, ConfigError> {
         let seed = self.seeder.random();
-        Swim::new(self.config.node_config(i), seed, self.instant())
+        let mut swim = Swim::new(self.config.node_config(i), seed, self.instant())?;
+        if let Some(dir) = &self.directory {
+            swim.share_directory(Arc::clone(dir));
+        }
+        Ok(swim)
     }
 
     // ---- time ----
@@ -289,6 +291,23 @@ impl Sim {
     pub fn epoch(&self) -> Instant {
         self.epoch
     }
+}
+
+/// Node `i`'s identity for each node, as it starts: its name, address and the template's tags.
+fn identities(config: &SimConfig) -> Result<Vec<Arc<Identity>>, ConfigError> {
+    (0..config.nodes)
+        .map(|i| {
+            let name = NodeName::new(&name_of(i)).map_err(|reason| ConfigError {
+                field: "name",
+                reason,
+            })?;
+            Ok(Arc::new(Identity {
+                name,
+                addr: addr_of(i),
+                tags: config.template.tags.clone(),
+            }))
+        })
+        .collect()
 }
 
 /// The one clock read of the simulator: a base `Instant` for the virtual clock (an `Instant`
