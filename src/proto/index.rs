@@ -21,9 +21,11 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use super::members::{Entry, Identity};
 use crate::member::NodeName;
 
-/// Identities known before any table is filled, shared by many tables (see the
-/// [module docs](self)): the simulator builds one for all its nodes and hands it to each core
-/// with [`Swim::share_directory`](super::Swim::share_directory).
+/// Identities known before any table is filled, shared by many tables: each keeps an array
+/// from directory number to row position (4 bytes a member) instead of hash indexes of its
+/// own, and indexes by itself only what the directory does not cover. The simulator builds
+/// one for all its nodes and hands it to each core with
+/// [`Swim::share_directory`](super::Swim::share_directory).
 pub struct Directory {
     ids: Vec<Arc<Identity>>,
     by_name: HashTable<u32>,

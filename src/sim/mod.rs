@@ -25,6 +25,39 @@
 //! a node), [`pause`](Sim::pause) (a node stops processing for a while; what arrives meanwhile
 //! is held or dropped), [`restart`](Sim::restart), and the network's partitions and drop rates
 //! through [`net_mut`](Sim::net_mut).
+//!
+//! # Memory
+//!
+//! N cores each hold a member table of N - 1 rows: N² rows is what a simulation of N costs, so
+//! a row's bytes are what decides how large N can be. What every table shares, it shares:
+//!
+//! - **Identities** (name, address, tags): one `Arc<Identity>` per node, pointed to by every
+//!   row about it (8 bytes a row). A member that changes its tags gets a new `Arc` in the tables
+//!   that heard.
+//! - **Lookups by name and by address**: one [`Directory`] of all nodes' identities, built once
+//!   and shared by every core (`SimConfig::shared_directory`, on by default). A table keeps an
+//!   array from directory number to row position (4 bytes a row) instead of two hash indexes of
+//!   its own (~10 bytes a row at 10,000: 16,384 buckets of 5 bytes each, twice); it still
+//!   indexes by itself what the directory does not cover (a stranger, a member at an address
+//!   the directory does not list for it). The directory never changes, so nothing locks.
+//! - **Per row, per table**: incarnation, state, when the state changed (deciseconds), the
+//!   last round trip measured to it (µs), 24 bytes with the `Arc`; plus 4 bytes of the table's
+//!   probe order. These genuinely differ between tables (each member measures its own round
+//!   trips and hears of a change at its own time), which is why the simulator does not keep
+//!   one global truth with per-node differences: after one protocol round every row differs
+//!   from every other table's by its round trip.
+//!
+//! So a row costs 32 bytes: 10,000 nodes ~3.2 GB of tables. Exactness is kept by
+//! construction: rows, positions, probe order and every random draw are the same whichever
+//! way lookups are kept, and nothing iterates an index; `tests/sim_determinism.rs` checks the
+//! trace hashes of shared and plain tables agree.
+//!
+//! What a run holds besides the tables is bounded whatever the loss: every core's gossip
+//! queue (1,024 items), its timer heap (swept of dead suspicion timers when it doubles), the
+//! datagrams in flight (what the cores send in a few milliseconds of latency), and the
+//! scenarios' event logs ([`Sim::run_watching`] forgets them every virtual second). What is
+//! not bounded below N per core is the running suspicions a core holds under heavy loss (at
+//! most one per member): rules, not representation.
 
 mod addr;
 pub mod cli;
@@ -189,6 +222,8 @@ pub struct Sim {
     trace: Trace,
     steps: u64,
     pulse: Option<PulseFn>,
+    /// The bound of the [`run_watching`](Sim::run_watching) under way, for pulses.
+    watch_limit: Option<u64>,
     /// Every node's identity, shared by every core's member table (`shared_directory`).
     directory: Option<Arc<Directory>>,
 }
@@ -262,6 +297,7 @@ impl Sim {
             trace: Trace::new(),
             steps: 0,
             pulse: None,
+            watch_limit: None,
             config,
         })
     }

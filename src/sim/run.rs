@@ -66,7 +66,7 @@ impl Sim {
             self.step();
             if self.steps >= next_pulse {
                 next_pulse = self.steps + PULSE_STEPS;
-                self.pulse(limit);
+                self.pulse(self.watch_limit.unwrap_or(limit));
             }
             if self.now == last_now {
                 still += 1;
@@ -93,7 +93,9 @@ impl Sim {
         let start = self.now;
         let limit = start.saturating_add(max.as_nanos() as u64);
         let mut cursor = 0;
-        loop {
+        // Pulses report the watched run's bound, not the current second's.
+        self.watch_limit = Some(limit);
+        let outcome = loop {
             let chunk = Duration::from_nanos(WATCH_CHUNK_NS.min(limit - self.now));
             let outcome = self.run_until(chunk, |s| {
                 let new = s.events.get(cursor..).unwrap_or_default();
@@ -103,17 +105,19 @@ impl Sim {
             self.events.clear();
             cursor = 0;
             match outcome {
-                Ok(_) => return Ok(Duration::from_nanos(self.now - start)),
+                Ok(_) => break Ok(Duration::from_nanos(self.now - start)),
                 Err(SimError::Timeout { .. }) if self.now < limit => continue,
                 Err(SimError::Timeout { .. }) => {
-                    return Err(SimError::Timeout {
+                    break Err(SimError::Timeout {
                         waited: max,
                         at: self.now(),
                     });
                 }
-                Err(e) => return Err(e),
+                Err(e) => break Err(e),
             }
-        }
+        };
+        self.watch_limit = None;
+        outcome
     }
 
     /// Runs for `d` of virtual time (everything due by then happens); the clock ends at
