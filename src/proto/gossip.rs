@@ -5,8 +5,9 @@
 //! (`[sent 0: newest .. oldest] [sent 1: newest .. oldest] ...`), so fresh news always has a
 //! seat and old news fills what is left. One entry per key (a member, or a user event): a newer
 //! update about the same member replaces the older one. An item is dropped once it has been
-//! sent `limit` times (`retransmit_mult * ceil(log10(N + 1))`). Enqueue and each send are
-//! O(log n).
+//! sent `limit` times (`retransmit_mult * ceil(log10(N + 1))`), or when the queue is full
+//! ([`MAX_QUEUED`]): then the item at the back goes, the one sent most (and oldest among
+//! those). Enqueue and each send are O(log n).
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
@@ -48,6 +49,14 @@ impl Piggyback for UserRecord {
         w.push_event(self)
     }
 }
+
+/// Items a queue holds at most. Without a bound a queue holds one item per member, and under
+/// heavy loss it fills: every node hears of suspicions and refutations faster than its packets
+/// can carry them (at 20 % loss and 2,000 members, ~5,600 update sends wanted a second against
+/// ~640 that fit), so news piles up behind fresher news, N items on each of N members (at
+/// 10,000 members, ~25 GiB in the simulator). What falls off the back is what has been sent
+/// most; full-state syncs repair what gossip no longer carries. 1,024 items are ~256 KiB.
+pub(crate) const MAX_QUEUED: usize = 1024;
 
 /// Smallest room worth trying another update in (an update is at least this many bytes).
 const MIN_UPDATE: usize = 12;
@@ -103,6 +112,12 @@ impl<T: Piggyback> Gossip<T> {
         let key = (0, Reverse(self.next_id));
         self.by_name.insert(name, key);
         self.queue.insert(key, (update, boost.max(1)));
+        while self.queue.len() > MAX_QUEUED {
+            let Some((_, (gone, _))) = self.queue.pop_last() else {
+                break;
+            };
+            self.by_name.remove(&gone.key());
+        }
     }
 
     #[cfg(test)]
@@ -232,6 +247,30 @@ mod tests {
         }
         assert!(g.is_empty());
         assert!(send(&mut g, 1400, 3).is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_most_sent_then_the_oldest() {
+        let mut g = Gossip::default();
+        g.enqueue(update("sent-old", 1));
+        g.enqueue(update("sent-new", 1));
+        assert_eq!(send(&mut g, 1400, 10), ["sent-new@1", "sent-old@1"]);
+        for i in 0..MAX_QUEUED - 2 {
+            g.enqueue(update(&format!("m{i}"), 1));
+        }
+        assert_eq!(g.len(), MAX_QUEUED);
+        g.enqueue(update("one-more", 1));
+        assert_eq!(g.len(), MAX_QUEUED);
+        assert_eq!(
+            g.transmits("sent-old"),
+            None,
+            "sent once and oldest: dropped"
+        );
+        assert_eq!(g.transmits("sent-new"), Some(1));
+        g.enqueue(update("and-another", 1));
+        assert_eq!(g.transmits("sent-new"), None);
+        assert_eq!(g.transmits("m0"), Some(0), "never sent: kept");
+        assert_eq!(g.transmits("and-another"), Some(0));
     }
 
     #[test]

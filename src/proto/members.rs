@@ -7,15 +7,14 @@
 //! Random picks (ping-req helpers, gossip targets) index into the table and never scan it
 //! unless it is small.
 
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
+use super::index::{Directory, Index};
 use crate::hash::{FNV1A_64_BASIS, fnv1a_64, splitmix64};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
@@ -53,17 +52,15 @@ impl Entry {
     }
 }
 
-/// The member table. `index` holds positions into `entries`, hashed by name, so a lookup costs
-/// one hash and a name comparison and the index costs ~5 bytes a member; `by_addr` holds the
-/// same positions hashed by address, so that a datagram's source is told from a stranger's in
-/// one lookup too (see `Swim::knows`): another ~5 bytes a member, the price of answering
-/// strangers no more than they sent.
+/// The member table. `index` finds positions into `entries` by name, so a lookup costs one
+/// hash and a name comparison, and by address, so that a datagram's source is told from a
+/// stranger's in one lookup too (see `Swim::knows`, the price of answering strangers no more
+/// than they sent). On its own it costs ~10 bytes a member; tables sharing a
+/// [`Directory`] pay 4 (see [`super::index`]).
 pub(crate) struct Members {
     epoch: Instant,
     entries: Vec<Entry>,
-    index: HashTable<u32>,
-    by_addr: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    index: Index,
     order: Vec<u32>,
     cursor: usize,
     active: usize,
@@ -97,9 +94,7 @@ impl Members {
         Members {
             epoch,
             entries: Vec::new(),
-            index: HashTable::new(),
-            by_addr: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            index: Index::new(),
             order: Vec::new(),
             cursor: 0,
             active: 0,
@@ -143,26 +138,24 @@ impl Members {
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(name);
-        let entries = &self.entries;
-        self.index
-            .find(hash, |&i| {
-                entries
-                    .get(i as usize)
-                    .is_some_and(|e| e.id.name.as_str() == name)
-            })
-            .map(|&i| i as usize)
+        self.index.find(&self.entries, name)
+    }
+
+    /// The table's own copy of a name it holds, to share rather than allocate (a shared
+    /// directory's copy when it has one: equal, and read without touching this table's rows).
+    pub(crate) fn known_name(&self, name: &str) -> Option<&NodeName> {
+        self.index.known_name(&self.entries, name)
     }
 
     /// A member (in any state) reached at `addr`, if the table holds one.
     pub(crate) fn find_addr(&self, addr: SocketAddr) -> Option<usize> {
-        let hash = self.hasher.hash_one(addr);
-        let entries = &self.entries;
-        self.by_addr
-            .find(hash, |&i| {
-                entries.get(i as usize).is_some_and(|e| e.id.addr == addr)
-            })
-            .map(|&i| i as usize)
+        self.index.find_addr(&self.entries, addr)
+    }
+
+    /// Finds members through `dir` from now on (see [`super::index`]); what the table holds
+    /// and answers does not change.
+    pub(crate) fn share(&mut self, dir: Arc<Directory>) {
+        self.index.share(dir, &self.entries);
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<&Entry> {
@@ -203,14 +196,14 @@ impl Members {
             return;
         };
         if old != id.addr {
-            self.unindex_addr(i);
+            self.index.remove_addr(&self.entries, i);
         }
         let new = id.addr;
         if let Some(e) = self.entries.get_mut(i) {
             e.id = id;
         }
         if old != new {
-            self.index_addr(i);
+            self.index.insert_addr(&self.entries, i);
         }
     }
 
@@ -237,17 +230,7 @@ impl Members {
     pub(crate) fn reserve(&mut self, more: usize) {
         self.entries.reserve(more);
         self.order.reserve(more);
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.reserve(more, |&j| {
-            entries
-                .get(j as usize)
-                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
-        });
-        self.by_addr.reserve(more, |&j| {
-            entries
-                .get(j as usize)
-                .map_or(0, |e| hasher.hash_one(e.id.addr))
-        });
+        self.index.reserve(&self.entries, more);
     }
 
     /// Adds a member at the end of the probe order; call [`reshuffle`](Self::reshuffle) after
@@ -259,8 +242,8 @@ impl Members {
         }
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
         self.entries.push(entry);
-        self.index_name(i);
-        self.index_addr(i);
+        self.index.insert_name(&self.entries, i);
+        self.index.insert_addr(&self.entries, i);
         self.order.push(i as u32);
     }
 
@@ -288,8 +271,8 @@ impl Members {
         }
         self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
         if i < self.entries.len() {
-            self.index_name(i);
-            self.index_addr(i);
+            self.index.insert_name(&self.entries, i);
+            self.index.insert_addr(&self.entries, i);
         }
         if let Some(p) = self.order.iter().position(|&x| x as usize == i) {
             self.order.remove(p);
@@ -304,55 +287,10 @@ impl Members {
         }
     }
 
-    /// Adds entry `i`'s row to the name index.
-    fn index_name(&mut self, i: usize) {
-        let Some(e) = self.entries.get(i) else {
-            return;
-        };
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let hash = hasher.hash_one(e.id.name.as_str());
-        self.index.insert_unique(hash, i as u32, |&j| {
-            entries
-                .get(j as usize)
-                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
-        });
-    }
-
-    /// Adds entry `i`'s row to the address index.
-    fn index_addr(&mut self, i: usize) {
-        let Some(e) = self.entries.get(i) else {
-            return;
-        };
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let hash = hasher.hash_one(e.id.addr);
-        self.by_addr.insert_unique(hash, i as u32, |&j| {
-            entries
-                .get(j as usize)
-                .map_or(0, |e| hasher.hash_one(e.id.addr))
-        });
-    }
-
-    /// Drops entry `i`'s rows from both indexes.
+    /// Drops entry `i`'s rows from both lookups.
     fn unindex(&mut self, i: usize) {
-        let Some(name) = self.entries.get(i).map(|e| e.id.name.clone()) else {
-            return;
-        };
-        let hash = self.hasher.hash_one(name.as_str());
-        if let Ok(slot) = self.index.find_entry(hash, |&j| j as usize == i) {
-            slot.remove();
-        }
-        self.unindex_addr(i);
-    }
-
-    /// Drops entry `i`'s row from the address index.
-    fn unindex_addr(&mut self, i: usize) {
-        let Some(addr) = self.entries.get(i).map(|e| e.id.addr) else {
-            return;
-        };
-        let hash = self.hasher.hash_one(addr);
-        if let Ok(slot) = self.by_addr.find_entry(hash, |&j| j as usize == i) {
-            slot.remove();
-        }
+        self.index.remove_name(&self.entries, i);
+        self.index.remove_addr(&self.entries, i);
     }
 
     /// The next member to probe in the shuffled round-robin order, skipping Dead and Left.
@@ -380,25 +318,10 @@ impl Members {
     pub(crate) fn check_consistent(&self) -> Result<(), String> {
         let mut active = 0;
         let mut digest = 0;
-        for (i, e) in self.entries.iter().enumerate() {
-            let name = e.id.name.as_str();
-            if self.find(name) != Some(i) {
-                return Err(format!("{name} at {i} is found at {:?}", self.find(name)));
-            }
-            let hash = self.hasher.hash_one(e.id.addr);
-            if self.by_addr.find(hash, |&j| j as usize == i).is_none() {
-                return Err(format!("{name} at {i} is not found at {}", e.id.addr));
-            }
+        self.index.check(&self.entries)?;
+        for e in &self.entries {
             active += usize::from(e.state.is_active());
-            digest ^= digest_part(name, e.incarnation, e.state);
-        }
-        if self.index.len() != self.entries.len() || self.by_addr.len() != self.entries.len() {
-            return Err(format!(
-                "{} name and {} address rows for {} entries",
-                self.index.len(),
-                self.by_addr.len(),
-                self.entries.len()
-            ));
+            digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state);
         }
         let mut order: Vec<u32> = self.order.clone();
         order.sort_unstable();
@@ -455,178 +378,5 @@ impl Members {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::SmallRng;
-    use std::collections::HashSet;
-
-    fn entry(name: &str, now: Instant) -> Entry {
-        Members::new(now).entry(
-            Arc::new(Identity {
-                name: NodeName::new(name).unwrap(),
-                addr: "127.0.0.1:1".parse().unwrap(),
-                tags: Tags::default(),
-            }),
-            Incarnation(0),
-            MemberState::Alive,
-            now,
-        )
-    }
-
-    fn epoch() -> Instant {
-        crate::test_epoch()
-    }
-
-    #[test]
-    fn entries_stay_small() {
-        assert!(
-            std::mem::size_of::<Entry>() <= 24,
-            "{}",
-            std::mem::size_of::<Entry>()
-        );
-    }
-
-    #[test]
-    fn every_member_is_probed_once_per_round() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(1);
-        let mut m = Members::new(now);
-        for i in 0..10 {
-            m.insert(entry(&format!("n{i}"), now), &mut rng);
-        }
-        for _round in 0..3 {
-            let seen: HashSet<usize> = (0..10).map(|_| m.next_probe(&mut rng).unwrap()).collect();
-            assert_eq!(seen.len(), 10);
-        }
-    }
-
-    #[test]
-    fn probe_order_skips_dead_and_inserted_members_come_within_the_round() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(2);
-        let mut m = Members::new(now);
-        for i in 0..5 {
-            m.insert(entry(&format!("n{i}"), now), &mut rng);
-        }
-        let dead = m.find("n3").unwrap();
-        m.set(dead, MemberState::Dead, Incarnation(0), now);
-        assert_eq!(m.active(), 4);
-        let first = m.next_probe(&mut rng).unwrap();
-        let new = m.insert(entry("late", now), &mut rng);
-        let mut seen = vec![first];
-        for _ in 0..4 {
-            seen.push(m.next_probe(&mut rng).unwrap());
-        }
-        assert!(!seen.contains(&dead));
-        assert!(seen.contains(&new), "{seen:?}");
-    }
-
-    #[test]
-    fn remove_keeps_index_and_order_consistent() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(3);
-        let mut m = Members::new(now);
-        for i in 0..6 {
-            m.insert(entry(&format!("n{i}"), now), &mut rng);
-        }
-        m.remove(m.find("n1").unwrap());
-        assert_eq!(m.len(), 5);
-        assert_eq!(m.active(), 5);
-        assert!(m.find("n1").is_none());
-        for name in ["n0", "n2", "n3", "n4", "n5"] {
-            let i = m.find(name).unwrap();
-            assert_eq!(m.get(i).unwrap().id.name.as_str(), name);
-        }
-        let seen: HashSet<usize> = (0..5).map(|_| m.next_probe(&mut rng).unwrap()).collect();
-        assert_eq!(seen.len(), 5);
-    }
-
-    #[test]
-    fn the_address_index_follows_inserts_moves_and_removals() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(6);
-        let mut m = Members::new(now);
-        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        for i in 0..6u16 {
-            let mut e = entry(&format!("n{i}"), now);
-            e.id = Arc::new(Identity {
-                name: e.id.name.clone(),
-                addr: at(100 + i),
-                tags: Tags::default(),
-            });
-            m.insert(e, &mut rng);
-        }
-        m.check_consistent().unwrap();
-        let n2 = m.find("n2").unwrap();
-        assert_eq!(m.find_addr(at(102)), Some(n2));
-        assert_eq!(m.find_addr(at(99)), None);
-        // n2 restarts on another port; n0 is forgotten, so the last row moves into its place.
-        let moved = Arc::new(Identity {
-            name: NodeName::new("n2").unwrap(),
-            addr: at(200),
-            tags: Tags::default(),
-        });
-        m.set_identity(n2, moved);
-        assert_eq!(m.find_addr(at(102)), None);
-        assert_eq!(m.find_addr(at(200)), Some(n2));
-        m.remove(m.find("n0").unwrap());
-        m.check_consistent().unwrap();
-        assert_eq!(m.find_addr(at(100)), None);
-        for (name, port) in [("n1", 101), ("n2", 200), ("n5", 105)] {
-            assert_eq!(m.find_addr(at(port)), m.find(name), "{name}");
-        }
-    }
-
-    #[test]
-    fn digest_follows_the_records_not_the_history() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(5);
-        let mut a = Members::new(now);
-        let mut b = Members::new(now);
-        for i in 0..5 {
-            a.insert(entry(&format!("n{i}"), now), &mut rng);
-        }
-        for i in (0..5).rev() {
-            b.insert(entry(&format!("n{i}"), now), &mut rng);
-        }
-        assert_eq!(a.digest(), b.digest(), "insertion order does not matter");
-        let i = a.find("n2").unwrap();
-        a.set(i, MemberState::Suspect, Incarnation(0), now);
-        assert_ne!(a.digest(), b.digest());
-        a.set(i, MemberState::Alive, Incarnation(0), now);
-        assert_eq!(a.digest(), b.digest(), "back to the same records");
-        a.remove(a.find("n4").unwrap());
-        b.remove(b.find("n4").unwrap());
-        assert_eq!(a.digest(), b.digest());
-        // A departed member counts for nothing, whether still remembered or already forgotten.
-        let j = a.find("n3").unwrap();
-        a.set(j, MemberState::Dead, Incarnation(0), now);
-        b.remove(b.find("n3").unwrap());
-        assert_eq!(a.digest(), b.digest(), "remembered dead = forgotten");
-        a.set(j, MemberState::Left, Incarnation(2), now);
-        assert_eq!(a.digest(), b.digest());
-        assert_ne!(
-            record_hash("n1", Incarnation(1), MemberState::Alive),
-            record_hash("n1", Incarnation(0), MemberState::Alive)
-        );
-    }
-
-    #[test]
-    fn random_picks_are_distinct_and_filtered() {
-        let now = epoch();
-        let mut rng = SmallRng::seed_from_u64(4);
-        for size in [5usize, 200] {
-            let mut m = Members::new(now);
-            for i in 0..size {
-                m.insert(entry(&format!("n{i}"), now), &mut rng);
-            }
-            let mut out = Vec::new();
-            m.random(&mut rng, 3, Some(0), MemberState::is_active, &mut out);
-            assert_eq!(out.len(), 3);
-            assert!(!out.contains(&0));
-            let set: HashSet<_> = out.iter().collect();
-            assert_eq!(set.len(), 3);
-        }
-    }
-}
+#[path = "members_tests.rs"]
+mod tests;

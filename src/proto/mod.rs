@@ -6,6 +6,7 @@
 mod awareness;
 mod gossip;
 mod heard;
+mod index;
 mod invariants;
 mod members;
 mod merge;
@@ -38,6 +39,7 @@ use awareness::{Awareness, Blame};
 use gossip::Gossip;
 use heard::HeardLog;
 pub use heard::{HEARD_LEN, Heard, News, Via};
+pub use index::Directory;
 pub use members::Identity;
 use members::{Entry, Members};
 use outbox::Outgoing;
@@ -356,6 +358,7 @@ impl Swim {
             self.gossip_now(self.config.gossip_nodes);
         }
         self.check_leave();
+        self.prune_timers();
     }
 
     /// Acts on every deadline that has passed at `now`. Extra calls do nothing.
@@ -406,6 +409,7 @@ impl Swim {
         self.expire_user_events(now);
         self.pass_on_verdicts();
         self.check_leave();
+        self.prune_timers();
     }
 
     /// Writes the next datagram to send into `buf` (replacing its contents) and returns where
@@ -591,8 +595,7 @@ impl wire::Known for KnownMembers<'_> {
         if self.local.name.as_str() == text {
             return Some(self.local.name.clone());
         }
-        let i = self.members.find(text)?;
-        self.members.get(i).map(|e| e.id.name.clone())
+        self.members.known_name(text).cloned()
     }
 
     fn tags(&self, name: &NodeName) -> Option<Tags> {

@@ -1,11 +1,18 @@
 //! The core's own deadline queue. Timers carry the data that tells whether they still matter
 //! (a probe's sequence number, a suspicion's incarnation), so nothing is ever cancelled: a stale
 //! timer fires and is ignored.
+//!
+//! Stale timers are not free, though: every suspicion leaves one at its longest timeout
+//! (`suspicion_max_timeout_mult` times the minimum, 96 s at 10,000 members), and under heavy
+//! loss a member hears of hundreds of suspicions a second, most refuted within a second. So
+//! when the heap has doubled since it was last swept, [`Timers::prune`] drops the timers its
+//! owner says can no longer act; the ones kept fire in the same order as before.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use super::Swim;
 use crate::member::{Incarnation, NodeName};
 
 /// What happens when a deadline passes.
@@ -74,14 +81,39 @@ impl Ord for Entry {
     }
 }
 
+/// Below this many timers the heap is never swept (a quiet node holds about five).
+const PRUNE_FLOOR: usize = 64;
+
 /// Deadlines ordered by time, then by insertion. Push and pop are O(log n).
 #[derive(Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Entry>,
     order: u64,
+    /// Sweep when the heap reaches this size: twice what the last sweep kept, so sweeping
+    /// costs O(1) amortised per timer scheduled.
+    prune_at: usize,
 }
 
 impl Timers {
+    /// Timers waiting, stale ones included.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// True when the heap has grown enough since the last sweep to be worth sweeping.
+    pub(crate) fn wants_prune(&self) -> bool {
+        self.heap.len() >= self.prune_at.max(PRUNE_FLOOR)
+    }
+
+    /// Drops every timer for which `live` is false. Only for timers that would do nothing
+    /// when they fire: the rest keep their deadlines and insertion order, so what fires, and
+    /// when, is unchanged.
+    pub(crate) fn prune(&mut self, live: impl Fn(&Timer) -> bool) {
+        self.heap.retain(|e| live(&e.timer));
+        self.prune_at = self.heap.len() * 2;
+    }
+
     pub(crate) fn schedule(&mut self, at: Instant, timer: Timer) {
         self.order += 1;
         self.heap.push(Entry {
@@ -106,6 +138,33 @@ impl Timers {
     }
 }
 
+impl Swim {
+    /// Sweeps the timer heap once it has doubled. A suspicion timer about a member whose
+    /// suspicion at that incarnation has ended (refuted, or the member departed) cannot act:
+    /// a suspicion at an incarnation is only ever started again after the member has been
+    /// forgotten (`dead_node_reclaim`), and its handlers look the suspicion up first. Every
+    /// other kind is kept: there are a few per protocol period.
+    pub(super) fn prune_timers(&mut self) {
+        if !self.timers.wants_prune() {
+            return;
+        }
+        let suspicions = &self.suspicions;
+        self.timers.prune(|timer| match timer {
+            Timer::SuspicionCheck {
+                member,
+                incarnation,
+            }
+            | Timer::SuspicionTimeout {
+                member,
+                incarnation,
+            } => suspicions
+                .get(member.as_str())
+                .is_some_and(|s| s.incarnation == *incarnation),
+            _ => true,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +184,27 @@ mod tests {
         assert_eq!(t.pop_due(later), Some(Timer::JoinRetry));
         assert_eq!(t.pop_due(later), Some(Timer::GossipTick));
         assert_eq!(t.pop_due(later), None);
+    }
+
+    #[test]
+    fn prune_drops_only_the_dead_and_keeps_the_order() {
+        let t0 = crate::test_epoch();
+        let mut t = Timers::default();
+        for i in 0..100u32 {
+            let at = t0 + Duration::from_millis(u64::from(i % 7));
+            t.schedule(at, Timer::RelayNack { seq: i });
+        }
+        assert!(t.wants_prune());
+        t.prune(|timer| matches!(timer, Timer::RelayNack { seq } if seq % 3 == 0));
+        assert_eq!(t.len(), 34);
+        assert!(!t.wants_prune());
+        let later = t0 + Duration::from_secs(1);
+        let mut fired = Vec::new();
+        while let Some(Timer::RelayNack { seq }) = t.pop_due(later) {
+            fired.push(seq);
+        }
+        let mut want: Vec<u32> = (0..100).filter(|s| s % 3 == 0).collect();
+        want.sort_by_key(|s| (s % 7, *s));
+        assert_eq!(fired, want);
     }
 }

@@ -1,9 +1,11 @@
 //! `rumor sim <scenario>`: runs a scenario over several cluster sizes (and loss rates) and
 //! prints a table, JSON, CSV or an SVG plot, then the run's wall time and peak memory.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -11,12 +13,12 @@ use serde_json::json;
 
 use crate::config::{Profile, SuspicionRule, parse_duration};
 
-use super::Latency;
 use super::report::{Chart, Table, peak_memory_mib, write_svg};
 use super::scenario::{
     Knobs, Params, crash_suite, dissemination_suite, false_positives_suite, flaky_suite,
     join_suite, load_suite, side_by_side, tradeoff_suite, user_event_suite,
 };
+use super::{Latency, Pulse, PulseFn};
 
 /// Which measurement to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -161,6 +163,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             probe_timeout: args.probe_timeout.first().copied(),
             probe_interval: args.probe_interval,
         },
+        pulse: (!args.quiet).then(|| pulse_printer(start)),
     };
     if let Err(e) = params.sim_config(1, 0.0, 0).template.validate() {
         eprintln!("rumor sim: {e}");
@@ -332,6 +335,54 @@ fn join<T: ToString>(v: &[T]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Wall seconds between two progress lines of one long run.
+const PULSE_EVERY_S: f64 = 5.0;
+
+/// A pulse callback printing, every few seconds of wall time, how far the run is in virtual
+/// time, how many events (deadlines and deliveries) it processes per second, and when it ends
+/// at the latest at the current pace (a run whose condition holds earlier ends earlier).
+fn pulse_printer(start: Instant) -> PulseFn {
+    let last = Cell::new((start.elapsed().as_secs_f64(), 0u64, Duration::ZERO));
+    PulseFn(Rc::new(move |p: &Pulse| {
+        let wall = start.elapsed().as_secs_f64();
+        let (then, steps, virt) = last.get();
+        if p.steps < steps || p.now < virt {
+            // A new run started since the last line: measure from here.
+            last.set((wall, p.steps, p.now));
+            return;
+        }
+        let dt = wall - then;
+        if dt < PULSE_EVERY_S {
+            return;
+        }
+        let rate = (p.steps - steps) as f64 / dt;
+        let pace = (p.now - virt).as_secs_f64() / dt;
+        let left = p.until.saturating_sub(p.now).as_secs_f64();
+        let eta = if pace > 0.0 {
+            format!("ETA at most {}", short_duration(left / pace))
+        } else {
+            "no ETA yet".to_string()
+        };
+        eprintln!(
+            "[{wall:>7.1}s]   virtual {:.1} s of at most {:.1} s, {:.0}k events/s, {pace:.2} virtual s per s, {eta}",
+            p.now.as_secs_f64(),
+            p.until.as_secs_f64(),
+            rate / 1e3,
+        );
+        last.set((wall, p.steps, p.now));
+    }))
+}
+
+/// Seconds as `42s`, `13m05s` or `2h10m`.
+fn short_duration(s: f64) -> String {
+    let s = s.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// The wall clock, only to report how long a run took; virtual time never reads it.

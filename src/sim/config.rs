@@ -18,6 +18,11 @@ pub struct SimConfig {
     pub loss: f64,
     /// Drives every core's RNG and the network's.
     pub seed: u64,
+    /// Cores find members through one directory of all nodes' identities shared by all of
+    /// them (see the [memory model](super#memory)) rather than through indexes of their own.
+    /// The run is the same either way (a test proves the trace hashes equal); off only to
+    /// show that.
+    pub shared_directory: bool,
 }
 
 impl SimConfig {
@@ -29,6 +34,7 @@ impl SimConfig {
             latency: Latency::default(),
             loss: 0.0,
             seed,
+            shared_directory: true,
         }
     }
 

@@ -25,13 +25,48 @@
 //! a node), [`pause`](Sim::pause) (a node stops processing for a while; what arrives meanwhile
 //! is held or dropped), [`restart`](Sim::restart), and the network's partitions and drop rates
 //! through [`net_mut`](Sim::net_mut).
+//!
+//! # Memory
+//!
+//! N cores each hold a member table of N - 1 rows: N² rows is what a simulation of N costs, so
+//! a row's bytes are what decides how large N can be. What every table shares, it shares:
+//!
+//! - **Identities** (name, address, tags): one `Arc<Identity>` per node, pointed to by every
+//!   row about it (8 bytes a row). A member that changes its tags gets a new `Arc` in the tables
+//!   that heard.
+//! - **Lookups by name and by address**: one [`Directory`] of all nodes' identities, built once
+//!   and shared by every core (`SimConfig::shared_directory`, on by default). A table keeps an
+//!   array from directory number to row position (4 bytes a row) instead of two hash indexes of
+//!   its own (~10 bytes a row at 10,000: 16,384 buckets of 5 bytes each, twice); it still
+//!   indexes by itself what the directory does not cover (a stranger, a member at an address
+//!   the directory does not list for it). The directory never changes, so nothing locks.
+//! - **Per row, per table**: incarnation, state, when the state changed (deciseconds), the
+//!   last round trip measured to it (µs), 24 bytes with the `Arc`; plus 4 bytes of the table's
+//!   probe order. These genuinely differ between tables (each member measures its own round
+//!   trips and hears of a change at its own time), which is why the simulator does not keep
+//!   one global truth with per-node differences: after one protocol round every row differs
+//!   from every other table's by its round trip.
+//!
+//! So a row costs 32 bytes: 10,000 nodes ~3.2 GB of tables. Exactness is kept by
+//! construction: rows, positions, probe order and every random draw are the same whichever
+//! way lookups are kept, and nothing iterates an index; `tests/sim_determinism.rs` checks the
+//! trace hashes of shared and plain tables agree.
+//!
+//! What a run holds besides the tables is bounded whatever the loss: every core's gossip
+//! queue (1,024 items), its timer heap (swept of dead suspicion timers when it doubles), the
+//! datagrams in flight (what the cores send in a few milliseconds of latency), and the
+//! scenarios' event logs ([`Sim::run_watching`] forgets them every virtual second). What is
+//! not bounded below N per core is the running suspicions a core holds under heavy loss (at
+//! most one per member): rules, not representation.
 
 mod addr;
 pub mod cli;
 mod config;
 pub mod network;
 mod nodes;
+mod pulse;
 pub mod report;
+mod run;
 pub mod scenario;
 mod trace;
 
@@ -47,11 +82,12 @@ use rand::{Rng, SeedableRng};
 use crate::error::ConfigError;
 use crate::event::EventKind;
 use crate::member::NodeName;
-use crate::proto::{Identity, Swim};
+use crate::proto::{Directory, Identity, Swim};
 
 pub use addr::{MAX_NODES, PORT, addr_of, index_of, name_of};
 pub use config::SimConfig;
 pub use network::{Latency, NetStats, Network, Verdict};
+pub use pulse::{PULSE_STEPS, Pulse, PulseFn};
 use trace::Trace;
 
 /// Datagrams a paused node holds for later; more are dropped (a real socket buffer is finite).
@@ -185,6 +221,11 @@ pub struct Sim {
     record_events: bool,
     trace: Trace,
     steps: u64,
+    pulse: Option<PulseFn>,
+    /// The bound of the [`run_watching`](Sim::run_watching) under way, for pulses.
+    watch_limit: Option<u64>,
+    /// Every node's identity, shared by every core's member table (`shared_directory`).
+    directory: Option<Arc<Directory>>,
 }
 
 impl Sim {
@@ -210,19 +251,10 @@ impl Sim {
     /// cluster through joins would itself take minutes of virtual time.
     pub fn formed(config: SimConfig) -> Result<Self, ConfigError> {
         let mut sim = Self::new(config)?;
-        let ids: Vec<Arc<Identity>> = (0..sim.config.nodes)
-            .map(|i| {
-                let name = NodeName::new(&name_of(i)).map_err(|reason| ConfigError {
-                    field: "name",
-                    reason,
-                })?;
-                Ok(Arc::new(Identity {
-                    name,
-                    addr: addr_of(i),
-                    tags: sim.config.template.tags.clone(),
-                }))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let ids = match &sim.directory {
+            Some(dir) => dir.identities().to_vec(),
+            None => identities(&sim.config)?,
+        };
         let now = sim.instant();
         for i in 0..sim.slots.len() {
             if let Some(slot) = sim.slots.get_mut(i) {
@@ -245,7 +277,12 @@ impl Sim {
         let mut seeder = SmallRng::seed_from_u64(config.seed);
         let net_rng = SmallRng::seed_from_u64(seeder.random());
         let net = Network::new(config.latency, config.loss, net_rng);
+        let directory = match config.shared_directory {
+            true => Some(Arc::new(Directory::new(identities(&config)?))),
+            false => None,
+        };
         Ok(Sim {
+            directory,
             epoch: virtual_epoch(),
             now: 0,
             slots: Vec::with_capacity(config.nodes),
@@ -259,13 +296,19 @@ impl Sim {
             record_events: true,
             trace: Trace::new(),
             steps: 0,
+            pulse: None,
+            watch_limit: None,
             config,
         })
     }
 
     fn make_core(&mut self, i: usize) -> Result<Swim, ConfigError> {
         let seed = self.seeder.random();
-        Swim::new(self.config.node_config(i), seed, self.instant())
+        let mut swim = Swim::new(self.config.node_config(i), seed, self.instant())?;
+        if let Some(dir) = &self.directory {
+            swim.share_directory(Arc::clone(dir));
+        }
+        Ok(swim)
     }
 
     // ---- time ----
@@ -284,222 +327,23 @@ impl Sim {
     pub fn epoch(&self) -> Instant {
         self.epoch
     }
+}
 
-    // ---- running ----
-
-    /// Processes the earliest pending deadline or delivery; returns false when nothing is left
-    /// to do.
-    pub fn step(&mut self) -> bool {
-        let next_timer = self.timers.peek().map(|Reverse((t, _))| *t);
-        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.at);
-        match (next_timer, next_delivery) {
-            (None, None) => false,
-            (Some(t), Some(d)) if d <= t => self.deliver_next(),
-            (_, Some(_)) if next_timer.is_none() => self.deliver_next(),
-            _ => self.fire_next_timer(),
-        }
-    }
-
-    /// When the next step would happen, if anything is pending.
-    pub fn next_at(&self) -> Option<Duration> {
-        let t = self.timers.peek().map(|Reverse((t, _))| *t);
-        let d = self.deliveries.peek().map(|Reverse(d)| d.at);
-        let next = match (t, d) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        next.map(Duration::from_nanos)
-    }
-
-    /// Runs until `pred` holds (checked before the first step and after each one) or `max`
-    /// of virtual time has passed; returns how long it took.
-    pub fn run_until(
-        &mut self,
-        max: Duration,
-        mut pred: impl FnMut(&Sim) -> bool,
-    ) -> Result<Duration, SimError> {
-        let start = self.now;
-        let limit = start.saturating_add(max.as_nanos() as u64);
-        let mut last_now = self.now;
-        let mut still = 0u64;
-        loop {
-            if pred(self) {
-                return Ok(Duration::from_nanos(self.now - start));
-            }
-            let Some(next) = self.next_at() else {
-                return Err(SimError::Idle { at: self.now() });
-            };
-            if next.as_nanos() as u64 > limit {
-                self.now = limit;
-                return Err(SimError::Timeout {
-                    waited: max,
-                    at: self.now(),
-                });
-            }
-            self.step();
-            if self.now == last_now {
-                still += 1;
-                if still > MAX_STEPS_WITHOUT_PROGRESS {
-                    return Err(SimError::Livelock { at: self.now() });
-                }
-            } else {
-                last_now = self.now;
-                still = 0;
-            }
-        }
-    }
-
-    /// Runs for `d` of virtual time (everything due by then happens); the clock ends at
-    /// exactly `now + d`.
-    pub fn run_for(&mut self, d: Duration) -> Result<(), SimError> {
-        match self.run_until(d, |_| false) {
-            Err(SimError::Timeout { .. }) | Ok(_) => Ok(()),
-            Err(SimError::Idle { .. }) => {
-                self.now = self.now.saturating_add(d.as_nanos() as u64);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn fire_next_timer(&mut self) -> bool {
-        let Some(Reverse((t, i))) = self.timers.pop() else {
-            return false;
-        };
-        let i = i as usize;
-        let Some(slot) = self.slots.get_mut(i) else {
-            return true;
-        };
-        if slot.deadline != Some(t) {
-            return true; // stale: the node's deadline moved since this entry was pushed
-        }
-        slot.deadline = None;
-        self.now = self.now.max(t);
-        self.steps += 1;
-        let now = self.epoch + Duration::from_nanos(self.now);
-        match slot.state {
-            NodeState::Crashed => return true,
-            NodeState::Paused { until, .. } => {
-                if (until.as_nanos() as u64) > self.now {
-                    return true;
-                }
-                slot.state = NodeState::Up;
-                let held = std::mem::take(&mut slot.held);
-                for (from, bytes) in held {
-                    if let Some(slot) = self.slots.get_mut(i) {
-                        slot.swim
-                            .handle_datagram(now, addr_of(from as usize), &bytes);
-                    }
-                    self.pool.push(bytes);
-                    self.after_input(i);
-                }
-            }
-            NodeState::Up => {}
-        }
-        if let Some(slot) = self.slots.get_mut(i) {
-            slot.swim.handle_timeout(now);
-        }
-        self.after_input(i);
-        true
-    }
-
-    fn deliver_next(&mut self) -> bool {
-        let Some(Reverse(d)) = self.deliveries.pop() else {
-            return false;
-        };
-        self.now = self.now.max(d.at);
-        self.steps += 1;
-        self.trace.delivery(&d);
-        let to = d.to as usize;
-        let Some(slot) = self.slots.get_mut(to) else {
-            self.pool.push(d.bytes);
-            return true;
-        };
-        match slot.state {
-            NodeState::Crashed | NodeState::Paused { hold: false, .. } => {
-                self.net.dropped_down();
-                self.pool.push(d.bytes);
-            }
-            NodeState::Paused { hold: true, .. } => {
-                if slot.held.len() < HOLD_LIMIT {
-                    slot.held.push((d.from, d.bytes));
-                } else {
-                    self.net.dropped_down();
-                    self.pool.push(d.bytes);
-                }
-            }
-            NodeState::Up => {
-                self.net.delivered();
-                let now = self.epoch + Duration::from_nanos(self.now);
-                slot.swim
-                    .handle_datagram(now, addr_of(d.from as usize), &d.bytes);
-                self.pool.push(d.bytes);
-                self.after_input(to);
-            }
-        }
-        true
-    }
-
-    /// After any input to node `i`: send what it wants sent, record what it observed, and
-    /// put its next deadline in the heap if that changed.
-    fn after_input(&mut self, i: usize) {
-        let n = self.slots.len();
-        let Some(slot) = self.slots.get_mut(i) else {
-            return;
-        };
-        for _ in 0..MAX_TRANSMITS_PER_INPUT {
-            let mut buf = self.pool.pop().unwrap_or_default();
-            let Some(to) = slot.swim.poll_transmit(&mut buf) else {
-                self.pool.push(buf);
-                break;
-            };
-            let Some(j) = index_of(to, n) else {
-                self.pool.push(buf);
-                continue;
-            };
-            match self.net.judge(i, j, buf.len()) {
-                Verdict::Deliver(latency) => {
-                    self.seq += 1;
-                    self.deliveries.push(Reverse(Delivery {
-                        at: self.now + latency.as_nanos() as u64,
-                        seq: self.seq,
-                        from: i as u32,
-                        to: j as u32,
-                        bytes: buf,
-                    }));
-                }
-                Verdict::Lost | Verdict::Blocked => self.pool.push(buf),
-            }
-        }
-        while let Some(e) = slot.swim.poll_event() {
-            let Some(member) = index_of(e.member.addr, n) else {
-                continue;
-            };
-            let ev = SimEvent {
-                at: Duration::from_nanos(self.now),
-                node: i as u32,
-                kind: e.kind,
-                member: member as u32,
-                incarnation: e.member.incarnation.0,
-            };
-            self.trace.event(&ev);
-            if self.record_events {
-                self.events.push(ev);
-            }
-        }
-        if slot.state == NodeState::Up {
-            let deadline = slot
-                .swim
-                .poll_timeout()
-                .map(|t| (t.saturating_duration_since(self.epoch).as_nanos() as u64).max(self.now));
-            if deadline != slot.deadline {
-                slot.deadline = deadline;
-                if let Some(t) = deadline {
-                    self.timers.push(Reverse((t, i as u32)));
-                }
-            }
-        }
-    }
+/// Node `i`'s identity for each node, as it starts: its name, address and the template's tags.
+fn identities(config: &SimConfig) -> Result<Vec<Arc<Identity>>, ConfigError> {
+    (0..config.nodes)
+        .map(|i| {
+            let name = NodeName::new(&name_of(i)).map_err(|reason| ConfigError {
+                field: "name",
+                reason,
+            })?;
+            Ok(Arc::new(Identity {
+                name,
+                addr: addr_of(i),
+                tags: config.template.tags.clone(),
+            }))
+        })
+        .collect()
 }
 
 /// The one clock read of the simulator: a base `Instant` for the virtual clock (an `Instant`

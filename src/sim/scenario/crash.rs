@@ -38,9 +38,8 @@ pub fn crash(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Crash, S
     sim.crash(victim);
     let mut failed = vec![false; n];
     let (mut count, mut first_suspect, mut first_failed, mut false_failed) = (0, None, None, 0);
-    let mut cursor = 0;
-    let outcome = sim.run_until(Duration::from_secs(300), |s| {
-        for e in s.events().get(cursor..).unwrap_or_default() {
+    let outcome = sim.run_watching(Duration::from_secs(300), |events| {
+        for e in events {
             let about_victim = e.member as usize == victim;
             match e.kind {
                 EventKind::Suspected if about_victim && first_suspect.is_none() => {
@@ -59,7 +58,6 @@ pub fn crash(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Crash, S
                 _ => {}
             }
         }
-        cursor = s.events().len();
         count + 1 >= n
     });
     let all_failed = waited(outcome, &format!("seed={seed} n={n} loss={loss}"))?;

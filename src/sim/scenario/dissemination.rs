@@ -8,7 +8,7 @@ use crate::member::Tags;
 use super::{Params, Progress, run_seed, waited};
 use crate::quantile::nearest_rank as quantile;
 use crate::sim::report::{Cell, Chart, Series, Table};
-use crate::sim::{Sim, SimConfig, SimEvent};
+use crate::sim::{SimConfig, SimEvent};
 
 /// One update spreading through a cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,8 +62,8 @@ pub fn dissemination(
     let mut spread = Spread::new(n, t0);
     // The origin has its own news from the start.
     spread.arrive(0, t0);
-    let outcome = sim.run_until(Duration::from_secs(120), |s| {
-        spread.watch(s, |e| e.member == 0 && e.incarnation >= 1)
+    let outcome = sim.run_watching(Duration::from_secs(120), |events| {
+        spread.watch(events, |e| e.member == 0 && e.incarnation >= 1)
     });
     let time_to_all = waited(outcome, &format!("seed={seed} n={n}"))?;
     Ok(Dissemination {
@@ -82,7 +82,6 @@ pub(super) struct Spread {
     /// Arrivals at a node that already had it.
     pub(super) repeats: usize,
     have: usize,
-    cursor: usize,
     t0: Duration,
 }
 
@@ -93,7 +92,6 @@ impl Spread {
             received: vec![None; n],
             repeats: 0,
             have: 0,
-            cursor: 0,
             t0,
         }
     }
@@ -110,15 +108,14 @@ impl Spread {
         }
     }
 
-    /// Reads the events `sim` recorded since the last call, counting those `is_it` accepts;
-    /// true once every node has it (a `run_until` predicate).
-    pub(super) fn watch(&mut self, sim: &Sim, is_it: impl Fn(&SimEvent) -> bool) -> bool {
-        for e in sim.events().get(self.cursor..).unwrap_or_default() {
+    /// Reads new `events`, counting those `is_it` accepts; true once every node has it (a
+    /// [`Sim::run_watching`](crate::sim::Sim::run_watching) condition).
+    pub(super) fn watch(&mut self, events: &[SimEvent], is_it: impl Fn(&SimEvent) -> bool) -> bool {
+        for e in events {
             if is_it(e) {
                 self.arrive(e.node as usize, e.at);
             }
         }
-        self.cursor = sim.events().len();
         self.have == self.received.len()
     }
 }

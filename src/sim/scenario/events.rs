@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::dissemination::{Spread, each_run, first_cells, infected_series, series_name};
 use super::{Dissemination, Params, Progress, lambda_log_n, waited};
 use crate::event::EventKind;
-use crate::sim::SimConfig;
 use crate::sim::report::{Cell, Chart, Table};
+use crate::sim::{SimConfig, SimError};
 
 /// The payload every run broadcasts: 64 bytes, a typical small application update.
 const PAYLOAD: [u8; 64] = [b'x'; 64];
@@ -69,14 +69,20 @@ pub fn user_event(
         .map_err(|e| format!("seed={seed} n={n}: {e}"))?;
     let mut spread = Spread::new(n, t0);
     let is_it = |e: &crate::sim::SimEvent| e.kind == EventKind::User && e.member == 0;
-    let outcome = sim.run_until(LIMIT, |s| spread.watch(s, is_it));
+    let outcome = sim.run_watching(LIMIT, |events| spread.watch(events, is_it));
     let time_to_all = waited(outcome, &format!("seed={seed} n={n}"))?;
     // Keep counting (repeats, and bytes) for the rest of the window.
     let elapsed = sim.now() - t0;
     if let Some(rest) = window.checked_sub(elapsed) {
-        sim.run_for(rest).map_err(|e| e.to_string())?;
+        let outcome = sim.run_watching(rest, |events| {
+            spread.watch(events, is_it);
+            false
+        });
+        match outcome {
+            Ok(_) | Err(SimError::Timeout { .. } | SimError::Idle { .. }) => {}
+            Err(e) => return Err(e.to_string()),
+        }
     }
-    spread.watch(&sim, is_it);
     let after = bytes(&sim);
     Ok(UserEventSpread {
         duplicates: spread.repeats,

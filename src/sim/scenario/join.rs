@@ -28,6 +28,7 @@ pub fn join(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Join, Str
     c.latency = params.latency;
     c.loss = loss;
     let mut sim = Sim::new(c).map_err(|e| e.to_string())?;
+    sim.set_pulse(params.pulse.clone());
     sim.set_record_events(false);
     sim.join_all();
     let outcome = sim.run_until(Duration::from_secs(120), |s| {

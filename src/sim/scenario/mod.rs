@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::config::{Config, Profile, SuspicionRule};
 use crate::hash::splitmix64;
 
-use super::{Latency, Sim, SimConfig, SimError};
+use super::{Latency, PulseFn, Sim, SimConfig, SimError};
 
 pub use compare::{side_by_side, tradeoff_suite};
 pub use crash::{Crash, crash, crash_suite};
@@ -59,6 +59,8 @@ pub struct Params {
     pub warmup: Duration,
     /// Changes to the profile's timings, for comparing rules and sweeping parameters.
     pub knobs: Knobs,
+    /// Called now and then during each run (see [`Sim::set_pulse`]).
+    pub pulse: Option<PulseFn>,
 }
 
 /// Changes to a profile's node config that a sweep varies; `None` keeps the profile's value.
@@ -108,6 +110,7 @@ impl Params {
             runs: 1,
             warmup: Duration::from_secs(5),
             knobs: Knobs::default(),
+            pulse: None,
         }
     }
 
@@ -132,7 +135,9 @@ impl Params {
         self.knobs.apply(&mut c.template);
         c.latency = self.latency;
         c.loss = loss;
-        Sim::formed(c).map_err(|e| e.to_string())
+        let mut sim = Sim::formed(c).map_err(|e| e.to_string())?;
+        sim.set_pulse(self.pulse.clone());
+        Ok(sim)
     }
 
     pub(super) fn probe_interval(&self) -> Duration {

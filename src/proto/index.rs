@@ -1,0 +1,423 @@
+//! How the member table finds a row by name and by address.
+//!
+//! A lone table (every real agent) keeps two hash indexes of row positions, ~5 bytes a member
+//! each. Thousands of tables in one process (the simulator) would hold the same names over and
+//! over, so they may share a [`Directory`]: one immutable index from name and address to a
+//! directory number, built once. A table that shares one keeps a plain array instead, directory
+//! number to row position (4 bytes a member, one load instead of a hash probe into a table of
+//! its own), and its own hash indexes only for what the directory does not cover: members
+//! whose names it does not hold, and members no longer at the address it lists for them.
+//!
+//! Either way a lookup answers the same: the row holding that name, or the row whose address
+//! that is. Nothing iterates an index, so how it is kept never shows in what the table does,
+//! which is what lets the simulator prove the two alike by trace hash.
+
+use std::hash::BuildHasher;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::members::{Entry, Identity};
+use crate::member::NodeName;
+
+/// Identities known before any table is filled, shared by many tables: each keeps an array
+/// from directory number to row position (4 bytes a member) instead of hash indexes of its
+/// own, and indexes by itself only what the directory does not cover. The simulator builds
+/// one for all its nodes and hands it to each core with
+/// [`Swim::share_directory`](super::Swim::share_directory).
+pub struct Directory {
+    ids: Vec<Arc<Identity>>,
+    by_name: HashTable<u32>,
+    by_addr: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Directory {
+    /// A directory of these identities, numbered in order; a repeated name or address keeps
+    /// its first identity only.
+    pub fn new(ids: impl IntoIterator<Item = Arc<Identity>>) -> Self {
+        let mut dir = Directory {
+            ids: Vec::new(),
+            by_name: HashTable::new(),
+            by_addr: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        };
+        for id in ids {
+            if dir.find(id.name.as_str()).is_some() || dir.find_addr(id.addr).is_some() {
+                continue;
+            }
+            let g = dir.ids.len() as u32;
+            let (list, hasher) = (&dir.ids, &dir.hasher);
+            let rehash_name = |&j: &u32| {
+                list.get(j as usize)
+                    .map_or(0, |e| hasher.hash_one(e.name.as_str()))
+            };
+            dir.by_name
+                .insert_unique(hasher.hash_one(id.name.as_str()), g, rehash_name);
+            let rehash_addr =
+                |&j: &u32| list.get(j as usize).map_or(0, |e| hasher.hash_one(e.addr));
+            dir.by_addr
+                .insert_unique(hasher.hash_one(id.addr), g, rehash_addr);
+            dir.ids.push(id);
+        }
+        dir
+    }
+
+    /// The identities held, by directory number.
+    pub fn identities(&self) -> &[Arc<Identity>] {
+        &self.ids
+    }
+
+    /// Identities held.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        let ids = &self.ids;
+        self.by_name
+            .find(self.hasher.hash_one(name), |&j| {
+                ids.get(j as usize).is_some_and(|e| e.name.as_str() == name)
+            })
+            .map(|&j| j as usize)
+    }
+
+    fn find_addr(&self, addr: SocketAddr) -> Option<usize> {
+        let ids = &self.ids;
+        self.by_addr
+            .find(self.hasher.hash_one(addr), |&j| {
+                ids.get(j as usize).is_some_and(|e| e.addr == addr)
+            })
+            .map(|&j| j as usize)
+    }
+
+    fn addr(&self, g: usize) -> Option<SocketAddr> {
+        self.ids.get(g).map(|e| e.addr)
+    }
+}
+
+/// A table's view of a shared directory: `slot[g]` is one more than the position of the row
+/// of directory member `g`, 0 when the table holds no such row.
+struct Shared {
+    dir: Arc<Directory>,
+    slot: Vec<u32>,
+}
+
+/// Both lookups of one member table. Its methods take the table's rows, which it indexes by
+/// position.
+pub(crate) struct Index {
+    hasher: DefaultHashBuilder,
+    by_name: HashTable<u32>,
+    by_addr: HashTable<u32>,
+    shared: Option<Shared>,
+}
+
+impl Index {
+    pub(crate) fn new() -> Self {
+        Index {
+            hasher: DefaultHashBuilder::default(),
+            by_name: HashTable::new(),
+            by_addr: HashTable::new(),
+            shared: None,
+        }
+    }
+
+    /// Indexes `entries` afresh through `dir` from now on.
+    pub(crate) fn share(&mut self, dir: Arc<Directory>, entries: &[Entry]) {
+        self.by_name = HashTable::new();
+        self.by_addr = HashTable::new();
+        let slot = vec![0; dir.len()];
+        self.shared = Some(Shared { dir, slot });
+        for i in 0..entries.len() {
+            self.insert_name(entries, i);
+            self.insert_addr(entries, i);
+        }
+    }
+
+    /// The directory number of row `e`'s name, if a shared directory holds it.
+    fn gid(&self, e: &Entry) -> Option<usize> {
+        self.shared.as_ref()?.dir.find(e.id.name.as_str())
+    }
+
+    /// True when row `e` is at the address the directory lists for its name: then the slot
+    /// array finds it by address too, and the address index holds no row for it.
+    fn at_home(&self, e: &Entry) -> bool {
+        let Some(s) = &self.shared else {
+            return false;
+        };
+        s.dir
+            .find(e.id.name.as_str())
+            .is_some_and(|g| s.dir.addr(g) == Some(e.id.addr))
+    }
+
+    pub(crate) fn find(&self, entries: &[Entry], name: &str) -> Option<usize> {
+        if let Some(s) = &self.shared
+            && let Some(g) = s.dir.find(name)
+        {
+            return s.slot.get(g)?.checked_sub(1).map(|p| p as usize);
+        }
+        if self.by_name.is_empty() {
+            return None;
+        }
+        self.by_name
+            .find(self.hasher.hash_one(name), |&i| {
+                entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.id.name.as_str() == name)
+            })
+            .map(|&i| i as usize)
+    }
+
+    /// The name held in row `find(name)`, taken from the directory when it holds the name
+    /// (equal, and one cache miss fewer).
+    pub(crate) fn known_name<'a>(
+        &'a self,
+        entries: &'a [Entry],
+        name: &str,
+    ) -> Option<&'a NodeName> {
+        if let Some(s) = &self.shared
+            && let Some(g) = s.dir.find(name)
+        {
+            s.slot.get(g).filter(|&&p| p != 0)?;
+            return s.dir.ids.get(g).map(|id| &id.name);
+        }
+        let i = self.find(entries, name)?;
+        entries.get(i).map(|e| &e.id.name)
+    }
+
+    pub(crate) fn find_addr(&self, entries: &[Entry], addr: SocketAddr) -> Option<usize> {
+        if let Some(s) = &self.shared
+            && let Some(g) = s.dir.find_addr(addr)
+            && let Some(p) = s.slot.get(g).and_then(|p| p.checked_sub(1))
+            && entries.get(p as usize).is_some_and(|e| e.id.addr == addr)
+        {
+            return Some(p as usize);
+        }
+        if self.by_addr.is_empty() {
+            return None;
+        }
+        self.by_addr
+            .find(self.hasher.hash_one(addr), |&i| {
+                entries.get(i as usize).is_some_and(|e| e.id.addr == addr)
+            })
+            .map(|&i| i as usize)
+    }
+
+    /// Makes room for `more` rows the table's own indexes may have to hold.
+    pub(crate) fn reserve(&mut self, entries: &[Entry], more: usize) {
+        if self.shared.is_some() {
+            return; // the slot array is sized once, by the directory
+        }
+        let hasher = &self.hasher;
+        self.by_name.reserve(more, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+        });
+        self.by_addr.reserve(more, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.addr))
+        });
+    }
+
+    /// Adds row `i` to the name lookup.
+    pub(crate) fn insert_name(&mut self, entries: &[Entry], i: usize) {
+        let Some(e) = entries.get(i) else {
+            return;
+        };
+        if let Some(g) = self.gid(e)
+            && let Some(s) = &mut self.shared
+            && let Some(slot) = s.slot.get_mut(g)
+        {
+            *slot = i as u32 + 1;
+            return;
+        }
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(e.id.name.as_str());
+        self.by_name.insert_unique(hash, i as u32, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.name.as_str()))
+        });
+    }
+
+    /// Adds row `i` to the address lookup.
+    pub(crate) fn insert_addr(&mut self, entries: &[Entry], i: usize) {
+        let Some(e) = entries.get(i) else {
+            return;
+        };
+        if self.at_home(e) {
+            return;
+        }
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(e.id.addr);
+        self.by_addr.insert_unique(hash, i as u32, |&j| {
+            entries
+                .get(j as usize)
+                .map_or(0, |e| hasher.hash_one(e.id.addr))
+        });
+    }
+
+    /// Drops row `i` from the name lookup.
+    pub(crate) fn remove_name(&mut self, entries: &[Entry], i: usize) {
+        let Some(e) = entries.get(i) else {
+            return;
+        };
+        if let Some(g) = self.gid(e)
+            && let Some(s) = &mut self.shared
+            && let Some(slot) = s.slot.get_mut(g)
+        {
+            if *slot == i as u32 + 1 {
+                *slot = 0;
+            }
+            return;
+        }
+        let hash = self.hasher.hash_one(e.id.name.as_str());
+        if let Ok(row) = self.by_name.find_entry(hash, |&j| j as usize == i) {
+            row.remove();
+        }
+    }
+
+    /// Drops row `i` from the address lookup.
+    pub(crate) fn remove_addr(&mut self, entries: &[Entry], i: usize) {
+        let Some(e) = entries.get(i) else {
+            return;
+        };
+        if self.at_home(e) {
+            return;
+        }
+        let hash = self.hasher.hash_one(e.id.addr);
+        if let Ok(row) = self.by_addr.find_entry(hash, |&j| j as usize == i) {
+            row.remove();
+        }
+    }
+
+    /// Checks that every row is found by name and by address, and that the lookups hold no
+    /// row more (O(N), for tests and fuzzers).
+    pub(crate) fn check(&self, entries: &[Entry]) -> Result<(), String> {
+        let (mut names, mut addrs) = (0, 0);
+        for (i, e) in entries.iter().enumerate() {
+            let name = e.id.name.as_str();
+            if self.find(entries, name) != Some(i) {
+                return Err(format!(
+                    "{name} at {i} is found at {:?}",
+                    self.find(entries, name)
+                ));
+            }
+            if self.at_home(e) {
+                continue;
+            }
+            addrs += 1;
+            names += usize::from(self.gid(e).is_none());
+            let hash = self.hasher.hash_one(e.id.addr);
+            if self.by_addr.find(hash, |&j| j as usize == i).is_none() {
+                return Err(format!("{name} at {i} is not found at {}", e.id.addr));
+            }
+        }
+        let slots = self
+            .shared
+            .as_ref()
+            .map_or(0, |s| s.slot.iter().filter(|&&p| p != 0).count());
+        let named = entries.len() - names;
+        if self.by_name.len() != names || self.by_addr.len() != addrs || slots != named {
+            return Err(format!(
+                "{} name rows, {} address rows and {slots} slots for {} entries",
+                self.by_name.len(),
+                self.by_addr.len(),
+                entries.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl super::Swim {
+    /// Finds members through `dir`, a directory shared with other cores in this process, from
+    /// now on: a table then costs 4 bytes a member for its lookups instead of ~10, and a lookup
+    /// reads one shared, cache-warm index instead of one of its own. What the core does does
+    /// not change. For hosts of many cores (the simulator); a lone agent gains nothing by it.
+    pub fn share_directory(&mut self, dir: Arc<Directory>) {
+        self.members.share(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::members::Members;
+    use super::*;
+    use crate::member::{Incarnation, MemberState, Tags};
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    fn id(name: &str, port: u16) -> Arc<Identity> {
+        Arc::new(Identity {
+            name: NodeName::new(name).unwrap(),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tags: Tags::default(),
+        })
+    }
+
+    /// The same inserts, moves and removals on a plain table and on one sharing a directory
+    /// that holds some of the members (and one at an address it no longer has).
+    #[test]
+    fn a_shared_table_answers_as_a_plain_one() {
+        let now = crate::test_epoch();
+        let dir = Arc::new(Directory::new(
+            (0..6u16).map(|i| id(&format!("n{i}"), 100 + i)),
+        ));
+        assert_eq!(dir.len(), 6);
+        let mut plain = Members::new(now);
+        let mut shared = Members::new(now);
+        shared.share(dir);
+        let mut rng = (SmallRng::seed_from_u64(1), SmallRng::seed_from_u64(1));
+        for (name, port) in [
+            ("n0", 100),
+            ("n1", 101),
+            ("x", 300),
+            ("n3", 103),
+            ("n4", 500),
+        ] {
+            let e = plain.entry(id(name, port), Incarnation(0), MemberState::Alive, now);
+            plain.insert(e.clone(), &mut rng.0);
+            shared.insert(e, &mut rng.1);
+        }
+        let moves = |m: &mut Members| {
+            let i = m.find("n1").unwrap();
+            m.set_identity(i, id("n1", 201));
+            let i = m.find("n4").unwrap();
+            m.set_identity(i, id("n4", 104));
+            m.remove(m.find("n0").unwrap());
+        };
+        moves(&mut plain);
+        moves(&mut shared);
+        plain.check_consistent().unwrap();
+        shared.check_consistent().unwrap();
+        for name in ["n0", "n1", "n2", "n3", "n4", "n5", "x"] {
+            assert_eq!(plain.find(name), shared.find(name), "{name}");
+            assert_eq!(
+                plain.known_name(name).map(NodeName::as_str),
+                shared.known_name(name).map(NodeName::as_str)
+            );
+        }
+        for port in [100, 101, 102, 103, 104, 201, 300, 500] {
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            assert_eq!(plain.find_addr(addr), shared.find_addr(addr), "{port}");
+        }
+        assert_eq!(
+            shared.find_addr(SocketAddr::from(([127, 0, 0, 1], 101))),
+            None
+        );
+        assert!(
+            shared
+                .find_addr(SocketAddr::from(([127, 0, 0, 1], 201)))
+                .is_some()
+        );
+    }
+}
