@@ -44,12 +44,26 @@ fi
 N=$1
 BASE_PORT=${2:-7946}
 PROFILE=${RUMOR_PROFILE:-local}
-if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1 || N > 500)); then
-    echo "cluster.sh: N must be a number from 1 to 500, got '$N'" >&2
+# 1,000 is the largest cluster measured on one 2-core machine (docs/BENCHMARKS.md).
+MAX_N=1000
+if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1 || N > MAX_N)); then
+    echo "cluster.sh: N must be a number from 1 to $MAX_N, got '$N'" >&2
     exit 2
 fi
 if ! [[ $BASE_PORT =~ ^[0-9]+$ ]] || ((BASE_PORT < 1024 || BASE_PORT + N - 1 > 65535)); then
     echo "cluster.sh: BASE_PORT must leave room for $N ports within 1024..65535, got '$BASE_PORT'" >&2
+    exit 2
+fi
+# The kernel hands out ephemeral ports from this range to any program's outgoing sockets: one
+# of them may hold a port we need by the time its agent starts. Said, not refused.
+if read -r EPH_LO EPH_HI 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range &&
+    ((BASE_PORT <= EPH_HI && BASE_PORT + N - 1 >= EPH_LO)); then
+    echo "cluster.sh: note: ports $BASE_PORT..$((BASE_PORT + N - 1)) overlap the ephemeral range $EPH_LO..$EPH_HI; an agent whose port is taken says so in its log" >&2
+fi
+# Every agent is a process of ours: the per-user process limit must leave room for N.
+PROC_LIMIT=$(ulimit -u)
+if [[ $PROC_LIMIT != unlimited ]] && ((PROC_LIMIT < N + 64)); then
+    echo "cluster.sh: ulimit -u is $PROC_LIMIT, too few processes for $N agents (raise it: ulimit -u $((N + 64)))" >&2
     exit 2
 fi
 command -v setsid >/dev/null || {

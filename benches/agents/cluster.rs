@@ -38,6 +38,8 @@ pub(crate) struct Counters {
     pub(crate) ts_ms: u64,
     pub(crate) packets_out: u64,
     pub(crate) bytes_out: u64,
+    pub(crate) packets_in: u64,
+    pub(crate) bytes_in: u64,
 }
 
 /// What the reader threads have told us so far.
@@ -70,6 +72,8 @@ impl View {
                     ts_ms: ts,
                     packets_out: j["packets_out"].as_u64().unwrap_or(0),
                     bytes_out: j["bytes_out"].as_u64().unwrap_or(0),
+                    packets_in: j["packets_in"].as_u64().unwrap_or(0),
+                    bytes_in: j["bytes_in"].as_u64().unwrap_or(0),
                 };
             }
             return;

@@ -81,9 +81,9 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
+        "| agents | converge s | seed during join: datagrams out / in | seed KiB out / in | seed CPU % | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = 0;
     for &n in &args.nodes {
         if n < 3 {
@@ -93,9 +93,14 @@ fn main() -> std::process::ExitCode {
         eprintln!("bench agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
-                "| {} | {:.2} | {} | {}, {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
+                "| {} | {:.2} | {} / {} | {:.0} / {:.0} | {:.2} | {} | {}, {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
                 r.n,
                 r.converge_s,
+                r.seed.packets_out,
+                r.seed.packets_in,
+                r.seed.bytes_out as f64 / 1024.0,
+                r.seed.bytes_in as f64 / 1024.0,
+                r.seed.cpu_pct,
                 opt(r.kills.first_s),
                 opt(r.kills.last_s),
                 opt(r.kills.last_median_s),
@@ -114,7 +119,7 @@ fn main() -> std::process::ExitCode {
                 // Record the failure as a row and go on with the other sizes.
                 eprintln!("bench agents: n={n}: {e}");
                 println!(
-                    "| {n} | failed: {} | | | | | | | | | | |",
+                    "| {n} | failed: {} | | | | | | | | | | | | | | |",
                     e.replace('|', "/")
                 );
                 failures += 1;

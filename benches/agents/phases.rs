@@ -17,9 +17,22 @@ use rumor::json::unix_ms;
 pub(crate) struct Row {
     pub(crate) n: usize,
     pub(crate) converge_s: f64,
+    pub(crate) seed: SeedLoad,
     pub(crate) steady: Steady,
     pub(crate) kills: Kills,
     pub(crate) leave_last_s: Option<f64>,
+}
+
+/// What the seed (agent 0, which every other joins through) did from the first start until
+/// its first stats line after convergence (so up to one stats interval of steady traffic, ~2
+/// datagrams, is included).
+pub(crate) struct SeedLoad {
+    pub(crate) packets_out: u64,
+    pub(crate) packets_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) bytes_in: u64,
+    /// The seed's CPU over that window, in % of one core.
+    pub(crate) cpu_pct: f64,
 }
 
 /// The steady-state figures, per agent.
@@ -56,8 +69,27 @@ pub(crate) fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<R
         rx,
         view: View::new(n),
     };
-    let (mut cluster, converge_s) = start(&mut run, n, &tx)?;
+    let (mut cluster, converged, seed) = start(&mut run, n, &tx)?;
     let steady = steady_state(&mut run, &cluster, n)?;
+    let converge_s = match converged {
+        Ok(s) => s,
+        // Not converged: what the cluster costs as it is still says something; the kill
+        // phases need a whole cluster and are skipped.
+        Err(e) => {
+            return Err(format!(
+                "{e}; seed during the join {} / {} datagrams, {:.0} / {:.0} KiB, CPU {:.2} %; \
+                 then CPU {:.3} % per agent (schedstat), RSS {:.1} MiB ({:.1} anonymous)",
+                seed.packets_out,
+                seed.packets_in,
+                seed.bytes_out as f64 / 1024.0,
+                seed.bytes_in as f64 / 1024.0,
+                seed.cpu_pct,
+                steady.sched_pct,
+                steady.rss_mean_mib,
+                steady.anon_mean_mib
+            ));
+        }
+    };
     let kills = kill_and_restart(&mut run, &mut cluster, n, &tx)?;
     // No agent starts after this: without our sender, a wait ends as soon as every reader has.
     drop(tx);
@@ -66,6 +98,7 @@ pub(crate) fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<R
     Ok(Row {
         n,
         converge_s,
+        seed,
         steady,
         kills,
         leave_last_s,
@@ -73,12 +106,16 @@ pub(crate) fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<R
 }
 
 /// Starts the N agents and waits until each has seen every other join; returns them and the
-/// seconds from the last start until then.
-fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<(Cluster, f64), String> {
+/// seconds from the last start until then (or why not, the cluster kept running), and the
+/// seed's load over the join.
+type Started = (Cluster, Result<f64, String>, SeedLoad);
+
+fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> {
     let start = mono();
     let mut cluster = spawn(run.args, n, tx)?;
     let spawned = mono();
     let all: Vec<usize> = (0..n).collect();
+    let mut outcome = Ok(());
     if let Err(e) = run.wait("convergence", |v| v.converged(&all)) {
         // Say who is missing whom, so a failed run can be understood.
         let missing: Vec<(usize, usize, String)> = all
@@ -115,14 +152,40 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<(Cluster, f64), S
             .flatten()
             .filter_map(|c| c.try_wait().ok().flatten())
             .count();
-        return Err(format!("{e}; {exited} of {n} agents had exited"));
+        if e == "interrupted" || e == "all agents exited" || exited > 0 {
+            return Err(format!("{e}; {exited} of {n} agents had exited"));
+        }
+        outcome = Err(format!("{e}, {} agents incomplete", missing.len()));
     }
-    let converge_s = mono().duration_since(spawned).as_secs_f64();
+    let converged = mono();
+    let converge_s = converged.duration_since(spawned).as_secs_f64();
     eprintln!(
-        "  n={n}: started in {:.1}s, converged {converge_s:.2}s after the last start",
-        spawned.duration_since(start).as_secs_f64()
+        "  n={n}: started in {:.1}s, {} {converge_s:.2}s after the last start",
+        spawned.duration_since(start).as_secs_f64(),
+        if outcome.is_ok() {
+            "converged"
+        } else {
+            "gave up"
+        }
     );
-    Ok((cluster, converge_s))
+    // The seed's counters start at zero with it: its next stats line covers the whole join.
+    let seed_cpu_ns = cpu_ns(cluster.pids[0]).unwrap_or(0);
+    let window = converged.duration_since(start).as_secs_f64();
+    let converged_ms = unix_ms();
+    run.wait("the seed's stats", |v| v.stats[0].ts_ms >= converged_ms)?;
+    let s = &run.view.stats[0];
+    let seed = SeedLoad {
+        packets_out: s.packets_out,
+        packets_in: s.packets_in,
+        bytes_out: s.bytes_out,
+        bytes_in: s.bytes_in,
+        cpu_pct: seed_cpu_ns as f64 / 1e9 / window * 100.0,
+    };
+    eprintln!(
+        "  n={n}: seed during the join ({window:.1}s): {} datagrams out ({} B), {} in ({} B), CPU {:.2} %",
+        seed.packets_out, seed.bytes_out, seed.packets_in, seed.bytes_in, seed.cpu_pct
+    );
+    Ok((cluster, outcome.map(|()| converge_s), seed))
 }
 
 /// After `--settle`, traffic and CPU over the `--steady` window and memory at its end.
