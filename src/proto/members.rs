@@ -58,6 +58,7 @@ impl Entry {
 /// same positions hashed by address, so that a datagram's source is told from a stranger's in
 /// one lookup too (see `Swim::knows`): another ~5 bytes a member, the price of answering
 /// strangers no more than they sent.
+#[derive(Clone)]
 pub(crate) struct Members {
     epoch: Instant,
     entries: Vec<Entry>,

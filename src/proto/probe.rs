@@ -11,6 +11,7 @@ use crate::member::{Incarnation, MemberState, NodeName};
 use crate::wire::Message;
 
 /// The direct probe running in this protocol period.
+#[derive(Clone)]
 pub(crate) struct Probe {
     pub(crate) seq: u32,
     pub(crate) target: NodeName,
@@ -24,6 +25,7 @@ pub(crate) struct Probe {
 }
 
 /// A ping-req we are carrying out for another member.
+#[derive(Clone)]
 pub(crate) struct Relay {
     pub(crate) requester: SocketAddr,
     pub(crate) seq: u32,

@@ -47,6 +47,7 @@ pub(crate) enum Timer {
     },
 }
 
+#[derive(Clone)]
 struct Entry {
     at: Instant,
     order: u64,
@@ -75,7 +76,7 @@ impl Ord for Entry {
 }
 
 /// Deadlines ordered by time, then by insertion. Push and pop are O(log n).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Entry>,
     order: u64,

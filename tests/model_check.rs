@@ -1,0 +1,141 @@
+//! The membership rules, model-checked: real `Swim` cores under `stateright`, over every
+//! interleaving of deliveries, losses, duplicates, crashes, pauses, leaves and timers within
+//! the stated bounds (see docs/MODEL.md). The depth is the CI depth in release builds and a
+//! shallow one in debug builds, so that `cargo test --workspace` stays quick.
+
+mod model;
+
+use std::time::Instant;
+
+use model::{Action, Bounds, Cluster, Mode, State};
+use stateright::{Checker, Expectation, Model};
+
+/// Safety search depth: release (CI) and debug (the ordinary suite).
+const SAFETY_DEPTH: usize = if cfg!(debug_assertions) { 6 } else { 10 };
+
+fn safety_bounds(members: usize) -> Bounds {
+    Bounds {
+        members,
+        max_ticks: 12,
+        max_in_flight: 4,
+        max_drops: 1,
+        max_dups: 1,
+        max_crashes: 1,
+        max_leaves: 1,
+        max_pauses: 1,
+        max_broadcasts: 1,
+        act_by: 12,
+    }
+}
+
+/// Prints one schedule as a readable trace: each action, with the datagram it moved decoded.
+fn trace(m: &Cluster, path: &[(State, Option<Action>)]) -> String {
+    let mut out = String::new();
+    for (i, (s, a)) in path.iter().enumerate() {
+        let Some(a) = a else { continue };
+        let what = match a {
+            Action::Deliver(k) | Action::Duplicate(k) | Action::Drop(k) => {
+                let d = &s.net[*k];
+                match rumor::wire::decode(&d.bytes, None) {
+                    Ok(p) => format!(
+                        "{a:?}: n{} -> n{} {:?} {:?}",
+                        d.from,
+                        d.to,
+                        p.message,
+                        p.updates
+                            .iter()
+                            .map(|u| format!("{}:{:?}@{}", u.name, u.state, u.incarnation.0))
+                            .collect::<Vec<_>>()
+                    ),
+                    Err(e) => format!("{a:?}: n{} -> n{} undecodable ({e:?})", d.from, d.to),
+                }
+            }
+            other => format!("{other:?} (t={})", s.tick),
+        };
+        out.push_str(&format!("{i:3}. {what}\n"));
+    }
+    if let Some((last, _)) = path.last() {
+        for n in &last.nodes {
+            out.push_str(&format!("     {n:?}\n"));
+        }
+    }
+    let _ = m;
+    out
+}
+
+/// The wall clock, read only to report how long a check took.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Instant {
+    Instant::now()
+}
+
+/// What one check found.
+struct Report {
+    /// Safety or liveness properties with a counterexample.
+    failed: Vec<&'static str>,
+    /// Reachability properties whose state was reached.
+    reached: Vec<&'static str>,
+}
+
+/// Runs the checker to `depth`, printing its figures and every counterexample's trace.
+fn check(m: Cluster, depth: Option<usize>) -> Report {
+    let label = format!("{:?} n={} depth={depth:?}", m.mode, m.bounds.members);
+    let start = wall_clock();
+    let builder = m.clone().checker().threads(2);
+    let builder = match depth {
+        Some(d) => builder.target_max_depth(d),
+        None => builder,
+    };
+    let checker = builder.spawn_bfs().join();
+    println!(
+        "model {label}: {} states ({} unique), max depth {}, {:.1?}",
+        checker.state_count(),
+        checker.unique_state_count(),
+        checker.max_depth(),
+        start.elapsed()
+    );
+    let mut report = Report {
+        failed: Vec::new(),
+        reached: Vec::new(),
+    };
+    let properties = m.properties();
+    let mut found: Vec<_> = checker.discoveries().into_iter().collect();
+    found.sort_by_key(|(name, _)| *name);
+    for (name, path) in found {
+        let Some(p) = properties.iter().find(|p| p.name == name) else {
+            continue;
+        };
+        if p.expectation == Expectation::Sometimes {
+            println!(
+                "  reached: {name} (in {} steps)",
+                path.clone().into_actions().len()
+            );
+            report.reached.push(name);
+        } else {
+            println!(
+                "COUNTEREXAMPLE for \"{name}\":\n{}",
+                trace(&m, &path.clone().into_vec())
+            );
+            println!("replay: {:?}", path.into_actions());
+            report.failed.push(name);
+        }
+    }
+    report
+}
+
+#[test]
+fn safety_three_members() {
+    let report = check(
+        Cluster {
+            mode: Mode::Safety,
+            bounds: safety_bounds(3),
+            epoch: model::epoch(),
+        },
+        Some(SAFETY_DEPTH),
+    );
+    assert!(
+        report.failed.is_empty(),
+        "properties violated: {:?}",
+        report.failed
+    );
+}
