@@ -5,18 +5,26 @@
 
 mod model;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use model::{Action, Bounds, Cluster, Mode, State};
 use stateright::{Checker, Expectation, Model};
 
-/// Safety search depth: release (CI) and debug (the ordinary suite).
-const SAFETY_DEPTH: usize = if cfg!(debug_assertions) { 6 } else { 10 };
+/// Safety search depth: release (CI) and debug (the ordinary suite). `MODEL_DEPTH` overrides
+/// it for a deeper run (docs/MODEL.md).
+fn safety_depth() -> usize {
+    let default = if cfg!(debug_assertions) { 6 } else { 8 };
+    std::env::var("MODEL_DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(default)
+}
 
 fn safety_bounds(members: usize) -> Bounds {
     Bounds {
         members,
         max_ticks: 12,
+        horizon: Duration::from_secs(60),
         max_in_flight: 4,
         max_drops: 1,
         max_dups: 1,
@@ -24,7 +32,7 @@ fn safety_bounds(members: usize) -> Bounds {
         max_leaves: 1,
         max_pauses: 1,
         max_broadcasts: 1,
-        act_by: 12,
+        act_by: Duration::from_secs(60),
     }
 }
 
@@ -50,7 +58,7 @@ fn trace(m: &Cluster, path: &[(State, Option<Action>)]) -> String {
                     Err(e) => format!("{a:?}: n{} -> n{} undecodable ({e:?})", d.from, d.to),
                 }
             }
-            other => format!("{other:?} (t={})", s.tick),
+            other => format!("{other:?} (t={}00ms)", s.at),
         };
         out.push_str(&format!("{i:3}. {what}\n"));
     }
@@ -131,11 +139,43 @@ fn safety_three_members() {
             bounds: safety_bounds(3),
             epoch: model::epoch(),
         },
-        Some(SAFETY_DEPTH),
+        Some(safety_depth()),
     );
     assert!(
         report.failed.is_empty(),
         "properties violated: {:?}",
         report.failed
     );
+}
+
+/// The fair, loss-free schedule: n0 founds the cluster and the others join through it; once it
+/// is formed, one member may crash and n0 may broadcast one user event, both within the first
+/// `act_by`; the run ends at the horizon.
+fn liveness_bounds(members: usize) -> Bounds {
+    Bounds {
+        members,
+        max_ticks: 1000,
+        horizon: Duration::from_millis(2200),
+        max_in_flight: 16,
+        max_drops: 0,
+        max_dups: 0,
+        max_crashes: 1,
+        max_leaves: 0,
+        max_pauses: 0,
+        max_broadcasts: 1,
+        act_by: Duration::from_millis(500),
+    }
+}
+
+#[test]
+fn liveness_three_members() {
+    let report = check(
+        Cluster {
+            mode: Mode::Liveness,
+            bounds: liveness_bounds(3),
+            epoch: model::epoch(),
+        },
+        std::env::var("MODEL_LIVE_DEPTH").ok().and_then(|d| d.parse().ok()),
+    );
+    assert!(report.failed.is_empty(), "properties violated: {:?}", report.failed);
 }

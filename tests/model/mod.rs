@@ -54,8 +54,10 @@ pub(crate) enum Mode {
 pub(crate) struct Bounds {
     /// Members in the cluster.
     pub members: usize,
-    /// Virtual time ends after this many quanta.
+    /// At most this many ticks (timer rounds).
     pub max_ticks: u32,
+    /// Virtual time ends here: no tick goes past it.
+    pub horizon: Duration,
     /// Datagrams in flight at once; more are lost (a flag in liveness mode, see [`bad::OVERFLOW`]).
     pub max_in_flight: usize,
     /// Datagrams the network may drop (safety mode).
@@ -70,8 +72,8 @@ pub(crate) struct Bounds {
     pub max_pauses: u8,
     /// User events broadcast.
     pub max_broadcasts: u8,
-    /// Crashes and broadcasts happen no later than this tick (liveness mode: room to detect).
-    pub act_by: u32,
+    /// Crashes and broadcasts happen no later than this (liveness mode: room to detect).
+    pub act_by: Duration,
 }
 
 /// What the checker may do next.
@@ -83,7 +85,9 @@ pub(crate) enum Action {
     Duplicate(usize),
     /// Lose it.
     Drop(usize),
-    /// Advance virtual time by one quantum; every running core handles its due timers.
+    /// Advance virtual time to the next deadline of any core, rounded up to a whole quantum
+    /// (empty quanta are skipped); every core with a due timer handles it, except a paused
+    /// one, which only wakes up.
     Tick,
     /// The member stops for good, silently.
     Crash(usize),
@@ -102,6 +106,8 @@ pub(crate) struct Datagram {
     pub from: usize,
     /// Receiver's index.
     pub to: usize,
+    /// Its place among the datagrams `from` sent to `to` (a channel's FIFO order).
+    pub n: u32,
     /// The bytes on the wire.
     pub bytes: Vec<u8>,
 }
@@ -126,6 +132,8 @@ pub(crate) struct Node {
     pub incarnation: u32,
     /// User events delivered, by (origin, Lamport time).
     pub delivered: Vec<(String, u64)>,
+    /// Datagrams sent so far to each member, by index.
+    pub sent_to: Vec<u32>,
 }
 
 impl fmt::Debug for Node {
@@ -179,8 +187,10 @@ pub(crate) struct State {
     pub nodes: Vec<Node>,
     /// In flight, sorted (so that the order datagrams were sent in does not split states).
     pub net: Vec<Datagram>,
-    /// Quanta elapsed.
+    /// Ticks taken.
     pub tick: u32,
+    /// Virtual time since the epoch, in quanta.
+    pub at: u32,
     /// Budgets used: drops, dups, crashes, leaves, pauses, broadcasts.
     pub used: [u8; 6],
     /// Safety flags raised so far (see [`bad`]).
@@ -219,6 +229,9 @@ pub(crate) fn config(i: usize) -> Config {
     c.probe_interval = 3 * QUANTUM;
     c.probe_timeout = QUANTUM;
     c.gossip_interval = QUANTUM;
+    // One gossip target a round: with three members the news still reaches everyone within
+    // two rounds, and the checker has a third fewer datagrams to order.
+    c.gossip_nodes = 1;
     c.suspicion_mult = 1;
     c.suspicion_max_timeout_mult = 2;
     c.push_pull_interval = Duration::ZERO;
@@ -234,8 +247,22 @@ pub(crate) fn epoch() -> Instant {
 }
 
 impl Cluster {
-    fn now(&self, tick: u32) -> Instant {
-        self.epoch + QUANTUM * tick
+    fn now(&self, at: u32) -> Instant {
+        self.epoch + QUANTUM * at
+    }
+
+    /// Where the next tick would take virtual time, in quanta: the earliest deadline of a
+    /// running core, rounded up to a quantum.
+    fn next_tick(&self, s: &State) -> Option<u32> {
+        let next = s
+            .nodes
+            .iter()
+            .filter(|n| !n.crashed)
+            .filter_map(|n| n.swim.poll_timeout())
+            .min()?;
+        let since = next.saturating_duration_since(self.epoch);
+        let q = since.as_nanos().div_ceil(QUANTUM.as_nanos());
+        Some(u32::try_from(q).unwrap_or(u32::MAX).max(s.at))
     }
 
     /// Drains a core's outputs after an input: datagrams go in flight, events are checked.
@@ -255,9 +282,11 @@ impl Cluster {
                 }
                 continue;
             }
+            s.nodes[i].sent_to[to] += 1;
             let d = Datagram {
                 from: i,
                 to,
+                n: s.nodes[i].sent_to[to],
                 bytes: buf.clone(),
             };
             let at = s.net.binary_search(&d).unwrap_or_else(|e| e);
@@ -400,6 +429,7 @@ impl Model for Cluster {
             nodes: Vec::new(),
             net: Vec::new(),
             tick: 0,
+            at: 0,
             used: [0; 6],
             bad: 0,
         };
@@ -425,6 +455,7 @@ impl Model for Cluster {
                 verdicts: BTreeMap::new(),
                 incarnation: 0,
                 delivered: Vec::new(),
+                sent_to: vec![0; n],
             });
         }
         for i in 0..n {
@@ -436,9 +467,22 @@ impl Model for Cluster {
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let b = &self.bounds;
         let safety = self.mode == Mode::Safety;
+        // Loss-free mode reduces by partial order: deliveries to different members commute
+        // exactly here (time stands still between ticks, and each core sees only its own
+        // inputs), and every datagram is delivered before the next tick, so delivering to the
+        // lowest-numbered receiver first loses no reachable state at a tick. Channels are
+        // FIFO in this mode (a fair network need not reorder), so a receiver takes the oldest
+        // datagram of any sender, in every order of senders.
+        let first_to = s.net.iter().map(|d| d.to).min();
         for (k, d) in s.net.iter().enumerate() {
             // Equal datagrams are one choice, not several.
             if k > 0 && s.net[k - 1] == *d {
+                continue;
+            }
+            if !safety && Some(d.to) != first_to {
+                continue;
+            }
+            if !safety && k > 0 && (s.net[k - 1].from, s.net[k - 1].to) == (d.from, d.to) {
                 continue;
             }
             actions.push(Action::Deliver(k));
@@ -450,10 +494,13 @@ impl Model for Cluster {
             }
         }
         let fair_ok = safety || s.net.is_empty();
-        if s.tick < b.max_ticks && fair_ok {
+        if s.tick < b.max_ticks
+            && fair_ok
+            && self.next_tick(s).is_some_and(|t| QUANTUM * t <= b.horizon)
+        {
             actions.push(Action::Tick);
         }
-        let early = safety || s.tick <= b.act_by;
+        let early = safety || QUANTUM * s.at <= b.act_by;
         let formed = safety || self.formed(s);
         for i in 0..s.nodes.len() {
             if !self.live(s, i) {
@@ -482,7 +529,7 @@ impl Model for Cluster {
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
-        let now = self.now(s.tick);
+        let now = self.now(s.at);
         match action {
             Action::Deliver(k) | Action::Duplicate(k) => {
                 let d = if action == Action::Deliver(k) {
@@ -492,7 +539,7 @@ impl Model for Cluster {
                     s.net[k].clone()
                 };
                 if !s.nodes[d.to].crashed {
-                    let t = s.tick;
+                    let t = s.at;
                     input(&mut s.nodes[d.to], (0u8, t, d.from, &d.bytes));
                     s.nodes[d.to]
                         .swim
@@ -506,17 +553,19 @@ impl Model for Cluster {
             }
             Action::Tick => {
                 s.tick += 1;
-                let now = self.now(s.tick);
+                s.at = self.next_tick(&s)?;
+                let now = self.now(s.at);
                 for i in 0..s.nodes.len() {
                     if s.nodes[i].crashed {
                         continue;
                     }
-                    if s.nodes[i].paused {
+                    let due = s.nodes[i].swim.poll_timeout().is_some_and(|t| t <= now);
+                    if due && s.nodes[i].paused {
                         s.nodes[i].paused = false;
                         continue;
                     }
-                    if s.nodes[i].swim.poll_timeout().is_some_and(|t| t <= now) {
-                        let t = s.tick;
+                    if due {
+                        let t = s.at;
                         input(&mut s.nodes[i], (1u8, t));
                         s.nodes[i].swim.handle_timeout(now);
                         self.drain(&mut s, i);
@@ -533,14 +582,14 @@ impl Model for Cluster {
             }
             Action::Leave(i) => {
                 s.used[3] += 1;
-                let t = s.tick;
+                let t = s.at;
                 input(&mut s.nodes[i], (2u8, t));
                 s.nodes[i].swim.leave(now);
                 self.drain(&mut s, i);
             }
             Action::Broadcast(i) => {
                 s.used[5] += 1;
-                let t = s.tick;
+                let t = s.at;
                 input(&mut s.nodes[i], (3u8, t));
                 s.nodes[i].swim.broadcast(now, "ev", b"x").ok()?;
                 self.drain(&mut s, i);
@@ -637,7 +686,7 @@ impl Cluster {
     /// A crash happened and every live member's table has the crashed one Dead. True at once
     /// when the schedule had no crash, so that schedules without one satisfy it.
     pub(crate) fn crashed_dead(&self, s: &State) -> bool {
-        if s.used[2] == 0 && s.tick < self.bounds.max_ticks {
+        if s.used[2] == 0 && QUANTUM * s.at <= self.bounds.act_by {
             // A crash may still come: not satisfied yet, or the property would hold vacuously
             // at the start of every path.
             return false;
@@ -656,7 +705,7 @@ impl Cluster {
     /// The user event (once broadcast) has been delivered to every live member.
     pub(crate) fn event_everywhere(&self, s: &State) -> bool {
         if s.used[5] == 0 {
-            return s.tick >= self.bounds.max_ticks;
+            return QUANTUM * s.at > self.bounds.act_by;
         }
         (0..s.nodes.len())
             .filter(|&i| self.live(s, i))
