@@ -167,7 +167,12 @@ fn liveness_bounds(members: usize) -> Bounds {
     }
 }
 
+// 5 million states: ~100 s in a debug build, so only the release (CI) run does it.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release only: cargo test --release --test model_check"
+)]
 fn liveness_three_members() {
     let report = check(
         Cluster {
@@ -175,7 +180,72 @@ fn liveness_three_members() {
             bounds: liveness_bounds(3),
             epoch: model::epoch(),
         },
-        std::env::var("MODEL_LIVE_DEPTH").ok().and_then(|d| d.parse().ok()),
+        std::env::var("MODEL_LIVE_DEPTH")
+            .ok()
+            .and_then(|d| d.parse().ok()),
     );
-    assert!(report.failed.is_empty(), "properties violated: {:?}", report.failed);
+    assert!(
+        report.failed.is_empty(),
+        "properties violated: {:?}",
+        report.failed
+    );
+}
+
+/// A model member with a fresh core, for showing that each safety check can fail.
+fn lone_node() -> model::Node {
+    let m = Cluster {
+        mode: Mode::Safety,
+        bounds: safety_bounds(3),
+        epoch: model::epoch(),
+    };
+    m.init_states().remove(0).nodes.remove(0)
+}
+
+fn named(n: &str) -> rumor::NodeName {
+    rumor::NodeName::new(n).expect("a valid name")
+}
+
+#[test]
+fn the_safety_checks_can_fail() {
+    use model::{bad, observe_event, observe_view};
+    use rumor::EventKind::*;
+    let mut n = lone_node();
+    assert_eq!(
+        observe_event(&mut n, "n0", Failed, &named("n1"), 2, None),
+        0
+    );
+    assert_eq!(
+        observe_event(&mut n, "n0", Alive, &named("n1"), 2, None),
+        bad::OVERRIDE
+    );
+    assert_eq!(observe_event(&mut n, "n0", Alive, &named("n1"), 3, None), 0);
+
+    let mut n = lone_node();
+    assert_eq!(observe_event(&mut n, "n0", Left, &named("n2"), 0, None), 0);
+    assert_eq!(
+        observe_event(&mut n, "n0", Failed, &named("n2"), 1, None),
+        bad::LEFT_THEN_FAILED
+    );
+
+    let mut n = lone_node();
+    assert_eq!(
+        observe_event(&mut n, "n0", Suspected, &named("n0"), 0, None),
+        bad::SELF_SUSPECT
+    );
+
+    let mut n = lone_node();
+    let ev = || Some(("n1".to_string(), 1));
+    assert_eq!(observe_event(&mut n, "n0", User, &named("n1"), 0, ev()), 0);
+    assert_eq!(
+        observe_event(&mut n, "n0", User, &named("n1"), 0, ev()),
+        bad::DUPLICATE_EVENT
+    );
+
+    let mut n = lone_node();
+    assert_eq!(observe_view(&mut n, "n0"), 0);
+    n.incarnation = 5;
+    assert_eq!(observe_view(&mut n, "n0"), bad::OWN_INCARNATION);
+    // The bootstrapped table lists n1 Alive at 0: a verdict at 0 makes that an override.
+    n.verdicts.insert("n1".into(), (0, false));
+    assert_ne!(observe_view(&mut n, "n0") & bad::OVERRIDE, 0);
 }

@@ -229,9 +229,12 @@ pub(crate) fn config(i: usize) -> Config {
     c.probe_interval = 3 * QUANTUM;
     c.probe_timeout = QUANTUM;
     c.gossip_interval = QUANTUM;
-    // One gossip target a round: with three members the news still reaches everyone within
-    // two rounds, and the checker has a third fewer datagrams to order.
-    c.gossip_nodes = 1;
+    // Two gossip targets a round: every other member of a 3-member cluster. With one, the
+    // checker found a schedule where a user event's every retransmission went to a member that
+    // had just crashed, so the third never got it: with push-pull off (below, to keep the
+    // space small) nothing repairs that. It is the known price of gossip without
+    // anti-entropy, not a rule bug; docs/MODEL.md records it.
+    c.gossip_nodes = 2;
     c.suspicion_mult = 1;
     c.suspicion_max_timeout_mult = 2;
     c.push_pull_interval = Duration::ZERO;
