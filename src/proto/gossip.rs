@@ -74,6 +74,7 @@ pub(crate) fn retransmit_limit(retransmit_mult: u32, n: usize) -> u32 {
 /// copies falls exponentially with their number; other news can afford to be merely likely.
 pub(crate) const REFUTATION_BOOST: u8 = 3;
 
+#[derive(Clone)]
 pub(crate) struct Gossip<T: Piggyback = Update> {
     queue: BTreeMap<Key, (T, u8)>,
     by_name: HashMap<T::Key, Key>,

@@ -126,7 +126,7 @@ pub struct Heard {
 }
 
 /// The bounded log of [`Heard`] records, oldest first.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct HeardLog {
     records: VecDeque<Heard>,
 }

@@ -104,6 +104,7 @@ impl Directory {
 
 /// A table's view of a shared directory: `slot[g]` is one more than the position of the row
 /// of directory member `g`, 0 when the table holds no such row.
+#[derive(Clone)]
 struct Shared {
     dir: Arc<Directory>,
     slot: Vec<u32>,
@@ -111,6 +112,7 @@ struct Shared {
 
 /// Both lookups of one member table. Its methods take the table's rows, which it indexes by
 /// position.
+#[derive(Clone)]
 pub(crate) struct Index {
     hasher: DefaultHashBuilder,
     by_name: HashTable<u32>,

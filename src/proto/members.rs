@@ -57,6 +57,7 @@ impl Entry {
 /// stranger's in one lookup too (see `Swim::knows`, the price of answering strangers no more
 /// than they sent). On its own it costs ~10 bytes a member; tables sharing a
 /// [`Directory`] pay 4 (see [`super::index`]).
+#[derive(Clone)]
 pub(crate) struct Members {
     epoch: Instant,
     entries: Vec<Entry>,

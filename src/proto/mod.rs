@@ -93,6 +93,7 @@ const MAX_SYNC_REPLIES_PER_PERIOD: u32 = 4;
 /// last `user_event_buffer` of them (older ones are too old from then on, never delivered
 /// twice), their payloads for `user_event_max_age` (to hand on in push-pulls to members that
 /// missed them). A member that joins later is not told of events from before its join.
+#[derive(Clone)]
 pub struct Swim {
     config: Config,
     local: Arc<Identity>,

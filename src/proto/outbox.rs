@@ -19,6 +19,7 @@ use crate::wire::{Message, PacketWriter, Update, UserRecord};
 
 /// A datagram waiting to be encoded. Encoding happens at `poll_transmit`, so piggybacked gossip
 /// is the freshest there is when the packet actually leaves.
+#[derive(Clone)]
 pub(super) struct Outgoing {
     pub(super) to: SocketAddr,
     pub(super) message: Message,
@@ -39,6 +40,7 @@ impl Outgoing {
     }
 }
 
+#[derive(Clone)]
 pub(super) enum Body {
     /// Fill the room left with queued gossip; a ping first carries what we suspect about its
     /// target (`buddy`).

@@ -18,6 +18,7 @@ use crate::wire::Message;
 const CONFIRMERS: usize = 4;
 
 /// The direct probe running in this protocol period.
+#[derive(Clone)]
 pub(crate) struct Probe {
     pub(crate) seq: u32,
     pub(crate) target: NodeName,
@@ -36,6 +37,7 @@ pub(crate) struct Probe {
 }
 
 /// A ping-req we are carrying out for another member.
+#[derive(Clone)]
 pub(crate) struct Relay {
     pub(crate) requester: SocketAddr,
     pub(crate) seq: u32,

@@ -42,6 +42,7 @@ pub(crate) fn expected_confirmations(suspicion_mult: u32, n: usize) -> u32 {
 }
 
 /// A running suspicion about one member.
+#[derive(Clone)]
 pub(crate) struct Suspicion {
     pub(crate) incarnation: Incarnation,
     pub(crate) start: Instant,

@@ -54,6 +54,7 @@ pub(crate) enum Timer {
     },
 }
 
+#[derive(Clone)]
 struct Entry {
     at: Instant,
     order: u64,
@@ -85,7 +86,7 @@ impl Ord for Entry {
 const PRUNE_FLOOR: usize = 64;
 
 /// Deadlines ordered by time, then by insertion. Push and pop are O(log n).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Entry>,
     order: u64,

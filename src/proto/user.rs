@@ -38,6 +38,7 @@ use crate::wire::{PacketWriter, UserBody, UserRecord, UserSection};
 type EventKey = (LamportTime, NodeName);
 
 /// One remembered event: when this node heard it, and its body until that ages out.
+#[derive(Clone)]
 struct Held {
     at: Instant,
     body: Option<Arc<UserBody>>,
@@ -55,7 +56,7 @@ enum Heard {
 }
 
 /// The user-event state of one member.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct UserEvents {
     /// The time this node's next event gets; past every time it has seen.
     clock: LamportTime,
