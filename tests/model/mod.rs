@@ -236,6 +236,9 @@ pub(crate) fn config(i: usize) -> Config {
     // anti-entropy, not a rule bug; docs/MODEL.md records it.
     c.gossip_nodes = 2;
     c.suspicion_mult = 1;
+    // The evidence rule (issue 12) ends a confirmed suspicion after this many minimums; it may
+    // not exceed suspicion_mult.
+    c.confirmed_suspicion_mult = 1;
     c.suspicion_max_timeout_mult = 2;
     c.push_pull_interval = Duration::ZERO;
     c.join_timeout = 20 * QUANTUM;
