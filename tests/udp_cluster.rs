@@ -4,25 +4,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use crossbeam_channel::Receiver;
-use rand::Rng;
-use rumor::{Config, Event, EventKind, MemberState, Node, Profile, StartError};
+use rumor::{Config, Event, EventKind, MemberState, Node, StartError};
 
+use common::cluster::{Cluster, SLACK, config, converge};
 use common::{free_addr, now, rng, wait_for, wait_until};
-
-/// Scheduling slack added to every protocol bound: two cores shared with compilers and other
-/// test binaries can delay a loop thread by a few hundred milliseconds. Small next to the bounds
-/// themselves, so a protocol that is off by a period or more still fails.
-const SLACK: Duration = Duration::from_millis(500);
-
-fn config(name: &str, seeds: Vec<SocketAddr>) -> Config {
-    let mut c = Config::new(Profile::Test, name, "127.0.0.1:0".parse().unwrap());
-    c.seeds = seeds;
-    c
-}
 
 /// The longest a crash may take to be reported Failed everywhere: an unconfirmed (Lifeguard
 /// maximum) suspicion timeout plus three probe periods to notice the crash and spread the news.
@@ -32,135 +19,6 @@ fn detection_bound(c: &Config, n: usize) -> Duration {
         .probe_interval
         .mul_f64(f64::from(c.suspicion_mult) * scale);
     min * c.suspicion_max_timeout_mult + 3 * c.probe_interval
-}
-
-/// A set of nodes on loopback; a slot is `None` once its node was killed or dropped.
-struct Cluster {
-    nodes: Vec<Option<Node>>,
-    names: Vec<String>,
-    events: Vec<Receiver<Event>>,
-    /// Every event each node reported so far, filled by [`Cluster::collect`].
-    log: Vec<Vec<Event>>,
-}
-
-impl Cluster {
-    /// Starts `n` nodes; each joins through a random node started before it.
-    fn start(n: usize) -> Cluster {
-        let (seed, mut rng) = rng();
-        let mut c = Cluster {
-            nodes: Vec::new(),
-            names: Vec::new(),
-            events: Vec::new(),
-            log: Vec::new(),
-        };
-        for i in 0..n {
-            let seeds = if i == 0 {
-                vec![]
-            } else {
-                vec![c.addr(rng.random_range(0..i))]
-            };
-            let name = format!("n{i}");
-            let node = Node::start_seeded(config(&name, seeds), seed.wrapping_add(i as u64))
-                .unwrap_or_else(|e| panic!("seed={seed}: {name} did not start: {e}"));
-            c.events.push(node.events());
-            c.log.push(Vec::new());
-            c.nodes.push(Some(node));
-            c.names.push(name);
-        }
-        c
-    }
-
-    fn node(&self, i: usize) -> &Node {
-        self.nodes[i].as_ref().expect("node is running")
-    }
-
-    fn addr(&self, i: usize) -> SocketAddr {
-        self.node(i).addr()
-    }
-
-    fn live(&self) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_some())
-            .collect()
-    }
-
-    /// What `viewer` believes about node `about`.
-    fn state(&self, viewer: usize, about: usize) -> Option<MemberState> {
-        let name = &self.names[about];
-        self.node(viewer)
-            .members()
-            .into_iter()
-            .find(|m| m.name.as_str() == name)
-            .map(|m| m.state)
-    }
-
-    /// True when every node in `group` sees every other node in `group` in `state`.
-    fn all_see(&self, group: &[usize], about: &[usize], state: MemberState) -> bool {
-        group.iter().all(|&v| {
-            about
-                .iter()
-                .filter(|&&a| a != v)
-                .all(|&a| self.state(v, a) == Some(state))
-        })
-    }
-
-    fn converged(&self) -> bool {
-        let live = self.live();
-        live.iter()
-            .all(|&v| self.node(v).members().len() == live.len() - 1)
-            && self.all_see(&live, &live, MemberState::Alive)
-    }
-
-    fn kill(&mut self, i: usize) {
-        self.nodes[i].take().expect("node is running").kill();
-    }
-
-    /// Moves every reported event into the log.
-    fn collect(&mut self) {
-        for (rx, log) in self.events.iter().zip(&mut self.log) {
-            log.extend(rx.try_iter());
-        }
-    }
-
-    /// Events of `kind` that `viewer` reported about `about`.
-    fn reported(&self, viewer: usize, kind: EventKind, about: usize) -> usize {
-        self.log[viewer]
-            .iter()
-            .filter(|e| e.kind == kind && e.member.name.as_str() == self.names[about])
-            .count()
-    }
-
-    /// Failed events about nodes that are still running: false positives.
-    fn false_failures(&mut self) -> Vec<String> {
-        self.collect();
-        let live = self.live();
-        let mut out = Vec::new();
-        for &v in &live {
-            for &a in &live {
-                if self.reported(v, EventKind::Failed, a) > 0 {
-                    out.push(format!(
-                        "{} reported {} Failed",
-                        self.names[v], self.names[a]
-                    ));
-                }
-            }
-        }
-        out
-    }
-}
-
-fn converge(c: &mut Cluster, timeout: Duration) -> Duration {
-    let took = wait_for(timeout, || c.converged());
-    let took = took.unwrap_or_else(|| {
-        let views: Vec<String> = c
-            .live()
-            .iter()
-            .map(|&i| format!("{}: {:?}", c.names[i], c.node(i).members()))
-            .collect();
-        panic!("no convergence within {timeout:?}:\n{}", views.join("\n"))
-    });
-    assert_eq!(c.false_failures(), Vec::<String>::new());
-    took
 }
 
 #[test]

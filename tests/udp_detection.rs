@@ -7,112 +7,25 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use crossbeam_channel::Receiver;
-use rumor::{Config, Event, EventKind, MemberState, Node, Profile};
+use rumor::{EventKind, MemberState};
 
-use common::{now, seed, wait_for, wait_until};
+use common::cluster::{Cluster, SLACK, config, converge};
+use common::{now, wait_for, wait_until};
 
-/// Scheduling slack on two shared cores (as in udp_cluster.rs).
-const SLACK: Duration = Duration::from_millis(500);
-
-fn config(name: &str, seeds: Vec<SocketAddr>) -> Config {
-    let mut c = Config::new(Profile::Test, name, "127.0.0.1:0".parse().unwrap());
-    c.seeds = seeds;
+/// `n` converged nodes, their logs cleared: what the tests look at comes after.
+fn start(n: usize) -> Cluster {
+    let mut c = Cluster::start(n);
+    converge(&mut c, Duration::from_secs(10));
+    c.log.iter_mut().for_each(Vec::clear);
     c
-}
-
-struct Cluster {
-    nodes: Vec<Option<Node>>,
-    names: Vec<String>,
-    events: Vec<Receiver<Event>>,
-    log: Vec<Vec<Event>>,
-}
-
-impl Cluster {
-    /// `n` nodes, each joining through node 0.
-    fn start(n: usize) -> Cluster {
-        let seed = seed();
-        let mut c = Cluster {
-            nodes: Vec::new(),
-            names: Vec::new(),
-            events: Vec::new(),
-            log: Vec::new(),
-        };
-        for i in 0..n {
-            let seeds = if i == 0 {
-                vec![]
-            } else {
-                vec![c.node(0).addr()]
-            };
-            let name = format!("d{i}");
-            let node = Node::start_seeded(config(&name, seeds), seed.wrapping_add(i as u64))
-                .unwrap_or_else(|e| panic!("seed={seed}: {name} did not start: {e}"));
-            c.events.push(node.events());
-            c.log.push(Vec::new());
-            c.nodes.push(Some(node));
-            c.names.push(name);
-        }
-        let live: Vec<usize> = (0..n).collect();
-        assert!(
-            wait_until(Duration::from_secs(10), || c.all_see(&live, &live)),
-            "seed={seed}: {n} nodes did not converge"
-        );
-        c.collect();
-        c.log.iter_mut().for_each(Vec::clear);
-        c
-    }
-
-    fn node(&self, i: usize) -> &Node {
-        self.nodes[i].as_ref().expect("node is running")
-    }
-
-    fn state(&self, viewer: usize, about: usize) -> Option<MemberState> {
-        let name = &self.names[about];
-        self.node(viewer)
-            .members()
-            .into_iter()
-            .find(|m| m.name.as_str() == name)
-            .map(|m| m.state)
-    }
-
-    /// Every node in `viewers` holds every other node in `about` Alive.
-    fn all_see(&self, viewers: &[usize], about: &[usize]) -> bool {
-        viewers.iter().all(|&v| {
-            about
-                .iter()
-                .filter(|&&a| a != v)
-                .all(|&a| self.state(v, a) == Some(MemberState::Alive))
-        })
-    }
-
-    fn collect(&mut self) {
-        for (rx, log) in self.events.iter().zip(&mut self.log) {
-            log.extend(rx.try_iter());
-        }
-    }
-
-    /// Failed events about any node in `healthy`, as "viewer: member" lines.
-    fn failed_about(&self, healthy: &[usize]) -> Vec<String> {
-        let mut out = Vec::new();
-        for (v, log) in self.log.iter().enumerate() {
-            for e in log {
-                let about = self.names.iter().position(|n| n == e.member.name.as_str());
-                if e.kind == EventKind::Failed && about.is_some_and(|a| healthy.contains(&a)) {
-                    out.push(format!("{}: {}", self.names[v], e.member.name));
-                }
-            }
-        }
-        out
-    }
 }
 
 #[test]
 fn a_crash_is_confirmed_and_reported_before_an_unconfirmed_suspicion_could_end() {
     let n = 8;
-    let mut c = Cluster::start(n);
+    let mut c = start(n);
     let t = config("x", vec![]);
     let floor = t.probe_interval * t.confirmed_suspicion_mult;
     let unconfirmed = t.probe_interval * t.suspicion_mult * t.suspicion_max_timeout_mult;
@@ -120,7 +33,7 @@ fn a_crash_is_confirmed_and_reported_before_an_unconfirmed_suspicion_could_end()
     let bound = 4 * t.probe_interval + floor;
     let victim = 5;
     let survivors: Vec<usize> = (0..n).filter(|&i| i != victim).collect();
-    c.nodes[victim].take().expect("running").kill();
+    c.kill(victim);
     let start = now();
     let mut seen = vec![None; n];
     let all = wait_until(unconfirmed + SLACK * 4, || {
@@ -149,7 +62,7 @@ fn a_crash_is_confirmed_and_reported_before_an_unconfirmed_suspicion_could_end()
 #[test]
 fn a_member_losing_80_percent_inbound_gets_one_verdict_and_comes_back_when_healed() {
     let n = 8;
-    let mut c = Cluster::start(n);
+    let mut c = start(n);
     let flaky = n - 1;
     let observers: Vec<usize> = (0..flaky).collect();
     // 120 periods, the two minutes at lan timings.
@@ -180,7 +93,8 @@ fn a_member_losing_80_percent_inbound_gets_one_verdict_and_comes_back_when_heale
     });
     c.node(flaky).faults().set_loss(0.0);
     let whole = wait_for(Duration::from_secs(3) + SLACK, || {
-        c.all_see(&observers, &[flaky]) && c.all_see(&[flaky], &observers)
+        c.all_see(&observers, &[flaky], MemberState::Alive)
+            && c.all_see(&[flaky], &observers, MemberState::Alive)
     });
     c.collect();
     let mut sorted: Vec<u32> = observers.iter().map(|&v| changes[v]).collect();

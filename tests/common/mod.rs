@@ -4,6 +4,7 @@
 //! Each test file compiles this module separately and uses only some of it.
 #![allow(dead_code)]
 
+pub(crate) mod cluster;
 pub(crate) mod hostile;
 
 use std::net::{SocketAddr, UdpSocket};
