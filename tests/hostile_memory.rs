@@ -7,38 +7,18 @@
 //!
 //! Seeded: `RUMOR_SEED=<n>` replays a failing run.
 
-// Counting allocations needs a GlobalAlloc, which is unsafe to implement; it only forwards.
-#![allow(unsafe_code)]
-
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rumor::{Config, Profile, Swim};
 
+use common::counting::{self, Counting};
 use common::hostile::{self, corpus};
 use common::seed;
-
-/// Counts live heap bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -71,7 +51,7 @@ fn a_hundred_thousand_hostile_datagrams_leave_memory_flat() {
         }
         while swim.poll_transmit(&mut buf).is_some() {}
         while swim.poll_event().is_some() {}
-        let live = LIVE.load(Ordering::Relaxed);
+        let live = counting::live();
         if round == warm_up {
             after_warm_up = live;
         } else if round > warm_up {

@@ -5,14 +5,9 @@
 //!
 //! Seeded: `RUMOR_SEED=<n>` replays a failing run.
 
-// Counting allocations needs a GlobalAlloc, which is unsafe to implement; it only forwards.
-#![allow(unsafe_code)]
-
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -20,26 +15,9 @@ use rand::{Rng, SeedableRng};
 use rumor::wire::{self, MAX_DECODE_ALLOC, Message, Packet};
 use rumor::{Config, NodeName, Profile, Swim};
 
+use common::counting::{self, Counting};
 use common::hostile::{self, corpus, mutate, random_bytes};
 use common::seed;
-
-/// Counts live heap bytes so a test can see the peak one decode reaches.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -55,10 +33,9 @@ fn decoding_hostile_bytes_never_panics_or_overallocates() {
             let base = &corpus[rng.random_range(0..corpus.len())];
             mutate(&mut rng, base)
         };
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
+        let before = counting::reset_peak();
         let result = wire::decode(&bytes, None);
-        let peak = PEAK.load(Ordering::Relaxed) - before;
+        let peak = counting::peak() - before;
         // Slack covers what is not a collection claim: the error's message, the Arc headers.
         assert!(
             peak <= MAX_DECODE_ALLOC + 16 * 1024,

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod cluster;
+pub(crate) mod counting;
 pub(crate) mod hostile;
 
 use std::net::{SocketAddr, UdpSocket};
