@@ -230,11 +230,10 @@ impl Swim {
     /// Counts a finished probe of ours while standing down: answered at once (`prompt`) or
     /// not. Enough prompt answers in a row and this member is reachable again: it rejoins
     /// with an incarnation above every verdict it let stand.
-    pub(super) fn count_towards_rejoin(&mut self, now: Instant, prompt: bool) {
+    pub(super) fn count_towards_rejoin(&mut self, prompt: bool) {
         let Some(at) = self.stood_down else {
             return;
         };
-        let _ = now;
         if !prompt {
             self.prompt_acks = 0;
             return;

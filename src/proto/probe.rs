@@ -124,7 +124,7 @@ impl Swim {
         let Some(p) = self.probe.take() else {
             return;
         };
-        self.count_towards_rejoin(now, p.prompt);
+        self.count_towards_rejoin(p.prompt);
         // Judged by the health we had when the probe went out, not after its own failure.
         let accuse = self.may_accuse();
         if p.acked {

@@ -94,7 +94,7 @@ impl Swim {
         };
         let n = self.members.active() + 1;
         let (min, max) = self.suspicion_span(n);
-        let s = Suspicion {
+        let mut s = Suspicion {
             incarnation: inc,
             start: now,
             origin: from,
@@ -107,13 +107,12 @@ impl Swim {
         };
         let deadline = now + s.timeout();
         // A private doubt costs one ping a period and no incarnation bump: checked at once.
-        let check = if private {
+        s.check_at = if private {
             now + self.config.probe_interval
         } else {
             now + s.timeout() / 4
         };
-        let mut s = s;
-        s.check_at = check;
+        let check = s.check_at;
         self.suspicions.insert(name.clone(), s);
         self.timers.schedule(
             check,
