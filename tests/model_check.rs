@@ -7,7 +7,7 @@ mod model;
 
 use std::time::{Duration, Instant};
 
-use model::{Action, Bounds, Cluster, Mode, State};
+use model::{Action, Bounds, Cluster, Mode, QUANTUM, State};
 use stateright::{Checker, Expectation, Model};
 
 /// Safety search depth: release (CI) and debug (the ordinary suite). `MODEL_DEPTH` overrides
@@ -37,7 +37,7 @@ fn safety_bounds(members: usize) -> Bounds {
 }
 
 /// Prints one schedule as a readable trace: each action, with the datagram it moved decoded.
-fn trace(m: &Cluster, path: &[(State, Option<Action>)]) -> String {
+fn trace(path: &[(State, Option<Action>)]) -> String {
     let mut out = String::new();
     for (i, (s, a)) in path.iter().enumerate() {
         let Some(a) = a else { continue };
@@ -58,7 +58,7 @@ fn trace(m: &Cluster, path: &[(State, Option<Action>)]) -> String {
                     Err(e) => format!("{a:?}: n{} -> n{} undecodable ({e:?})", d.from, d.to),
                 }
             }
-            other => format!("{other:?} (t={}00ms)", s.at),
+            other => format!("{other:?} (t={:?})", QUANTUM * s.at),
         };
         out.push_str(&format!("{i:3}. {what}\n"));
     }
@@ -67,7 +67,6 @@ fn trace(m: &Cluster, path: &[(State, Option<Action>)]) -> String {
             out.push_str(&format!("     {n:?}\n"));
         }
     }
-    let _ = m;
     out
 }
 
@@ -125,7 +124,7 @@ fn check(m: Cluster, depth: Option<usize>) -> Report {
         } else {
             println!(
                 "COUNTEREXAMPLE for \"{name}\":\n{}",
-                trace(&m, &path.clone().into_vec())
+                trace(&path.clone().into_vec())
             );
             println!("replay: {:?}", path.into_actions());
             report.failed.push(name);

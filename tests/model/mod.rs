@@ -180,6 +180,17 @@ impl PartialEq for Node {
     }
 }
 
+/// The faults and broadcasts a schedule has spent, against [`Bounds`].
+#[derive(Clone, Debug, Default, PartialEq, Hash)]
+pub(crate) struct Used {
+    pub drops: u8,
+    pub dups: u8,
+    pub crashes: u8,
+    pub leaves: u8,
+    pub pauses: u8,
+    pub broadcasts: u8,
+}
+
 /// The whole cluster at one point of one schedule.
 #[derive(Clone, Debug, PartialEq, Hash)]
 pub(crate) struct State {
@@ -191,8 +202,8 @@ pub(crate) struct State {
     pub tick: u32,
     /// Virtual time since the epoch, in quanta.
     pub at: u32,
-    /// Budgets used: drops, dups, crashes, leaves, pauses, broadcasts.
-    pub used: [u8; 6],
+    /// How much of each fault budget the schedule has spent.
+    pub used: Used,
     /// Safety flags raised so far (see [`bad`]).
     pub bad: u16,
 }
@@ -362,8 +373,19 @@ pub(crate) fn observe_event(
     flags
 }
 
+/// One input to a core, at a virtual time in quanta: what its fingerprint is made of.
+#[derive(Hash)]
+enum Input<'a> {
+    /// A datagram from member `.1`.
+    Datagram(u32, usize, &'a [u8]),
+    /// Its due timers.
+    Timers(u32),
+    Leave(u32),
+    Broadcast(u32),
+}
+
 /// Folds one input into the core's input-history fingerprint.
-fn input(node: &mut Node, what: impl Hash) {
+fn input(node: &mut Node, what: Input<'_>) {
     let mut h = DefaultHasher::new();
     node.inputs.hash(&mut h);
     what.hash(&mut h);
@@ -436,7 +458,7 @@ impl Model for Cluster {
             net: Vec::new(),
             tick: 0,
             at: 0,
-            used: [0; 6],
+            used: Used::default(),
             bad: 0,
         };
         for i in 0..n {
@@ -492,10 +514,10 @@ impl Model for Cluster {
                 continue;
             }
             actions.push(Action::Deliver(k));
-            if safety && s.used[1] < b.max_dups {
+            if safety && s.used.dups < b.max_dups {
                 actions.push(Action::Duplicate(k));
             }
-            if safety && s.used[0] < b.max_drops {
+            if safety && s.used.drops < b.max_drops {
                 actions.push(Action::Drop(k));
             }
         }
@@ -512,16 +534,16 @@ impl Model for Cluster {
             if !self.live(s, i) {
                 continue;
             }
-            if s.used[2] < b.max_crashes && early && formed && fair_ok {
+            if s.used.crashes < b.max_crashes && early && formed && fair_ok {
                 actions.push(Action::Crash(i));
             }
-            if safety && s.used[3] < b.max_leaves {
+            if safety && s.used.leaves < b.max_leaves {
                 actions.push(Action::Leave(i));
             }
-            if safety && s.used[4] < b.max_pauses && !s.nodes[i].paused {
+            if safety && s.used.pauses < b.max_pauses && !s.nodes[i].paused {
                 actions.push(Action::Pause(i));
             }
-            if s.used[5] < b.max_broadcasts
+            if s.used.broadcasts < b.max_broadcasts
                 && early
                 && formed
                 && fair_ok
@@ -541,12 +563,12 @@ impl Model for Cluster {
                 let d = if action == Action::Deliver(k) {
                     s.net.remove(k)
                 } else {
-                    s.used[1] += 1;
+                    s.used.dups += 1;
                     s.net[k].clone()
                 };
                 if !s.nodes[d.to].crashed {
                     let t = s.at;
-                    input(&mut s.nodes[d.to], (0u8, t, d.from, &d.bytes));
+                    input(&mut s.nodes[d.to], Input::Datagram(t, d.from, &d.bytes));
                     s.nodes[d.to]
                         .swim
                         .handle_datagram(now, addr(d.from), &d.bytes);
@@ -554,7 +576,7 @@ impl Model for Cluster {
                 }
             }
             Action::Drop(k) => {
-                s.used[0] += 1;
+                s.used.drops += 1;
                 s.net.remove(k);
             }
             Action::Tick => {
@@ -572,31 +594,31 @@ impl Model for Cluster {
                     }
                     if due {
                         let t = s.at;
-                        input(&mut s.nodes[i], (1u8, t));
+                        input(&mut s.nodes[i], Input::Timers(t));
                         s.nodes[i].swim.handle_timeout(now);
                         self.drain(&mut s, i);
                     }
                 }
             }
             Action::Crash(i) => {
-                s.used[2] += 1;
+                s.used.crashes += 1;
                 s.nodes[i].crashed = true;
             }
             Action::Pause(i) => {
-                s.used[4] += 1;
+                s.used.pauses += 1;
                 s.nodes[i].paused = true;
             }
             Action::Leave(i) => {
-                s.used[3] += 1;
+                s.used.leaves += 1;
                 let t = s.at;
-                input(&mut s.nodes[i], (2u8, t));
+                input(&mut s.nodes[i], Input::Leave(t));
                 s.nodes[i].swim.leave(now);
                 self.drain(&mut s, i);
             }
             Action::Broadcast(i) => {
-                s.used[5] += 1;
+                s.used.broadcasts += 1;
                 let t = s.at;
-                input(&mut s.nodes[i], (3u8, t));
+                input(&mut s.nodes[i], Input::Broadcast(t));
                 s.nodes[i].swim.broadcast(now, "ev", b"x").ok()?;
                 self.drain(&mut s, i);
             }
@@ -692,7 +714,7 @@ impl Cluster {
     /// A crash happened and every live member's table has the crashed one Dead. True at once
     /// when the schedule had no crash, so that schedules without one satisfy it.
     pub(crate) fn crashed_dead(&self, s: &State) -> bool {
-        if s.used[2] == 0 && QUANTUM * s.at <= self.bounds.act_by {
+        if s.used.crashes == 0 && QUANTUM * s.at <= self.bounds.act_by {
             // A crash may still come: not satisfied yet, or the property would hold vacuously
             // at the start of every path.
             return false;
@@ -710,7 +732,7 @@ impl Cluster {
 
     /// The user event (once broadcast) has been delivered to every live member.
     pub(crate) fn event_everywhere(&self, s: &State) -> bool {
-        if s.used[5] == 0 {
+        if s.used.broadcasts == 0 {
             return QUANTUM * s.at > self.bounds.act_by;
         }
         (0..s.nodes.len())
