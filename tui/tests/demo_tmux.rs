@@ -38,6 +38,27 @@ impl Tmux {
             .expect("run tmux")
     }
 
+    /// Starts session `demo`, `width` x `height`, running `script` in its one pane.
+    fn session(&self, width: u16, height: u16, script: &str) {
+        let (w, h) = (width.to_string(), height.to_string());
+        let started = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            script,
+        ]);
+        assert!(
+            started.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+    }
+
     fn capture(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "demo"]).stdout)
             .into_owned()
@@ -94,28 +115,9 @@ fn demo_of_four_shows_four_alive_members_and_quits_cleanly_on_q() {
         shell_quote(&bin),
         shell_quote(&log)
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "demo",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &script,
-    ]);
-    assert!(
-        started.status.success(),
-        "tmux new-session failed: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    tmux.session(100, 30, &script);
 
-    let screen = wait_until(Duration::from_secs(30), || {
-        let screen = tmux.capture();
-        screen.contains("4 members: 4 alive").then_some(screen)
-    })
-    .unwrap_or_else(|| panic!("no 4 alive members within 30 s:\n{}", tmux.capture()));
+    let screen = wait_for_screen(&tmux, Duration::from_secs(30), &["4 members: 4 alive"]);
     assert!(
         tmux.alternate_screen_on(),
         "the dashboard draws on the alternate screen"
@@ -129,11 +131,7 @@ fn demo_of_four_shows_four_alive_members_and_quits_cleanly_on_q() {
     }
 
     tmux.run(&["send-keys", "-t", "demo", "q"]);
-    let after = wait_until(Duration::from_secs(15), || {
-        let screen = tmux.capture();
-        screen.contains("modes-printed").then_some(screen)
-    })
-    .unwrap_or_else(|| panic!("the dashboard did not exit on q:\n{}", tmux.capture()));
+    let after = wait_for_screen(&tmux, Duration::from_secs(15), &["modes-printed"]);
     assert!(after.contains("exit=0"), "exit status:\n{after}");
     assert!(!tmux.alternate_screen_on(), "alternate screen left on");
     let modes: Vec<&str> = after.split_whitespace().collect();
@@ -166,18 +164,7 @@ fn demo_of_eight_shows_a_crash_and_a_user_event_heard_by_seven_of_seven() {
         shell_quote(&bin),
         shell_quote(&log)
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "demo",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &script,
-    ]);
-    assert!(started.status.success(), "tmux new-session failed");
+    tmux.session(120, 40, &script);
     // The pane is on by default in the demo: the joins are the first changes it shows.
     wait_for_screen(
         &tmux,
