@@ -120,6 +120,16 @@ fn user_events_record_their_origin_and_their_sender() {
     assert_eq!(heard_about(&h, "ev9").told as usize, sent);
 }
 
+/// The records about peer `p`, leaving out the first (its join).
+fn after_join(h: &Harness, p: usize) -> Vec<Heard> {
+    h.swim
+        .heard()
+        .into_iter()
+        .filter(|r| matches!(&r.news, News::Member { name, .. } if *name == peer_name(p)))
+        .skip(1)
+        .collect()
+}
+
 #[test]
 fn a_suspicion_and_its_refutation_are_two_records_and_only_the_newer_is_passed_on() {
     let mut h = Harness::with_peers(5);
@@ -131,13 +141,7 @@ fn a_suspicion_and_its_refutation_are_two_records_and_only_the_newer_is_passed_o
     h.advance(SEC / 10);
     h.deliver(peer_addr(2), Message::Gossip, vec![alive(2, 1)]);
     // Its join, its suspicion, its refutation: one record each.
-    let about: Vec<Heard> = h
-        .swim
-        .heard()
-        .into_iter()
-        .filter(|r| matches!(&r.news, News::Member { name, .. } if *name == peer_name(2)))
-        .skip(1)
-        .collect();
+    let about = after_join(&h, 2);
     assert_eq!(about.len(), 2, "{about:?}");
     let told_then = about[0].told;
     assert!(matches!(
@@ -160,13 +164,7 @@ fn a_suspicion_and_its_refutation_are_two_records_and_only_the_newer_is_passed_o
         (Via::Piggyback, Some(peer_name(2)))
     );
     h.advance(60 * SEC);
-    let after: Vec<Heard> = h
-        .swim
-        .heard()
-        .into_iter()
-        .filter(|r| matches!(&r.news, News::Member { name, .. } if *name == peer_name(2)))
-        .skip(1)
-        .collect();
+    let after = after_join(&h, 2);
     assert_eq!(
         after[0].told, told_then,
         "the replaced suspicion is no longer sent"
