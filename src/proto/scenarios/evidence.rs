@@ -21,17 +21,26 @@ fn about_me(inc: u32, state: MemberState, from: usize) -> Update {
     }
 }
 
+/// Each of `accusers` tells us, independently, that it suspects peer `suspect`.
+fn accused_by(h: &mut Harness, suspect: usize, accusers: &[usize]) {
+    for &from in accusers {
+        h.deliver(
+            peer_addr(from),
+            Message::Gossip,
+            vec![with_state(
+                alive(suspect, 0),
+                MemberState::Suspect,
+                Some(from),
+            )],
+        );
+    }
+}
+
 #[test]
 fn two_confirmations_end_a_suspicion_at_the_lower_floor() {
     let mut h = Harness::with_peers(6);
     // p3 answers our own pings (so our health stays good) but never refutes.
-    for from in [1, 2, 4] {
-        h.deliver(
-            peer_addr(from),
-            Message::Gossip,
-            vec![with_state(alive(3, 0), MemberState::Suspect, Some(from))],
-        );
-    }
+    accused_by(&mut h, 3, &[1, 2, 4]);
     // n = 7: confirmed_suspicion_mult 2 * max(1, log10 7) * 1 s, where Lifeguard waits 4 s.
     h.advance(2 * SEC - 10 * MS);
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
@@ -42,13 +51,7 @@ fn two_confirmations_end_a_suspicion_at_the_lower_floor() {
 #[test]
 fn an_unhealthy_holder_waits_out_the_full_span_despite_confirmations() {
     let mut h = Harness::with_peers(6);
-    for from in [1, 2, 4] {
-        h.deliver(
-            peer_addr(from),
-            Message::Gossip,
-            vec![with_state(alive(3, 0), MemberState::Suspect, Some(from))],
-        );
-    }
+    accused_by(&mut h, 3, &[1, 2, 4]);
     h.swim.awareness.apply(5);
     // Confirmed twice, but this node's own health is bad: its verdict would rest on it.
     h.advance(4 * SEC);
