@@ -15,7 +15,7 @@ use clap::Args;
 
 pub use file::{ArgsError, ConfigFileError, parse, try_parse_from};
 
-use crate::config::{Config, Profile, RetryJoin, parse_duration, split_host_port};
+use crate::config::{Config, Profile, RetryJoin, SuspicionRule, parse_duration, split_host_port};
 use crate::error::ConfigError;
 use crate::keyring::{Key, Keyring};
 use crate::member::Tags;
@@ -98,6 +98,18 @@ pub struct NodeArgs {
     /// Lifeguard: an unconfirmed suspicion lasts up to this many times the minimum
     #[arg(long, value_name = "N")]
     pub suspicion_max_timeout_mult: Option<u32>,
+
+    /// How confirmations shorten a suspicion: `evidence` (confirmations from healthy members
+    /// end it after --confirmed-suspicion-mult; unhealthy members keep doubts to themselves)
+    /// or `lifeguard` (memberlist's: anyone's confirmations, down to --suspicion-mult)
+    /// [default: evidence]
+    #[arg(long, value_name = "RULE")]
+    pub suspicion_rule: Option<SuspicionRule>,
+
+    /// With the evidence rule: a suspicion confirmed by healthy members ends after this
+    /// x max(1, log10 N) x probe interval (at most --suspicion-mult) [default: profile's; lan 2]
+    #[arg(long, value_name = "N")]
+    pub confirmed_suspicion_mult: Option<u32>,
 
     /// Each update is retransmitted up to this x ceil(log10(N+1)) times
     #[arg(long, value_name = "N")]
@@ -240,6 +252,11 @@ impl NodeArgs {
         set(
             &mut c.suspicion_max_timeout_mult,
             self.suspicion_max_timeout_mult,
+        );
+        set(&mut c.suspicion_rule, self.suspicion_rule);
+        set(
+            &mut c.confirmed_suspicion_mult,
+            self.confirmed_suspicion_mult,
         );
         set(&mut c.retransmit_mult, self.retransmit_mult);
         set(&mut c.push_pull_interval, self.push_pull_interval);
@@ -452,6 +469,10 @@ mod tests {
             "1024",
             "--user-event-max-age",
             "90s",
+            "--suspicion-rule",
+            "lifeguard",
+            "--confirmed-suspicion-mult",
+            "3",
             "--join",
             "127.0.0.1:7000",
             "--join",
@@ -486,6 +507,8 @@ mod tests {
         assert_eq!(c.max_user_payload, 700);
         assert_eq!(c.user_event_buffer, 1024);
         assert_eq!(c.user_event_max_age, ms(90_000));
+        assert_eq!(c.suspicion_rule, SuspicionRule::Lifeguard);
+        assert_eq!(c.confirmed_suspicion_mult, 3);
         assert_eq!(c.seeds.len(), 2);
         assert_eq!(c.tags.get("role"), Some("db"));
         assert_eq!(c.tags.get("zone"), Some("a=b"));
@@ -501,6 +524,12 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.field, "probe_timeout");
         assert_eq!(flag_for_field(err.field), "--probe-timeout");
+
+        let err = parse(&["--suspicion-mult", "3", "--confirmed-suspicion-mult", "4"])
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert_eq!(flag_for_field(err.field), "--confirmed-suspicion-mult");
     }
 
     #[test]
@@ -510,6 +539,7 @@ mod tests {
             &["--profile", "moon"],
             &["--tag", "novalue"],
             &["--bind", "localhost"],
+            &["--suspicion-rule", "sometimes"],
         ] {
             let err = parse(args).unwrap_err();
             assert!(err.to_string().contains(args[0]), "{args:?}: {err}");
