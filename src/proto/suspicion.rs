@@ -229,6 +229,11 @@ impl Swim {
     /// An ack from `from`: if we privately doubt the member there, it answered, so the doubt
     /// ends (nobody else heard of it, so no refutation is needed).
     pub(super) fn clear_private_doubt(&mut self, now: Instant, from: std::net::SocketAddr) {
+        // Every ack comes through here; most nodes suspect nobody, and then the address lookup
+        // below is wasted.
+        if self.suspicions.is_empty() {
+            return;
+        }
         let Some(i) = self.members.find_addr(from) else {
             return;
         };
