@@ -177,13 +177,24 @@ impl Run<'_> {
     }
 }
 
-pub(crate) fn spawn(args: &Args, n: usize, tx: &Sender<Line>) -> Result<Cluster, String> {
+/// Starts N agents, the seed first; `seed_started` is told the seed's pid before the others
+/// start (to watch it through the join).
+pub(crate) fn spawn(
+    args: &Args,
+    n: usize,
+    tx: &Sender<Line>,
+    seed_started: impl FnOnce(u32),
+) -> Result<Cluster, String> {
     let mut cluster = Cluster {
         children: Vec::new(),
         pids: Vec::new(),
     };
+    let mut seed_started = Some(seed_started);
     for i in 0..n {
         let child = spawn_one(args, i, tx)?;
+        if let Some(f) = seed_started.take() {
+            f(child.id());
+        }
         cluster.pids.push(child.id());
         cluster.children.push(Some(child));
     }
