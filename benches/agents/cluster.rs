@@ -40,6 +40,15 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: u64,
     pub(crate) packets_in: u64,
     pub(crate) bytes_in: u64,
+    /// What the agent's own table says, to tell a gap in its table from a gap in its events.
+    pub(crate) active: u64,
+    /// Datagrams it dropped (malformed, faults) and could not send.
+    pub(crate) dropped: u64,
+    pub(crate) send_errors: u64,
+    /// How it filled its table: push-pulls, repairs, table pulls.
+    pub(crate) syncs: u64,
+    pub(crate) repairs: u64,
+    pub(crate) table_pulls: u64,
 }
 
 /// What the reader threads have told us so far.
@@ -74,6 +83,12 @@ impl View {
                     bytes_out: j["bytes_out"].as_u64().unwrap_or(0),
                     packets_in: j["packets_in"].as_u64().unwrap_or(0),
                     bytes_in: j["bytes_in"].as_u64().unwrap_or(0),
+                    active: j["active"].as_u64().unwrap_or(0),
+                    dropped: j["dropped"].as_u64().unwrap_or(0),
+                    send_errors: j["send_errors"].as_u64().unwrap_or(0),
+                    syncs: j["syncs"].as_u64().unwrap_or(0),
+                    repairs: j["repairs"].as_u64().unwrap_or(0),
+                    table_pulls: j["table_pulls"].as_u64().unwrap_or(0),
                 };
             }
             return;

@@ -142,16 +142,21 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
                             )
                     })
                     .collect();
-                let last = gone
-                    .first()
-                    .and_then(|&b| m.get(&name(b)).cloned())
-                    .unwrap_or_else(|| "nothing".into());
-                (a, gone.len(), last)
+                let c = &run.view.stats[a];
+                let about = gone.first().map_or_else(String::new, |&b| {
+                    let last = m.get(&name(b)).map_or("nothing", String::as_str);
+                    format!(
+                        "first missing: agent {b}, last event about it: {last}; its table: \
+                         {} active; dropped {}, send errors {}, syncs {}, repairs {}, pulls {}",
+                        c.active, c.dropped, c.send_errors, c.syncs, c.repairs, c.table_pulls
+                    )
+                });
+                (a, gone.len(), about)
             })
             .filter(|(_, k, _)| *k > 0)
             .collect();
         eprintln!(
-            "  n={n}: {} agents incomplete; (agent, members missing, last event about the first): {:?}",
+            "  n={n}: {} agents incomplete; (agent, members missing, about the first): {:?}",
             missing.len(),
             missing.iter().take(8).collect::<Vec<_>>()
         );
