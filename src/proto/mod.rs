@@ -308,7 +308,6 @@ impl Swim {
         self.stats.updates_in += updates.len() as u64;
         let from_sync = matches!(message, Message::Sync { .. });
         let records = updates.len();
-        let table_before = self.members.len();
         // Who a stranger's join request is from, by its first record (see `on_sync`).
         let joiner = match message {
             Message::Sync { join: true, .. } if !known => updates.first().map(|u| u.name.clone()),
@@ -326,7 +325,6 @@ impl Swim {
             self.merge(now, update, from_sync);
         }
         self.rx_updates = updates;
-        let learned = self.members.len().saturating_sub(table_before);
         if let Some(section) = user {
             self.on_user_section(now, section, from_sync);
         }
@@ -367,7 +365,6 @@ impl Swim {
                     limit,
                     joiner,
                     records,
-                    learned,
                 },
             ),
         }

@@ -22,8 +22,17 @@ use crate::wire::Message;
 const SCALE_THRESHOLD: usize = 32;
 
 /// How many times a joiner pulls a table from a random member before it leaves the rest to
-/// gossip and anti-entropy.
-const MAX_TABLE_PULLS: u32 = 8;
+/// gossip and anti-entropy. With the waits below (0.5, 1, 2, then 4 probe intervals apart, on
+/// average) they span about 40 probe intervals: a deploy that takes that long to start all its
+/// agents is still covered.
+const MAX_TABLE_PULLS: u32 = 12;
+
+/// Pulls after a table double the wait this many times at most (to 4 probe intervals), so
+/// that a member that joined late in a join storm is learned of within a few seconds.
+const MAX_PULL_BACKOFF: u32 = 3;
+
+/// "You are in" answers double the wait this many times at most (to 16 probe intervals).
+const MAX_REFUSED_BACKOFF: u32 = 5;
 
 /// A joiner whose table may still be missing members.
 ///
@@ -36,9 +45,22 @@ const MAX_TABLE_PULLS: u32 = 8;
 ///
 /// So a joiner pulls again, soon and with jitter, from a random member it has heard of (which
 /// spreads the load off the seed): after "you are in", backing off each time; and, in a cluster
-/// past `SCALE_THRESHOLD` members, after every table that taught it something, until one
-/// teaches it nothing or `MAX_TABLE_PULLS` are spent. Small clusters stop at the first table,
-/// as before: there gossip carries every join.
+/// past `SCALE_THRESHOLD` members, while its table keeps growing, until a pull is answered and
+/// nothing (neither that table nor gossip) taught it a member since it was sent, or
+/// `MAX_TABLE_PULLS` are spent. Small clusters stop at the first table, as before (there gossip
+/// carries every join), unless gossip has taught them a member since it came.
+///
+/// Small or large is judged when the next pull is due, not when a table's first datagram
+/// arrives: a table comes in budget-sized chunks of a few dozen records, and judging by the
+/// first chunk took every large cluster for a small one.
+///
+/// "Growing" counts gossip too because the table a pull brings is only as recent as the
+/// member that sent it: while a deploy is still starting agents, an early joiner's table can
+/// agree with a random member's and both still lack the agents started after them. Gossip
+/// carries most of those joins, but in a join storm each is sent only a few times among
+/// hundreds of others, and some member misses it; anti-entropy would repair that only after
+/// gossip falls quiet (a minute or more at 500 agents). So the pulls go on, a few seconds
+/// apart, for as long as new members keep appearing.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TablePull {
     /// Joining, or not yet sure its table is whole.
@@ -47,9 +69,13 @@ pub(crate) struct TablePull {
     pulls: u32,
     /// Answers that said only "you are in": each doubles the wait before the next pull.
     refused: u32,
-    /// Since the last pull: whether a table came, and how many members it taught us.
+    /// Since the last pull: whether a table came.
     tabled: bool,
-    taught: usize,
+    /// The table's length (members learned and not yet forgotten) when the last pull went out:
+    /// more now means the cluster grew meanwhile.
+    size_at_pull: usize,
+    /// The table's length after the last table merged (a small cluster's measure of growth).
+    size_at_table: usize,
     /// The member last pulled from. If it did not know us, it answers like a seed does a
     /// stranger ("you are in, now pull"), and that answer is followed at once, once.
     asked: Option<SocketAddr>,
@@ -59,10 +85,14 @@ pub(crate) struct TablePull {
 
 impl TablePull {
     /// How long to wait before the next pull: half a probe interval, doubled for every "you are
-    /// in" so far, times a random factor in [0.5, 1.5) so that joiners turned away in the same
-    /// period do not come back together.
+    /// in" so far and for every pull made (each less often), times a random factor in
+    /// [0.5, 1.5) so that joiners turned away in the same period do not come back together.
     fn delay(&self, probe_interval: Duration, jitter: f64) -> Duration {
-        (probe_interval / 2 * (1u32 << self.refused.min(5))).mul_f64(0.5 + jitter)
+        let doublings = self
+            .refused
+            .min(MAX_REFUSED_BACKOFF)
+            .max(self.pulls.min(MAX_PULL_BACKOFF));
+        (probe_interval / 2 * (1u32 << doublings)).mul_f64(0.5 + jitter)
     }
 }
 
@@ -80,8 +110,6 @@ pub(super) struct SyncIn {
     pub(super) joiner: Option<NodeName>,
     /// How many member records it carried.
     pub(super) records: usize,
-    /// How many of them were members new to us.
-    pub(super) learned: usize,
 }
 
 /// The push-pull interval for a cluster of `n`: the configured one up to 32 members, then one
@@ -165,7 +193,6 @@ impl Swim {
             limit,
             joiner,
             records,
-            learned,
         } = sync;
         let joining = self.status == Status::Joining;
         if joining {
@@ -175,12 +202,8 @@ impl Swim {
         // a join answer, a push-pull, a repair.
         if records > 1 && (reply || !join) && self.table_pull.wanted {
             self.table_pull.tabled = true;
-            self.table_pull.taught += learned;
-            if self.members.active() < SCALE_THRESHOLD {
-                self.table_pull.wanted = false;
-            } else {
-                self.schedule_table_pull(now);
-            }
+            self.table_pull.size_at_table = self.members.len();
+            self.schedule_table_pull(now);
         }
         if !reply {
             if join {
@@ -229,8 +252,9 @@ impl Swim {
         self.timers.schedule(now + delay, Timer::TablePull);
     }
 
-    /// Time to pull again, unless the last pull's table taught us nothing (ours is as whole
-    /// as a random member's) or the pulls are spent. The target is a random member we have
+    /// Time to pull again, unless a table came and nothing taught us a member since the last
+    /// pull went out (ours is as whole as a random member's, and the cluster stopped growing;
+    /// in a small cluster: since that table came), or the pulls are spent. The target is a random member we have
     /// heard of, a seed only when we know no one else.
     pub(super) fn on_table_pull(&mut self, now: Instant) {
         let pull = &mut self.table_pull;
@@ -238,7 +262,14 @@ impl Swim {
         if !pull.wanted || self.status != Status::Running {
             return;
         }
-        if pull.pulls >= MAX_TABLE_PULLS || (pull.pulls > 0 && pull.tabled && pull.taught == 0) {
+        let small = self.members.active() < SCALE_THRESHOLD;
+        // Before the first pull, only a small cluster's table can be taken as whole.
+        let grew = match (small, pull.pulls) {
+            (true, _) => self.members.len() > pull.size_at_table,
+            (false, 0) => true,
+            (false, _) => self.members.len() > pull.size_at_pull,
+        };
+        if pull.pulls >= MAX_TABLE_PULLS || (pull.tabled && !grew) {
             pull.wanted = false;
             return;
         }
@@ -261,7 +292,7 @@ impl Swim {
         pull.pulls += 1;
         pull.asked = Some(to);
         pull.tabled = false;
-        pull.taught = 0;
+        pull.size_at_pull = self.members.len();
         self.stats.table_pulls += 1;
         self.send_own_record(to, true);
         self.schedule_table_pull(now);

@@ -221,7 +221,7 @@ fn in_a_large_cluster_a_joiner_pulls_until_a_table_teaches_it_nothing() {
     let mut pulled_from = Vec::new();
     for known in [40, 60, 60] {
         h.sent.clear();
-        let (to, _) = h.advance_until_sent(3 * SEC, |_, p| is_pull(p));
+        let (to, _) = h.advance_until_sent(10 * SEC, |_, p| is_pull(p));
         let i = (1..=60).find(|&i| to == peer_addr(i)).unwrap();
         pulled_from.push(i);
         h.deliver(to, answer.clone(), table_from(i, 1..=known));
@@ -234,6 +234,106 @@ fn in_a_large_cluster_a_joiner_pulls_until_a_table_teaches_it_nothing() {
         "the third table taught nothing: stop"
     );
     assert_eq!(h.swim.stats().table_pulls, 3, "pulled from {pulled_from:?}");
+}
+
+#[test]
+fn a_joiner_pulls_again_while_gossip_tells_of_new_members_though_the_last_table_taught_nothing() {
+    let mut h = turned_away();
+    let answer = Message::Sync {
+        reply: false,
+        join: false,
+    };
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(2, 0)]);
+    // Two members' tables agree on 40: ours is as whole as theirs.
+    for _ in 0..2 {
+        h.sent.clear();
+        let (to, _) = h.advance_until_sent(10 * SEC, |_, p| is_pull(p));
+        let i = (1..=40).find(|&i| to == peer_addr(i)).unwrap();
+        h.deliver(to, answer.clone(), table_from(i, 1..=40));
+    }
+    assert_eq!(h.swim.stats().table_pulls, 2);
+    // But the deploy is still starting agents: gossip tells of five more before the next
+    // pull is due, and neither of those tables had them. Some later agent may have reached
+    // every member but us; only another table tells.
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        (41..=45).map(|i| alive(i, 0)).collect(),
+    );
+    h.sent.clear();
+    let (to, _) = h.advance_until_sent(10 * SEC, |_, p| is_pull(p));
+    let i = (1..=45).find(|&i| to == peer_addr(i)).unwrap();
+    h.deliver(to, answer.clone(), table_from(i, 1..=46));
+    assert_eq!(
+        h.swim.active_members(),
+        46,
+        "the pull found the member gossip missed"
+    );
+    // The next table teaches nothing and gossip is silent: the cluster stopped growing.
+    h.sent.clear();
+    let (to, _) = h.advance_until_sent(10 * SEC, |_, p| is_pull(p));
+    let i = (1..=46).find(|&i| to == peer_addr(i)).unwrap();
+    h.deliver(to, answer, table_from(i, 1..=46));
+    h.sent.clear();
+    h.advance(60 * SEC);
+    assert!(!h.sent.iter().any(|(_, p)| is_pull(p)));
+    assert_eq!(h.swim.stats().table_pulls, 4);
+}
+
+#[test]
+fn a_joiners_pulls_come_less_often_but_within_a_few_probe_intervals() {
+    let mut h = turned_away();
+    let answer = Message::Sync {
+        reply: false,
+        join: false,
+    };
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(2, 0)]);
+    let mut waits = Vec::new();
+    // Every table teaches one more member (a cluster still growing): all pulls are made.
+    for known in 40.. {
+        h.sent.clear();
+        let start = h.now;
+        let Some((to, _)) = (0..6_000).find_map(|_| {
+            h.advance(10 * super::MS);
+            h.sent.iter().find(|(_, p)| is_pull(p)).cloned()
+        }) else {
+            break;
+        };
+        waits.push(h.now - start);
+        let i = (1..=known).find(|&i| to == peer_addr(i)).unwrap();
+        h.deliver(to, answer.clone(), table_from(i, 1..=known));
+    }
+    assert_eq!(waits.len(), 12, "bounded: {waits:?}");
+    // lan: probe interval 1 s; the wait doubles from 0.5 s to at most 4 s, jittered ×[0.5, 1.5).
+    assert!(waits.iter().all(|&w| w < 6 * SEC), "{waits:?}");
+    assert!(waits[5..].iter().all(|&w| w >= 2 * SEC), "{waits:?}");
+}
+
+#[test]
+fn a_large_table_in_small_chunks_is_taken_for_a_large_cluster() {
+    let seed = peer_addr(1);
+    let mut h = Harness::joining(&[seed]);
+    h.flush();
+    let limited = Message::Sync {
+        reply: false,
+        join: true,
+    };
+    h.deliver(seed, limited, vec![alive(1, 0)]);
+    // The seed's table of 60, in datagrams of 20 records (as a budget-sized chunk of long
+    // names carries): the first alone looks like a small cluster's whole table.
+    let table = table_from(1, 1..=60);
+    let answer = Message::Sync {
+        reply: false,
+        join: false,
+    };
+    for chunk in table.chunks(20) {
+        h.deliver(seed, answer.clone(), chunk.to_vec());
+    }
+    assert_eq!(h.swim.active_members(), 60);
+    h.sent.clear();
+    let (to, _) = h.advance_until_sent(5 * SEC, |_, p| is_pull(p));
+    assert_ne!(to, seed, "a random member is asked, not the seed");
+    assert_eq!(h.swim.stats().table_pulls, 1);
 }
 
 #[test]
@@ -262,8 +362,8 @@ fn a_joiner_turned_away_again_and_again_backs_off_and_stops() {
         let i = (1..=9).find(|&i| to == peer_addr(i)).unwrap();
         h.deliver(to, in_only.clone(), vec![alive(i, 0)]);
     }
-    assert_eq!(at.len(), 8, "a bounded number of pulls: {at:?}");
-    assert_eq!(h.swim.stats().table_pulls, 8);
+    assert_eq!(at.len(), 12, "a bounded number of pulls: {at:?}");
+    assert_eq!(h.swim.stats().table_pulls, 12);
     // Each wait is the previous doubled, within the jitter's [0.5, 1.5) factor.
     for w in at.windows(2).take(4) {
         assert!(w[1] > w[0] / 2, "backs off: {at:?}");
