@@ -60,6 +60,13 @@ pub(crate) struct View {
     pub(crate) stats: Vec<Counters>,
     /// (agent, event, member, ts_ms) of failed/left/suspect events.
     pub(crate) verdicts: Vec<(usize, String, String, u64)>,
+    /// Per agent: ts_ms of its latest joined/alive/updated line, by its own clock. Once every
+    /// view is whole, the latest of these is when the last one became whole, however late the
+    /// bench read it.
+    pub(crate) completed_ms: Vec<u64>,
+    /// The most a line was read after its agent stamped it, in ms: on a loaded machine the
+    /// bench's own readers fall behind 1,000 agents' output.
+    pub(crate) lag_ms: u64,
 }
 
 impl View {
@@ -68,6 +75,8 @@ impl View {
             members: vec![HashMap::new(); n],
             stats: vec![Counters::default(); n],
             verdicts: Vec::new(),
+            completed_ms: vec![0; n],
+            lag_ms: 0,
         }
     }
 
@@ -75,6 +84,7 @@ impl View {
         let j = &line.json;
         let event = j["event"].as_str().unwrap_or_default().to_string();
         let ts = j["ts_ms"].as_u64().unwrap_or(0);
+        self.lag_ms = self.lag_ms.max(rumor::json::unix_ms().saturating_sub(ts));
         if event == "stats" {
             if let Some(s) = self.stats.get_mut(line.agent) {
                 *s = Counters {
@@ -97,6 +107,11 @@ impl View {
         if matches!(event.as_str(), "failed" | "left" | "suspect") {
             self.verdicts
                 .push((line.agent, event.clone(), member.clone(), ts));
+        }
+        if matches!(event.as_str(), "joined" | "alive" | "updated")
+            && let Some(t) = self.completed_ms.get_mut(line.agent)
+        {
+            *t = (*t).max(ts);
         }
         if let Some(m) = self.members.get_mut(line.agent) {
             m.insert(member, event);

@@ -13,7 +13,8 @@
 //!
 //! For each N it starts the agents (`--profile lan --stats-interval 1s`, all joining through
 //! the first), then measures: convergence (last start until every agent has seen all others
-//! join), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
+//! join, by the agents' own timestamps on their event lines: the bench reads 1,000 agents'
+//! output behind, and prints how far), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
 //! own counters; IP-level bytes add 28 bytes of IPv4+UDP header per datagram), CPU (from
 //! /proc/PID/task/*/schedstat in ns, and utime+stime from /proc/PID/stat in clock ticks, too
 //! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (one agent killed
@@ -81,7 +82,7 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | seed during join: datagrams out / in | seed KiB out / in | seed CPU % mean (busiest second) | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB | PSS MiB mean |"
+        "| agents | converge s (agents' clocks) | seed during join: datagrams out / in | seed KiB out / in | seed CPU % mean (busiest second) | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB | PSS MiB mean |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = 0;

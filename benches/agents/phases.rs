@@ -123,6 +123,8 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
         sampler = Some(CpuSampler::start(pid))
     })?;
     let spawned = mono();
+    let spawned_ms = unix_ms();
+    run.view.lag_ms = 0;
     let all: Vec<usize> = (0..n).collect();
     let mut outcome = Ok(());
     if let Err(e) = run.wait("convergence", |v| v.converged(&all)) {
@@ -173,15 +175,21 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
     }
     let converged = mono();
     let peak_cpu_pct = sampler.map_or(0.0, CpuSampler::peak_pct);
-    let converge_s = converged.duration_since(spawned).as_secs_f64();
+    let seen_s = converged.duration_since(spawned).as_secs_f64();
+    // By the agents' own stamps: when the last view became whole (0 if all were whole by the
+    // last start), not when the bench, behind on reading, noticed.
+    let last_ms = run.view.completed_ms.iter().copied().max().unwrap_or(0);
+    let converge_s = last_ms.saturating_sub(spawned_ms) as f64 / 1e3;
     eprintln!(
-        "  n={n}: started in {:.1}s, {} {converge_s:.2}s after the last start (load {:.1})",
+        "  n={n}: started in {:.1}s, {} {converge_s:.2}s after the last start by the agents' \
+         clocks, seen by the bench after {seen_s:.2}s (its reading lagged up to {:.1}s; load {:.1})",
         spawned.duration_since(start).as_secs_f64(),
         if outcome.is_ok() {
             "converged"
         } else {
             "gave up"
         },
+        run.view.lag_ms as f64 / 1e3,
         load_1m()
     );
     // The seed's counters start at zero with it: its next stats line covers the whole join.
