@@ -159,6 +159,9 @@ pub struct Stats {
     /// Push-pulls started early because a member's ack showed, once gossip had died down on
     /// both sides, that its table differs from ours (one of us missed some news).
     pub repairs: u64,
+    /// Pulls this joiner sent after an answer said only "you are in" (its seed had no table to
+    /// spare that period): each asks a random member for its table.
+    pub table_pulls: u64,
     /// News of new members dropped because the table was full (`max_members`).
     pub rejected_members: u64,
     /// Round trip of the last answered direct probe, in microseconds (0 before the first).

@@ -122,6 +122,7 @@ pub fn stats(node: &str, snapshot: &Snapshot, ts_ms: u64) -> Value {
         "refutations": s.refutations,
         "syncs": s.syncs,
         "repairs": s.repairs,
+        "table_pulls": s.table_pulls,
         "rejected_members": s.rejected_members,
         "last_rtt_us": s.last_rtt_us,
         "user_events": s.user_events,

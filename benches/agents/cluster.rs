@@ -40,6 +40,20 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: u64,
     pub(crate) packets_in: u64,
     pub(crate) bytes_in: u64,
+    /// What the agent's own table says, to tell a gap in its table from a gap in its events.
+    pub(crate) active: u64,
+    /// Datagrams it dropped (malformed, faults) and could not send.
+    pub(crate) dropped: u64,
+    pub(crate) send_errors: u64,
+    /// How it filled its table: push-pulls, repairs, table pulls.
+    pub(crate) syncs: u64,
+    pub(crate) repairs: u64,
+    pub(crate) table_pulls: u64,
+}
+
+/// Whether an agent's last event about a member says it is in the cluster.
+fn is_alive_event(event: &str) -> bool {
+    matches!(event, "joined" | "alive" | "updated")
 }
 
 /// What the reader threads have told us so far.
@@ -47,18 +61,32 @@ pub(crate) struct Counters {
 pub(crate) struct View {
     /// Per agent: member name -> last event kind about it.
     pub(crate) members: Vec<HashMap<String, String>>,
+    /// Per agent: how many members' last event says joined, alive or updated. Checking
+    /// convergence walks N² names; this count rules most checks out in O(N), which keeps the
+    /// bench from falling minutes behind 1,000 agents' output.
+    pub(crate) whole: Vec<usize>,
     /// Per agent: the latest stats line.
     pub(crate) stats: Vec<Counters>,
     /// (agent, event, member, ts_ms) of failed/left/suspect events.
     pub(crate) verdicts: Vec<(usize, String, String, u64)>,
+    /// Per agent: ts_ms of its latest joined/alive/updated line, by its own clock. Once every
+    /// view is whole, the latest of these is when the last one became whole, however late the
+    /// bench read it.
+    pub(crate) completed_ms: Vec<u64>,
+    /// The most a line was read after its agent stamped it, in ms: on a loaded machine the
+    /// bench's own readers fall behind 1,000 agents' output.
+    pub(crate) lag_ms: u64,
 }
 
 impl View {
     pub(crate) fn new(n: usize) -> Self {
         View {
             members: vec![HashMap::new(); n],
+            whole: vec![0; n],
             stats: vec![Counters::default(); n],
             verdicts: Vec::new(),
+            completed_ms: vec![0; n],
+            lag_ms: 0,
         }
     }
 
@@ -66,6 +94,7 @@ impl View {
         let j = &line.json;
         let event = j["event"].as_str().unwrap_or_default().to_string();
         let ts = j["ts_ms"].as_u64().unwrap_or(0);
+        self.lag_ms = self.lag_ms.max(rumor::json::unix_ms().saturating_sub(ts));
         if event == "stats" {
             if let Some(s) = self.stats.get_mut(line.agent) {
                 *s = Counters {
@@ -74,6 +103,12 @@ impl View {
                     bytes_out: j["bytes_out"].as_u64().unwrap_or(0),
                     packets_in: j["packets_in"].as_u64().unwrap_or(0),
                     bytes_in: j["bytes_in"].as_u64().unwrap_or(0),
+                    active: j["active"].as_u64().unwrap_or(0),
+                    dropped: j["dropped"].as_u64().unwrap_or(0),
+                    send_errors: j["send_errors"].as_u64().unwrap_or(0),
+                    syncs: j["syncs"].as_u64().unwrap_or(0),
+                    repairs: j["repairs"].as_u64().unwrap_or(0),
+                    table_pulls: j["table_pulls"].as_u64().unwrap_or(0),
                 };
             }
             return;
@@ -83,13 +118,35 @@ impl View {
             self.verdicts
                 .push((line.agent, event.clone(), member.clone(), ts));
         }
-        if let Some(m) = self.members.get_mut(line.agent) {
-            m.insert(member, event);
+        if is_alive_event(&event)
+            && let Some(t) = self.completed_ms.get_mut(line.agent)
+        {
+            *t = (*t).max(ts);
+        }
+        let good = |e: Option<&String>| e.is_some_and(|e| is_alive_event(e));
+        if let (Some(m), Some(w)) = (
+            self.members.get_mut(line.agent),
+            self.whole.get_mut(line.agent),
+        ) {
+            let now_good = good(Some(&event));
+            let was_good = good(m.insert(member, event).as_ref());
+            match (was_good, now_good) {
+                (false, true) => *w += 1,
+                (true, false) => *w = w.saturating_sub(1),
+                _ => {}
+            }
         }
     }
 
     /// Agents among `who` that see every other agent of `who` as joined or alive.
     pub(crate) fn converged(&self, who: &[usize]) -> bool {
+        let need = who.len().saturating_sub(1);
+        if !who
+            .iter()
+            .all(|&a| self.whole.get(a).is_some_and(|&w| w >= need))
+        {
+            return false;
+        }
         who.iter().all(|&a| {
             let m = &self.members[a];
             who.iter().filter(|&&b| b != a).all(|&b| {
@@ -157,7 +214,13 @@ impl Run<'_> {
                 return Err(format!("{what}: not within {:?}", self.args.phase_timeout));
             }
             match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
-                Ok(line) => self.view.apply(line),
+                Ok(line) => {
+                    self.view.apply(line);
+                    // Whatever else has arrived is applied before `done` is asked again.
+                    for line in self.rx.try_iter().take(100_000) {
+                        self.view.apply(line);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Err("all agents exited".into()),
             }
@@ -177,13 +240,24 @@ impl Run<'_> {
     }
 }
 
-pub(crate) fn spawn(args: &Args, n: usize, tx: &Sender<Line>) -> Result<Cluster, String> {
+/// Starts N agents, the seed first; `seed_started` is told the seed's pid before the others
+/// start (to watch it through the join).
+pub(crate) fn spawn(
+    args: &Args,
+    n: usize,
+    tx: &Sender<Line>,
+    seed_started: impl FnOnce(u32),
+) -> Result<Cluster, String> {
     let mut cluster = Cluster {
         children: Vec::new(),
         pids: Vec::new(),
     };
+    let mut seed_started = Some(seed_started);
     for i in 0..n {
         let child = spawn_one(args, i, tx)?;
+        if let Some(f) = seed_started.take() {
+            f(child.id());
+        }
         cluster.pids.push(child.id());
         cluster.children.push(Some(child));
     }

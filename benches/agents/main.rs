@@ -13,7 +13,8 @@
 //!
 //! For each N it starts the agents (`--profile lan --stats-interval 1s`, all joining through
 //! the first), then measures: convergence (last start until every agent has seen all others
-//! join), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
+//! join, by the agents' own timestamps on their event lines: the bench reads 1,000 agents'
+//! output behind, and prints how far), steady-state traffic per agent over `--steady` (packets/s and bytes/s from the agents'
 //! own counters; IP-level bytes add 28 bytes of IPv4+UDP header per datagram), CPU (from
 //! /proc/PID/task/*/schedstat in ns, and utime+stime from /proc/PID/stat in clock ticks, too
 //! coarse for an idle agent over 30 s) and RSS (VmRSS), SIGKILL detection (one agent killed
@@ -81,7 +82,7 @@ fn main() -> std::process::ExitCode {
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     println!(
-        "| agents | converge s | seed during join: datagrams out / in | seed KiB out / in | seed CPU % | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB |"
+        "| agents | converge s (agents' clocks) | seed during join: datagrams out / in | seed KiB out / in | seed CPU % mean (busiest second) | SIGKILL → first failed s (mean) | SIGKILL → all failed s (mean, median, max) | leave → all left s | packets/s per agent | payload B/s per agent | IP B/s per agent | CPU % per agent (schedstat) | CPU % per agent (utime+stime) | RSS MiB mean (max) | of it anonymous MiB | PSS MiB mean |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = 0;
@@ -93,7 +94,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("bench agents: {n} agents");
         match measure(&args, n, &stop) {
             Ok(r) => println!(
-                "| {} | {:.2} | {} / {} | {:.0} / {:.0} | {:.2} | {} | {}, {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} |",
+                "| {} | {:.2} | {} / {} | {:.0} / {:.0} | {:.2} ({:.1}) | {} | {}, {} ({}) | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.3} | {:.1} ({:.1}) | {:.1} | {:.2} |",
                 r.n,
                 r.converge_s,
                 r.seed.packets_out,
@@ -101,6 +102,7 @@ fn main() -> std::process::ExitCode {
                 r.seed.bytes_out as f64 / 1024.0,
                 r.seed.bytes_in as f64 / 1024.0,
                 r.seed.cpu_pct,
+                r.seed.peak_cpu_pct,
                 opt(r.kills.first_s),
                 opt(r.kills.last_s),
                 opt(r.kills.last_median_s),
@@ -113,7 +115,8 @@ fn main() -> std::process::ExitCode {
                 r.steady.cpu_pct,
                 r.steady.rss_mean_mib,
                 r.steady.rss_max_mib,
-                r.steady.anon_mean_mib
+                r.steady.anon_mean_mib,
+                r.steady.pss_mean_mib
             ),
             Err(e) => {
                 // Record the failure as a row and go on with the other sizes.

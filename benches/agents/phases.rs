@@ -10,7 +10,7 @@ use rumor::sim::report::proc_status_kib;
 use crate::Args;
 use crate::cluster::{Cluster, Counters, Line, Run, View, mono, name, spawn, spawn_one};
 // The clock the agents stamp their lines with.
-use crate::proc::{clock_ticks_per_second, cpu_ns, cpu_ticks};
+use crate::proc::{CpuSampler, clock_ticks_per_second, cpu_ns, cpu_ticks, load_1m, smaps_kib};
 use rumor::json::unix_ms;
 
 /// One row of the table: what each phase measured for one N.
@@ -33,6 +33,8 @@ pub(crate) struct SeedLoad {
     pub(crate) bytes_in: u64,
     /// The seed's CPU over that window, in % of one core.
     pub(crate) cpu_pct: f64,
+    /// The seed's CPU in its busiest second of that window, in % of one core.
+    pub(crate) peak_cpu_pct: f64,
 }
 
 /// The steady-state figures, per agent.
@@ -45,6 +47,9 @@ pub(crate) struct Steady {
     pub(crate) rss_mean_mib: f64,
     pub(crate) rss_max_mib: f64,
     pub(crate) anon_mean_mib: f64,
+    /// Proportional set size per agent: shared pages (the binary's text) divided among the
+    /// processes that map them, so N agents' PSS adds up to what they cost the machine.
+    pub(crate) pss_mean_mib: f64,
 }
 
 /// SIGKILL detection, in seconds from the kill; `None` where no kill was detected.
@@ -77,13 +82,14 @@ pub(crate) fn measure(args: &Args, n: usize, stop: &Arc<AtomicBool>) -> Result<R
         // phases need a whole cluster and are skipped.
         Err(e) => {
             return Err(format!(
-                "{e}; seed during the join {} / {} datagrams, {:.0} / {:.0} KiB, CPU {:.2} %; \
+                "{e}; seed during the join {} / {} datagrams, {:.0} / {:.0} KiB, CPU {:.2} % (peak {:.2} %); \
                  then CPU {:.3} % per agent (schedstat), RSS {:.1} MiB ({:.1} anonymous)",
                 seed.packets_out,
                 seed.packets_in,
                 seed.bytes_out as f64 / 1024.0,
                 seed.bytes_in as f64 / 1024.0,
                 seed.cpu_pct,
+                seed.peak_cpu_pct,
                 steady.sched_pct,
                 steady.rss_mean_mib,
                 steady.anon_mean_mib
@@ -112,8 +118,13 @@ type Started = (Cluster, Result<f64, String>, SeedLoad);
 
 fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> {
     let start = mono();
-    let mut cluster = spawn(run.args, n, tx)?;
+    let mut sampler = None;
+    let mut cluster = spawn(run.args, n, tx, |pid| {
+        sampler = Some(CpuSampler::start(pid))
+    })?;
     let spawned = mono();
+    let spawned_ms = unix_ms();
+    run.view.lag_ms = 0;
     let all: Vec<usize> = (0..n).collect();
     let mut outcome = Ok(());
     if let Err(e) = run.wait("convergence", |v| v.converged(&all)) {
@@ -133,16 +144,21 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
                             )
                     })
                     .collect();
-                let last = gone
-                    .first()
-                    .and_then(|&b| m.get(&name(b)).cloned())
-                    .unwrap_or_else(|| "nothing".into());
-                (a, gone.len(), last)
+                let c = &run.view.stats[a];
+                let about = gone.first().map_or_else(String::new, |&b| {
+                    let last = m.get(&name(b)).map_or("nothing", String::as_str);
+                    format!(
+                        "first missing: agent {b}, last event about it: {last}; its table: \
+                         {} active; dropped {}, send errors {}, syncs {}, repairs {}, pulls {}",
+                        c.active, c.dropped, c.send_errors, c.syncs, c.repairs, c.table_pulls
+                    )
+                });
+                (a, gone.len(), about)
             })
             .filter(|(_, k, _)| *k > 0)
             .collect();
         eprintln!(
-            "  n={n}: {} agents incomplete; (agent, members missing, last event about the first): {:?}",
+            "  n={n}: {} agents incomplete; (agent, members missing, about the first): {:?}",
             missing.len(),
             missing.iter().take(8).collect::<Vec<_>>()
         );
@@ -158,15 +174,23 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
         outcome = Err(format!("{e}, {} agents incomplete", missing.len()));
     }
     let converged = mono();
-    let converge_s = converged.duration_since(spawned).as_secs_f64();
+    let peak_cpu_pct = sampler.map_or(0.0, CpuSampler::peak_pct);
+    let seen_s = converged.duration_since(spawned).as_secs_f64();
+    // By the agents' own stamps: when the last view became whole (0 if all were whole by the
+    // last start), not when the bench, behind on reading, noticed.
+    let last_ms = run.view.completed_ms.iter().copied().max().unwrap_or(0);
+    let converge_s = last_ms.saturating_sub(spawned_ms) as f64 / 1e3;
     eprintln!(
-        "  n={n}: started in {:.1}s, {} {converge_s:.2}s after the last start",
+        "  n={n}: started in {:.1}s, {} {converge_s:.2}s after the last start by the agents' \
+         clocks, seen by the bench after {seen_s:.2}s (its reading lagged up to {:.1}s; load {:.1})",
         spawned.duration_since(start).as_secs_f64(),
         if outcome.is_ok() {
             "converged"
         } else {
             "gave up"
-        }
+        },
+        run.view.lag_ms as f64 / 1e3,
+        load_1m()
     );
     // The seed's counters start at zero with it: its next stats line covers the whole join.
     let seed_cpu_ns = cpu_ns(cluster.pids[0]).unwrap_or(0);
@@ -180,10 +204,16 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
         bytes_out: s.bytes_out,
         bytes_in: s.bytes_in,
         cpu_pct: seed_cpu_ns as f64 / 1e9 / window * 100.0,
+        peak_cpu_pct,
     };
     eprintln!(
-        "  n={n}: seed during the join ({window:.1}s): {} datagrams out ({} B), {} in ({} B), CPU {:.2} %",
-        seed.packets_out, seed.bytes_out, seed.packets_in, seed.bytes_in, seed.cpu_pct
+        "  n={n}: seed during the join ({window:.1}s): {} datagrams out ({} B), {} in ({} B), CPU {:.2} % (busiest second {:.2} %)",
+        seed.packets_out,
+        seed.bytes_out,
+        seed.packets_in,
+        seed.bytes_in,
+        seed.cpu_pct,
+        seed.peak_cpu_pct
     );
     Ok((cluster, outcome.map(|()| converge_s), seed))
 }
@@ -213,6 +243,22 @@ fn steady_state(run: &mut Run, cluster: &Cluster, n: usize) -> Result<Steady, St
     };
     let rss = mib("VmRSS");
     let anon = mib("RssAnon");
+    let pss_mib = |field: &str| -> f64 {
+        let v: Vec<u64> = cluster
+            .pids
+            .iter()
+            .filter_map(|&p| smaps_kib(p, field))
+            .collect();
+        v.iter().sum::<u64>() as f64 / 1024.0 / v.len().max(1) as f64
+    };
+    let pss_mean_mib = pss_mib("Pss");
+    eprintln!(
+        "  n={n}: steady: PSS {:.2} MiB per agent ({:.2} anonymous, {:.2} file-backed), load {:.1}",
+        pss_mean_mib,
+        pss_mib("Pss_Anon"),
+        pss_mib("Pss_File"),
+        load_1m()
+    );
     let (mut pk, mut by, mut cpu, mut sched) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..n {
         let (b, a) = (&before[i], &after[i]);
@@ -239,6 +285,7 @@ fn steady_state(run: &mut Run, cluster: &Cluster, n: usize) -> Result<Steady, St
         rss_mean_mib: rss.iter().sum::<f64>() / rss.len().max(1) as f64,
         rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
         anon_mean_mib: anon.iter().sum::<f64>() / anon.len().max(1) as f64,
+        pss_mean_mib,
     })
 }
 
@@ -295,7 +342,10 @@ fn kill_and_restart(
         }
         run.wait("rejoin after restart", |v| v.converged(&all))?;
     }
-    eprintln!("  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?}");
+    eprintln!(
+        "  n={n}: SIGKILL -> all failed, each kill: {lasts:.2?} (load {:.1})",
+        load_1m()
+    );
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     let mut sorted: Vec<f64> = lasts.iter().copied().filter(|t| t.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);

@@ -119,6 +119,8 @@ pub struct Swim {
     sync_replies: u32,
     /// No repair sync (see `sync::compare_tables`) starts before this.
     repair_after: Instant,
+    /// A joiner still without a table: whom it asked, how often (see `sync::TablePull`).
+    table_pull: sync::TablePull,
     /// The decoder's update buffer, kept between datagrams so receiving allocates nothing.
     rx_updates: Vec<Update>,
     /// Application events: the Lamport clock, what was seen, what is spreading.
@@ -179,6 +181,7 @@ impl Swim {
             seeds: Vec::new(),
             sync_replies: 0,
             repair_after: now,
+            table_pull: sync::TablePull::default(),
             verdict_heard: false,
             refutation_heard: false,
             stood_down: None,
@@ -304,6 +307,7 @@ impl Swim {
         self.stats.bytes_in[kind] += bytes.len() as u64;
         self.stats.updates_in += updates.len() as u64;
         let from_sync = matches!(message, Message::Sync { .. });
+        let records = updates.len();
         // Who a stranger's join request is from, by its first record (see `on_sync`).
         let joiner = match message {
             Message::Sync { join: true, .. } if !known => updates.first().map(|u| u.name.clone()),
@@ -338,7 +342,7 @@ impl Swim {
                     let digest = if known { self.quiet_digest() } else { None };
                     self.answer(from, Message::Ack { seq, digest }, limit);
                     if self.status == Status::Joining {
-                        self.joined_via(from);
+                        self.joined_via(now, from);
                     }
                 }
             }
@@ -352,7 +356,17 @@ impl Swim {
             Message::Digest { digest } if known => self.on_digest(from, u64::from_le_bytes(digest)),
             Message::PingReq { .. } | Message::Ack { .. } | Message::Nack { .. } => {}
             Message::Digest { .. } | Message::Gossip => {}
-            Message::Sync { reply, join } => self.on_sync(from, reply, join, limit, joiner),
+            Message::Sync { reply, join } => self.on_sync(
+                now,
+                sync::SyncIn {
+                    from,
+                    reply,
+                    join,
+                    limit,
+                    joiner,
+                    records,
+                },
+            ),
         }
         // As with verdicts, a stranger's news waits for the next gossip tick.
         if std::mem::take(&mut self.refutation_heard) && known {
@@ -390,6 +404,7 @@ impl Swim {
                         self.send_join(now);
                     }
                 }
+                Timer::TablePull => self.on_table_pull(now),
                 Timer::JoinDeadline => {
                     if self.status == Status::Joining {
                         self.status = Status::JoinFailed;

@@ -21,6 +21,97 @@ use crate::wire::Message;
 /// Clusters up to this size sync at the configured interval.
 const SCALE_THRESHOLD: usize = 32;
 
+/// How many times a joiner pulls a table from a random member before it leaves the rest to
+/// gossip and anti-entropy. With the waits below (0.5, 1, 2, then 4 probe intervals apart, on
+/// average) they span about 40 probe intervals: a deploy that takes that long to start all its
+/// agents is still covered.
+const MAX_TABLE_PULLS: u32 = 12;
+
+/// Pulls after a table double the wait this many times at most (to 4 probe intervals), so
+/// that a member that joined late in a join storm is learned of within a few seconds.
+const MAX_PULL_BACKOFF: u32 = 3;
+
+/// "You are in" answers double the wait this many times at most (to 16 probe intervals).
+const MAX_REFUSED_BACKOFF: u32 = 5;
+
+/// A joiner whose table may still be missing members.
+///
+/// A seed answers at most `4 * MAX_SYNC_REPLIES_PER_PERIOD` pulls a period with its table; the
+/// joiners past that hear only "you are in" (the seed's own record). Left to gossip, such a
+/// joiner misses every member whose join was gossiped before its own (each update is sent only
+/// `retransmit_mult * log10 N` times, and a join storm saturates the packets), and push-pull
+/// comes only every few minutes at 1,000 members. A joiner that did get a table may be missing
+/// the members that joined after the answerer's own join, for the same reason.
+///
+/// So a joiner pulls again, soon and with jitter, from a random member it has heard of (which
+/// spreads the load off the seed): after "you are in", backing off each time; and, in a cluster
+/// past `SCALE_THRESHOLD` members, while its table keeps growing, until a pull is answered and
+/// nothing (neither that table nor gossip) taught it a member since it was sent, or
+/// `MAX_TABLE_PULLS` are spent. Small clusters stop at the first table, as before (there gossip
+/// carries every join), unless gossip has taught them a member since it came.
+///
+/// Small or large is judged when the next pull is due, not when a table's first datagram
+/// arrives: a table comes in budget-sized chunks of a few dozen records, and judging by the
+/// first chunk took every large cluster for a small one.
+///
+/// "Growing" counts gossip too because the table a pull brings is only as recent as the
+/// member that sent it: while a deploy is still starting agents, an early joiner's table can
+/// agree with a random member's and both still lack the agents started after them. Gossip
+/// carries most of those joins, but in a join storm each is sent only a few times among
+/// hundreds of others, and some member misses it; anti-entropy would repair that only after
+/// gossip falls quiet (a minute or more at 500 agents). So the pulls go on, a few seconds
+/// apart, for as long as new members keep appearing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TablePull {
+    /// Joining, or not yet sure its table is whole.
+    wanted: bool,
+    /// Pulls made from random members.
+    pulls: u32,
+    /// Answers that said only "you are in": each doubles the wait before the next pull.
+    refused: u32,
+    /// Since the last pull: whether a table came.
+    tabled: bool,
+    /// The table's length (members learned and not yet forgotten) when the last pull went out:
+    /// more now means the cluster grew meanwhile.
+    size_at_pull: usize,
+    /// The table's length after the last table merged (a small cluster's measure of growth).
+    size_at_table: usize,
+    /// The member last pulled from. If it did not know us, it answers like a seed does a
+    /// stranger ("you are in, now pull"), and that answer is followed at once, once.
+    asked: Option<SocketAddr>,
+    /// A `Timer::TablePull` is pending.
+    scheduled: bool,
+}
+
+impl TablePull {
+    /// How long to wait before the next pull: half a probe interval, doubled for every "you are
+    /// in" so far and for every pull made (each less often), times a random factor in
+    /// [0.5, 1.5) so that joiners turned away in the same period do not come back together.
+    fn delay(&self, probe_interval: Duration, jitter: f64) -> Duration {
+        let doublings = self
+            .refused
+            .min(MAX_REFUSED_BACKOFF)
+            .max(self.pulls.min(MAX_PULL_BACKOFF));
+        (probe_interval / 2 * (1u32 << doublings)).mul_f64(0.5 + jitter)
+    }
+}
+
+/// What `on_sync` needs to know of a `Sync` datagram.
+pub(super) struct SyncIn {
+    /// Its source.
+    pub(super) from: SocketAddr,
+    /// It asks for our table.
+    pub(super) reply: bool,
+    /// A join request or pull (with `reply`), or "you are in, now pull" (without).
+    pub(super) join: bool,
+    /// Set when its sender is a stranger (see `Swim::knows`): the most bytes we may answer.
+    pub(super) limit: Option<usize>,
+    /// A stranger's join request: the name in its first record.
+    pub(super) joiner: Option<NodeName>,
+    /// How many member records it carried.
+    pub(super) records: usize,
+}
+
 /// The push-pull interval for a cluster of `n`: the configured one up to 32 members, then one
 /// more multiple per doubling, so the cluster's total sync traffic grows like N log N rather than
 /// N² (memberlist's `pushPullScale`).
@@ -35,6 +126,7 @@ pub(crate) fn scaled_interval(base: Duration, n: usize) -> Duration {
 impl Swim {
     /// Sends a join request (our own record, asking for the table) to every seed.
     pub(super) fn send_join(&mut self, now: Instant) {
+        self.table_pull.wanted = true;
         for i in 0..self.seeds.len() {
             if let Some(&seed) = self.seeds.get(i) {
                 self.send_own_record(seed, true);
@@ -53,8 +145,11 @@ impl Swim {
     /// request carries no record: the member knows ours, and to a joiner everyone is a
     /// stranger, so this 8-byte pull (once: we are Running from here on) is all we add to
     /// the ack.
-    pub(super) fn joined_via(&mut self, member: SocketAddr) {
+    pub(super) fn joined_via(&mut self, now: Instant, member: SocketAddr) {
         self.status = Status::Running;
+        self.table_pull.asked = Some(member);
+        // Should its answer be only "you are in", this is when we ask again.
+        self.schedule_table_pull(now);
         self.outbox.push_back(Outgoing {
             to: member,
             message: Message::Sync {
@@ -84,27 +179,43 @@ impl Swim {
         });
     }
 
-    /// A sync arrived; `limit` is set when its sender is a stranger (see `Swim::knows`).
+    /// A sync arrived.
     ///
     /// Joining takes two round trips, so that a join request is never answered with more than
     /// it carried: the seed, not knowing the joiner yet, answers with what fits in the size of
     /// the request and `join` set ("you are in, now pull"); having merged the joiner's record
     /// it knows the joiner, and the joiner's second request is answered with the whole table.
-    pub(super) fn on_sync(
-        &mut self,
-        from: SocketAddr,
-        reply: bool,
-        join: bool,
-        limit: Option<usize>,
-        joiner: Option<NodeName>,
-    ) {
+    pub(super) fn on_sync(&mut self, now: Instant, sync: SyncIn) {
+        let SyncIn {
+            from,
+            reply,
+            join,
+            limit,
+            joiner,
+            records,
+        } = sync;
         let joining = self.status == Status::Joining;
         if joining {
             self.status = Status::Running;
         }
+        // Any table but a stranger's short answer (which leads with our own record) counts:
+        // a join answer, a push-pull, a repair.
+        if records > 1 && (reply || !join) && self.table_pull.wanted {
+            self.table_pull.tabled = true;
+            self.table_pull.size_at_table = self.members.len();
+            self.schedule_table_pull(now);
+        }
         if !reply {
-            if join && joining && self.seeds.contains(&from) {
-                self.send_own_record(from, true);
+            if join {
+                let asked = self.table_pull.wanted && self.table_pull.asked == Some(from);
+                if (joining && self.seeds.contains(&from)) || asked {
+                    self.table_pull.asked = None;
+                    self.send_own_record(from, true);
+                }
+            } else if records <= 1 && self.table_pull.wanted {
+                // "You are in", and no more: the answerer had no table to spare.
+                self.table_pull.refused += 1;
+                self.schedule_table_pull(now);
             }
             return;
         }
@@ -125,10 +236,66 @@ impl Swim {
             self.push_table(from, false, false, None, None);
         } else if join {
             // Over budget, a joiner still hears that it is in: our own record alone, one small
-            // datagram (no amplification). Its table fills from gossip, which already carries
-            // its join, and from anti-entropy, instead of it giving up at join_timeout.
+            // datagram (no amplification). It then pulls again from another member (see
+            // `TablePull`) instead of giving up at join_timeout.
             self.send_own_record(from, false);
         }
+    }
+
+    fn schedule_table_pull(&mut self, now: Instant) {
+        if self.table_pull.scheduled {
+            return;
+        }
+        self.table_pull.scheduled = true;
+        let jitter = self.rng.random::<f64>();
+        let delay = self.table_pull.delay(self.config.probe_interval, jitter);
+        self.timers.schedule(now + delay, Timer::TablePull);
+    }
+
+    /// Time to pull again, unless a table came and nothing taught us a member since the last
+    /// pull went out (ours is as whole as a random member's, and the cluster stopped growing;
+    /// in a small cluster: since that table came), or the pulls are spent. The target is a random member we have
+    /// heard of, a seed only when we know no one else.
+    pub(super) fn on_table_pull(&mut self, now: Instant) {
+        let pull = &mut self.table_pull;
+        pull.scheduled = false;
+        if !pull.wanted || self.status != Status::Running {
+            return;
+        }
+        let small = self.members.active() < SCALE_THRESHOLD;
+        // Before the first pull, only a small cluster's table can be taken as whole.
+        let grew = match (small, pull.pulls) {
+            (true, _) => self.members.len() > pull.size_at_table,
+            (false, 0) => true,
+            (false, _) => self.members.len() > pull.size_at_pull,
+        };
+        if pull.pulls >= MAX_TABLE_PULLS || (pull.tabled && !grew) {
+            pull.wanted = false;
+            return;
+        }
+        let mut picks = std::mem::take(&mut self.picks);
+        self.members
+            .random(&mut self.rng, 2, None, MemberState::is_active, &mut picks);
+        let addrs = picks.iter().filter_map(|&i| self.members.get(i));
+        let addrs: Vec<SocketAddr> = addrs.map(|e| e.id.addr).collect();
+        self.picks = picks;
+        let target = addrs
+            .iter()
+            .find(|a| !self.seeds.contains(a))
+            .or(addrs.first())
+            .or(self.seeds.first())
+            .copied();
+        let Some(to) = target else {
+            return;
+        };
+        let pull = &mut self.table_pull;
+        pull.pulls += 1;
+        pull.asked = Some(to);
+        pull.tabled = false;
+        pull.size_at_pull = self.members.len();
+        self.stats.table_pulls += 1;
+        self.send_own_record(to, true);
+        self.schedule_table_pull(now);
     }
 
     /// Anti-entropy: now and then sync with one random member; sometimes with one we believe

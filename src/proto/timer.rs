@@ -45,6 +45,8 @@ pub(crate) enum Timer {
     JoinRetry,
     /// Give up joining.
     JoinDeadline,
+    /// A joiner that was told only "you are in" pulls the table again (see `sync::TablePull`).
+    TablePull,
     /// Stop leaving even if the Left update has not been sent enough times.
     LeaveDeadline,
     /// Forget a Dead or Left member (if still so at this incarnation).

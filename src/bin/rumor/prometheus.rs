@@ -45,6 +45,7 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("refutations_total", "counter", Count("/stats/refutations"), "Suspicions of itself this node refuted."),
     ("syncs_total", "counter", Count("/stats/syncs"), "Full-state syncs this node started."),
     ("repairs_total", "counter", Count("/stats/repairs"), "Syncs started early because two tables differed."),
+    ("table_pulls_total", "counter", Count("/stats/table_pulls"), "Table pulls a joiner sent after hearing only that it was in."),
     ("user_events_total", "counter", Count("/stats/user_events"), "User events delivered to this node's application, each once."),
     ("user_events_stale_total", "counter", Count("/stats/user_events_stale"), "User events dropped as older than the remembered window."),
     ("user_events_oversize_total", "counter", Count("/stats/user_events_oversize"), "User events dropped as larger than this node's max_user_payload."),
