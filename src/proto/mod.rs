@@ -138,6 +138,10 @@ pub struct Swim {
     /// A suspect to probe at the next period, out of turn (see `probe::volunteer`).
     confirm_next: Option<NodeName>,
     picks: Vec<usize>,
+    /// The gossip tick is not armed because nothing was queued when it last fired: it
+    /// resumes, on the same phase, at the first of its instants from this one on once news
+    /// is queued (see `outbox::wake_gossip`). Idle ticks were half an idle member's wakeups.
+    gossip_asleep: Option<Instant>,
     created: Instant,
     /// Provenance of the latest changes (see `heard.rs`).
     heard: HeardLog,
@@ -190,6 +194,7 @@ impl Swim {
             rx_updates: Vec::new(),
             user: UserEvents::default(),
             picks: Vec::new(),
+            gossip_asleep: None,
             heard: HeardLog::default(),
             heard_source: None,
         })
@@ -253,11 +258,11 @@ impl Swim {
         self.gossip_now(fanout);
         self.timers
             .schedule(now + self.config.leave_timeout, Timer::LeaveDeadline);
+        self.wake_gossip(now);
     }
 
     /// Changes this node's tags; the change is gossiped with a new incarnation.
     pub fn set_tags(&mut self, now: Instant, tags: Tags) {
-        let _ = now;
         self.local = Arc::new(Identity {
             name: self.local.name.clone(),
             addr: self.local.addr,
@@ -265,6 +270,7 @@ impl Swim {
         });
         self.incarnation = self.incarnation.next();
         self.gossip.enqueue(self.local_update(MemberState::Alive));
+        self.wake_gossip(now);
     }
 
     /// A datagram arrived from `from`. Bad datagrams are counted in [`Stats`] and dropped;
@@ -373,6 +379,7 @@ impl Swim {
             self.gossip_now(self.config.gossip_nodes);
         }
         self.check_leave();
+        self.wake_gossip(now);
         self.prune_timers();
     }
 
@@ -425,6 +432,7 @@ impl Swim {
         self.expire_user_events(now);
         self.pass_on_verdicts();
         self.check_leave();
+        self.wake_gossip(now);
         self.prune_timers();
     }
 

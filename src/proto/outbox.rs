@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Swim;
 use super::gossip::retransmit_limit;
@@ -197,10 +197,38 @@ impl Swim {
     }
 
     pub(super) fn on_gossip_tick(&mut self, now: Instant) {
-        self.timers
-            .schedule(now + self.config.gossip_interval, Timer::GossipTick);
-        if !self.gossip.is_empty() || !self.user.queue.is_empty() {
-            self.gossip_now(self.config.gossip_nodes);
+        let next = now + self.config.gossip_interval;
+        if self.nothing_to_gossip() {
+            self.gossip_asleep = Some(next);
+            return;
         }
+        self.timers.schedule(next, Timer::GossipTick);
+        self.gossip_now(self.config.gossip_nodes);
+    }
+
+    fn nothing_to_gossip(&self) -> bool {
+        self.gossip.is_empty() && self.user.queue.is_empty()
+    }
+
+    /// Called after every input: news was queued while the gossip tick slept, so it is armed
+    /// again at the first instant of its old phase that is not yet past. A tick that fires on
+    /// an empty queue does nothing, so a member whose tick slept through a quiet hour sends
+    /// exactly what one that ticked all along would have.
+    pub(super) fn wake_gossip(&mut self, now: Instant) {
+        let Some(mut at) = self.gossip_asleep else {
+            return;
+        };
+        if self.nothing_to_gossip() {
+            return;
+        }
+        if at < now {
+            let period = self.config.gossip_interval.as_nanos().max(1);
+            let behind = (now - at).as_nanos();
+            let ticks = behind.div_ceil(period);
+            let ahead = Duration::from_nanos(u64::try_from(ticks * period).unwrap_or(u64::MAX));
+            at = at.checked_add(ahead).unwrap_or(now);
+        }
+        self.gossip_asleep = None;
+        self.timers.schedule(at, Timer::GossipTick);
     }
 }

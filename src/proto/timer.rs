@@ -104,6 +104,16 @@ impl Timers {
         self.heap.len()
     }
 
+    /// When `timer` is next due, if it is waiting.
+    #[cfg(test)]
+    pub(crate) fn due(&self, timer: &Timer) -> Option<Instant> {
+        self.heap
+            .iter()
+            .filter(|e| e.timer == *timer)
+            .map(|e| e.at)
+            .min()
+    }
+
     /// True when the heap has grown enough since the last sweep to be worth sweeping.
     pub(crate) fn wants_prune(&self) -> bool {
         self.heap.len() >= self.prune_at.max(PRUNE_FLOOR)

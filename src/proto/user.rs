@@ -221,6 +221,7 @@ impl Swim {
         self.merge_user(now, record);
         // Tell some members at once rather than at the next gossip tick.
         self.gossip_now(self.config.gossip_nodes);
+        self.wake_gossip(now);
         Ok(ltime)
     }
 

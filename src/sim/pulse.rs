@@ -64,7 +64,7 @@ mod tests {
         let run = |pulse: Option<PulseFn>| {
             let mut sim = Sim::formed(SimConfig::new(100, Profile::Lan, 3)).unwrap();
             sim.set_pulse(pulse);
-            sim.run_for(Duration::from_secs(60)).unwrap();
+            sim.run_for(Duration::from_secs(180)).unwrap();
             (sim.trace_hash(), sim.steps())
         };
         let seen = Rc::new(RefCell::new(Vec::new()));
@@ -86,7 +86,7 @@ mod tests {
         );
         assert!(
             seen.iter()
-                .all(|p| p.until == Duration::from_secs(60) && p.now <= p.until)
+                .all(|p| p.until == Duration::from_secs(180) && p.now <= p.until)
         );
     }
 }

@@ -4,6 +4,7 @@
 use super::{MS, SEC};
 use crate::member::{Incarnation, MemberState};
 use crate::proto::testing::*;
+use crate::proto::timer::Timer;
 use crate::wire::Message;
 
 #[test]
@@ -90,4 +91,69 @@ fn our_own_verdict_is_passed_on_at_once() {
         told, 3,
         "gossip_nodes members hear the verdict in the same instant"
     );
+}
+
+/// Once every piece of news is spent, the gossip tick stops firing: a quiet member wakes for
+/// its probes, not five times a second for nothing.
+#[test]
+fn a_quiet_member_sleeps_through_its_gossip_ticks() {
+    let mut h = Harness::with_peers(5);
+    h.advance(60 * SEC);
+    assert!(h.swim.gossip.is_empty() && h.swim.user.queue.is_empty());
+    assert_eq!(h.swim.timers.due(&Timer::GossipTick), None);
+    assert!(h.swim.gossip_asleep.is_some());
+    let sent = h.sent.len();
+    h.advance(10 * SEC);
+    assert!(
+        h.sent[sent..]
+            .iter()
+            .all(|(_, p)| !matches!(p.message, Message::Gossip)),
+        "nothing to gossip, so no gossip datagram"
+    );
+}
+
+/// News wakes the tick on its old phase, at the first tick instant not yet past, and is
+/// gossiped then to `gossip_nodes` members, as a tick that never slept would have.
+#[test]
+fn news_wakes_the_gossip_tick_on_its_phase() {
+    let mut h = Harness::with_peers(5);
+    h.advance(60 * SEC);
+    let phase = h.swim.gossip_asleep.expect("asleep once the news is spent");
+    let interval = h.swim.config.gossip_interval;
+    h.advance(1234 * MS);
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(9, 3)]);
+    let due = h.swim.timers.due(&Timer::GossipTick).expect("awake");
+    assert!(h.swim.gossip_asleep.is_none());
+    assert!(
+        due >= h.now && due - h.now < interval,
+        "the next tick, not later"
+    );
+    assert_eq!(
+        (due - phase).as_nanos() % interval.as_nanos(),
+        0,
+        "on the old phase"
+    );
+    let sent = h.sent.len();
+    h.advance(due - h.now);
+    let gossiped = h.sent[sent..]
+        .iter()
+        .filter(|(_, p)| matches!(p.message, Message::Gossip))
+        .count();
+    assert_eq!(gossiped, h.swim.config.gossip_nodes);
+}
+
+/// A member that tags itself or broadcasts while its tick sleeps wakes it too.
+#[test]
+fn own_news_wakes_the_gossip_tick() {
+    let mut h = Harness::with_peers(5);
+    h.advance(60 * SEC);
+    assert_eq!(h.swim.timers.due(&Timer::GossipTick), None);
+    let now = h.now;
+    h.swim.set_tags(now, crate::member::Tags::default());
+    assert!(h.swim.timers.due(&Timer::GossipTick).is_some());
+    h.advance(60 * SEC);
+    assert_eq!(h.swim.timers.due(&Timer::GossipTick), None);
+    let now = h.now;
+    h.swim.broadcast(now, "deploy", b"v2").unwrap();
+    assert!(h.swim.timers.due(&Timer::GossipTick).is_some());
 }
