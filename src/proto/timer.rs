@@ -127,6 +127,13 @@ impl Timers {
         self.prune_at = self.heap.len() * 2;
     }
 
+    /// Pops timers from the head for as long as `live` is false for them.
+    pub(crate) fn drop_dead_head(&mut self, live: impl Fn(&Timer) -> bool) {
+        while self.heap.peek().is_some_and(|e| !live(&e.timer)) {
+            self.heap.pop();
+        }
+    }
+
     pub(crate) fn schedule(&mut self, at: Instant, timer: Timer) {
         self.order += 1;
         self.heap.push(Entry {
@@ -152,17 +159,21 @@ impl Timers {
 }
 
 impl Swim {
-    /// Sweeps the timer heap once it has doubled. A suspicion timer about a member whose
-    /// suspicion at that incarnation has ended (refuted, or the member departed) cannot act:
-    /// a suspicion at an incarnation is only ever started again after the member has been
-    /// forgotten (`dead_node_reclaim`), and its handlers look the suspicion up first. Every
-    /// other kind is kept: there are a few per protocol period.
+    /// Drops timers that can no longer act: at the head of the heap after every input, so
+    /// that a host does not wake for them (an answered probe's timeout was a quarter of an
+    /// idle member's wakeups), and everywhere once the heap has doubled.
+    ///
+    /// A probe timeout is dead once its probe was answered or another began: a probe's
+    /// sequence number is never reused and an answer is never taken back. A suspicion timer
+    /// about a member whose suspicion at that incarnation has ended (refuted, or the member
+    /// departed) cannot act: a suspicion at an incarnation is only ever started again after
+    /// the member has been forgotten (`dead_node_reclaim`), and its handlers look the
+    /// suspicion up first. Every other kind is kept: there are a few per protocol period.
     pub(super) fn prune_timers(&mut self) {
-        if !self.timers.wants_prune() {
-            return;
-        }
         let suspicions = &self.suspicions;
-        self.timers.prune(|timer| match timer {
+        let probe = self.probe.as_ref().filter(|p| !p.acked).map(|p| p.seq);
+        let live = |timer: &Timer| match timer {
+            Timer::ProbeTimeout { seq } => probe == Some(*seq),
             Timer::SuspicionCheck {
                 member,
                 incarnation,
@@ -174,7 +185,11 @@ impl Swim {
                 .get(member.as_str())
                 .is_some_and(|s| s.incarnation == *incarnation),
             _ => true,
-        });
+        };
+        self.timers.drop_dead_head(live);
+        if self.timers.wants_prune() {
+            self.timers.prune(live);
+        }
     }
 }
 

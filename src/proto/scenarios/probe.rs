@@ -8,6 +8,7 @@ use super::{MS, SEC, is_ping_to, me, probe_of_silent};
 use crate::event::EventKind;
 use crate::member::MemberState;
 use crate::proto::testing::*;
+use crate::proto::timer::Timer;
 use crate::wire::Message;
 
 #[test]
@@ -200,4 +201,27 @@ fn probe_with_all_nacks_does_not_raise_health() {
     // All helpers answered "no": the verdict does not wait for the period to end.
     assert_eq!(h.state_of(3).unwrap().0, MemberState::Suspect);
     assert_eq!(h.swim.health(), before);
+}
+
+/// An answered probe's timeout is dropped at once, so the host does not wake for it; an
+/// unanswered one stays, to send the ping-reqs.
+#[test]
+fn an_answered_probe_leaves_no_timeout_to_wake_for() {
+    let mut h = Harness::with_peers(3);
+    h.advance(SEC);
+    let p = h.swim.probe.clone().expect("a probe ran this period");
+    assert!(p.acked);
+    let timeout = Timer::ProbeTimeout { seq: p.seq };
+    assert_eq!(h.swim.timers.due(&timeout), None);
+
+    h.responsive.clear();
+    h.advance_until_sent(2 * SEC, |_, p| matches!(p.message, Message::Ping { .. }));
+    let p = h.swim.probe.clone().expect("a probe ran this period");
+    assert!(!p.acked);
+    assert!(
+        h.swim
+            .timers
+            .due(&Timer::ProbeTimeout { seq: p.seq })
+            .is_some()
+    );
 }
