@@ -33,6 +33,7 @@ enum Command {
     // Boxed: the node options are large next to the simulator's, and clap builds this once.
     Agent(Box<AgentArgs>),
     /// Simulate N nodes in virtual time and measure a scenario (tables, JSON, CSV, SVG plots)
+    #[cfg(feature = "sim")]
     Sim(rumor::sim::cli::SimArgs),
     #[command(flatten)]
     Client(client::Command),
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     let cli: Cli = rumor::cli::parse();
     match cli.command {
         Command::Agent(args) => agent::run(*args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => rumor::sim::cli::run(args),
         Command::Client(command) => client::run(command),
     }
