@@ -55,7 +55,7 @@
 //! What a run holds besides the tables is bounded whatever the loss: every core's gossip
 //! queue (1,024 items), its timer heap (swept of dead suspicion timers when it doubles), the
 //! datagrams in flight (what the cores send in a few milliseconds of latency), and the
-//! scenarios' event logs ([`Sim::run_watching`] forgets them every virtual second). What is
+//! scenarios' event logs ([`Sim::run_watching`] forgets them every 10 ms of virtual time). What is
 //! not bounded below N per core is the running suspicions a core holds under heavy loss (at
 //! most one per member): rules, not representation.
 
