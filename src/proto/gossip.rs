@@ -124,6 +124,13 @@ impl<T: Piggyback> Gossip<T> {
                 slot
             }
             None => {
+                // Grown by doubling up to the cap and no further: a full queue briefly holds
+                // one item more than the cap, which would otherwise double the slab.
+                if self.items.len() == self.items.capacity() {
+                    let want = (self.items.len() * 2).clamp(4, MAX_QUEUED + 1);
+                    self.items
+                        .reserve_exact(want.saturating_sub(self.items.len()).max(1));
+                }
                 self.items.push(Some(item));
                 (self.items.len() - 1) as u32
             }
@@ -351,6 +358,11 @@ mod tests {
             }
             assert_eq!(g.len(), MAX_QUEUED);
             assert!(g.items.len() <= MAX_QUEUED + 1, "{}", g.items.len());
+            assert!(
+                g.items.capacity() <= MAX_QUEUED + 1,
+                "{}",
+                g.items.capacity()
+            );
         }
         let mut sends = 0;
         while !g.is_empty() && sends < 10_000 {
