@@ -74,9 +74,19 @@ pub(crate) fn retransmit_limit(retransmit_mult: u32, n: usize) -> u32 {
 /// copies falls exponentially with their number; other news can afford to be merely likely.
 pub(crate) const REFUTATION_BOOST: u8 = 3;
 
+/// The queue keeps its items in a slab and orders slot numbers, not items: a queue is
+/// reordered on every send (an item moves to the next transmission count), and an ordered map
+/// filled from one end keeps its nodes about half full, so holding the items in it cost ~190
+/// bytes an `Update` against 88 in the slab and ~36 for the ordered slot. The simulator holds
+/// up to 1,024 items on each of 10,000 members under loss, so this is GBs there; the order, and
+/// so every packet, is the same.
 #[derive(Clone)]
 pub(crate) struct Gossip<T: Piggyback = Update> {
-    queue: BTreeMap<Key, (T, u8)>,
+    queue: BTreeMap<Key, u32>,
+    /// Queued items (with their boost) by slot; `None` in a free slot.
+    items: Vec<Option<(T, u8)>>,
+    /// Free slots of `items`.
+    free: Vec<u32>,
     by_name: HashMap<T::Key, Key>,
     next_id: u64,
     sent: Vec<Key>,
@@ -85,10 +95,16 @@ pub(crate) struct Gossip<T: Piggyback = Update> {
     written: Vec<T::Key>,
 }
 
+/// Past this many slots an emptied queue gives its slab and name index back; below it they
+/// are kept, so a quiet member's queue (a few items at a time) does not allocate.
+const KEEP_SLOTS: usize = 64;
+
 impl<T: Piggyback> Default for Gossip<T> {
     fn default() -> Self {
         Gossip {
             queue: BTreeMap::new(),
+            items: Vec::new(),
+            free: Vec::new(),
             by_name: HashMap::new(),
             next_id: 0,
             sent: Vec::new(),
@@ -98,6 +114,47 @@ impl<T: Piggyback> Default for Gossip<T> {
 }
 
 impl<T: Piggyback> Gossip<T> {
+    /// Puts an item in a free slot; returns the slot.
+    fn store(&mut self, item: (T, u8)) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                if let Some(place) = self.items.get_mut(slot as usize) {
+                    *place = Some(item);
+                }
+                slot
+            }
+            None => {
+                // Grown by doubling up to the cap and no further: a full queue briefly holds
+                // one item more than the cap, which would otherwise double the slab.
+                if self.items.len() == self.items.capacity() {
+                    let want = (self.items.len() * 2).clamp(4, MAX_QUEUED + 1);
+                    self.items
+                        .reserve_exact(want.saturating_sub(self.items.len()).max(1));
+                }
+                self.items.push(Some(item));
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes the item out of `slot` and frees the slot.
+    fn take(&mut self, slot: u32) -> Option<(T, u8)> {
+        let item = self.items.get_mut(slot as usize)?.take();
+        if item.is_some() {
+            self.free.push(slot);
+        }
+        item
+    }
+
+    /// Gives back a large slab once nothing is queued (a burst of news is over).
+    fn shrink_if_empty(&mut self) {
+        if self.queue.is_empty() && self.items.len() > KEEP_SLOTS {
+            self.items = Vec::new();
+            self.free = Vec::new();
+            self.by_name = HashMap::new();
+        }
+    }
+
     /// Queues `update`, replacing any older news with the same key.
     pub(crate) fn enqueue(&mut self, update: T) {
         self.enqueue_boosted(update, 1);
@@ -106,18 +163,23 @@ impl<T: Piggyback> Gossip<T> {
     /// Queues `update` to be sent `boost` times the usual limit.
     pub(crate) fn enqueue_boosted(&mut self, update: T, boost: u8) {
         let name = update.key();
-        if let Some(old) = self.by_name.remove(&name) {
-            self.queue.remove(&old);
+        if let Some(old) = self.by_name.remove(&name)
+            && let Some(slot) = self.queue.remove(&old)
+        {
+            self.take(slot);
         }
         self.next_id += 1;
         let key = (0, Reverse(self.next_id));
         self.by_name.insert(name, key);
-        self.queue.insert(key, (update, boost.max(1)));
+        let slot = self.store((update, boost.max(1)));
+        self.queue.insert(key, slot);
         while self.queue.len() > MAX_QUEUED {
-            let Some((_, (gone, _))) = self.queue.pop_last() else {
+            let Some((_, slot)) = self.queue.pop_last() else {
                 break;
             };
-            self.by_name.remove(&gone.key());
+            if let Some((gone, _)) = self.take(slot) {
+                self.by_name.remove(&gone.key());
+            }
         }
     }
 
@@ -150,10 +212,13 @@ impl<T: Piggyback> Gossip<T> {
         self.sent.clear();
         self.written.clear();
         let mut misfits = 0;
-        for (key, (update, _)) in &self.queue {
+        for (key, &slot) in &self.queue {
             if w.remaining() < MIN_UPDATE || misfits >= MAX_MISFITS {
                 break;
             }
+            let Some(Some((update, _))) = self.items.get(slot as usize) else {
+                continue;
+            };
             if update.write(w) {
                 self.sent.push(*key);
                 misfits = 0;
@@ -162,20 +227,28 @@ impl<T: Piggyback> Gossip<T> {
             }
         }
         let written = self.sent.len();
-        for key in self.sent.drain(..) {
-            let Some((update, boost)) = self.queue.remove(&key) else {
+        let mut sent = std::mem::take(&mut self.sent);
+        for key in sent.drain(..) {
+            let Some(slot) = self.queue.remove(&key) else {
                 continue;
             };
-            self.written.push(update.key());
+            let Some(Some((update, boost))) = self.items.get(slot as usize) else {
+                continue;
+            };
+            let name = update.key();
             let transmits = key.0 + 1;
-            if transmits >= limit.saturating_mul(u32::from(boost)) {
-                self.by_name.remove(&update.key());
+            if transmits >= limit.saturating_mul(u32::from(*boost)) {
+                self.by_name.remove(&name);
+                self.take(slot);
             } else {
                 let next = (transmits, key.1);
-                self.by_name.insert(update.key(), next);
-                self.queue.insert(next, (update, boost));
+                self.by_name.insert(name.clone(), next);
+                self.queue.insert(next, slot);
             }
+            self.written.push(name);
         }
+        self.sent = sent;
+        self.shrink_if_empty();
         written
     }
 }
@@ -272,6 +345,35 @@ mod tests {
         assert_eq!(g.transmits("sent-new"), None);
         assert_eq!(g.transmits("m0"), Some(0), "never sent: kept");
         assert_eq!(g.transmits("and-another"), Some(0));
+    }
+
+    /// The slab never holds more slots than the cap (freed ones are reused), and a queue
+    /// emptied after a burst gives it back.
+    #[test]
+    fn the_slab_stays_within_the_cap_and_is_given_back_when_empty() {
+        let mut g = Gossip::default();
+        for round in 0..3 {
+            for i in 0..MAX_QUEUED + 100 {
+                g.enqueue(update(&format!("m{i}"), round + 1));
+            }
+            assert_eq!(g.len(), MAX_QUEUED);
+            assert!(g.items.len() <= MAX_QUEUED + 1, "{}", g.items.len());
+            assert!(
+                g.items.capacity() <= MAX_QUEUED + 1,
+                "{}",
+                g.items.capacity()
+            );
+        }
+        let mut sends = 0;
+        while !g.is_empty() && sends < 10_000 {
+            send(&mut g, 1400, 2);
+            sends += 1;
+        }
+        assert!(g.is_empty());
+        assert_eq!(g.items.len(), 0, "given back");
+        g.enqueue(update("after", 1));
+        assert_eq!(send(&mut g, 1400, 1), ["after@1"]);
+        assert_eq!(g.items.len(), 1, "small slabs are kept");
     }
 
     #[test]

@@ -148,6 +148,20 @@ impl Members {
         self.index.known_name(&self.entries, name)
     }
 
+    /// An identity for a row: the shared directory's when it holds an equal one (see
+    /// [`Index::shared_identity`]), else a new one.
+    pub(crate) fn identity(&self, name: &NodeName, addr: SocketAddr, tags: &Tags) -> Arc<Identity> {
+        self.index
+            .shared_identity(name.as_str(), addr, tags)
+            .unwrap_or_else(|| {
+                Arc::new(Identity {
+                    name: name.clone(),
+                    addr,
+                    tags: tags.clone(),
+                })
+            })
+    }
+
     /// A member (in any state) reached at `addr`, if the table holds one.
     pub(crate) fn find_addr(&self, addr: SocketAddr) -> Option<usize> {
         self.index.find_addr(&self.entries, addr)

@@ -1,11 +1,9 @@
 //! SWIM's precedence rules: what a piece of news does to the member table, and how this node
 //! answers news about itself (refutation). Also forgetting departed members.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::gossip::REFUTATION_BOOST;
-use super::members::Identity;
 use super::timer::Timer;
 use super::{Status, Swim};
 use crate::config::SuspicionRule;
@@ -47,11 +45,9 @@ impl Swim {
             if state == MemberState::Alive && self.members.len() >= self.config.max_members {
                 self.stats.rejected_members += 1;
             } else if state == MemberState::Alive {
-                let id = Arc::new(Identity {
-                    name: update.name.clone(),
-                    addr: update.addr,
-                    tags: update.tags.clone(),
-                });
+                let id = self
+                    .members
+                    .identity(&update.name, update.addr, &update.tags);
                 let entry = self.members.entry(id, inc, state, now);
                 let i = self.members.insert(entry, &mut self.rng);
                 self.emit(now, EventKind::Joined, i);
@@ -71,11 +67,9 @@ impl Swim {
                 }
                 let changed = e.id.addr != update.addr || e.id.tags != update.tags;
                 if changed {
-                    let id = Arc::new(Identity {
-                        name: update.name.clone(),
-                        addr: update.addr,
-                        tags: update.tags.clone(),
-                    });
+                    let id = self
+                        .members
+                        .identity(&update.name, update.addr, &update.tags);
                     self.members.set_identity(i, id);
                 }
                 // A refutation of a confirmed suspicion races the suspicion's shorter floor

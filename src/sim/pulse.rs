@@ -89,4 +89,22 @@ mod tests {
                 .all(|p| p.until == Duration::from_secs(180) && p.now <= p.until)
         );
     }
+
+    /// A watched run runs in 10 ms chunks, each fewer steps than a pulse: it still pulses
+    /// every PULSE_STEPS steps of the whole run, with the whole run's bound.
+    #[test]
+    fn a_watched_run_pulses_across_its_chunks() {
+        let mut sim = Sim::formed(SimConfig::new(100, Profile::Lan, 3)).unwrap();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let log = Rc::clone(&seen);
+        sim.set_pulse(Some(PulseFn(Rc::new(move |p: &Pulse| {
+            log.borrow_mut().push(*p)
+        }))));
+        let limit = Duration::from_secs(60);
+        let _ = sim.run_watching(limit, |_| false);
+        let seen = seen.borrow();
+        assert!(sim.steps() > 2 * PULSE_STEPS, "{} steps", sim.steps());
+        assert_eq!(seen.len() as u64, sim.steps() / PULSE_STEPS);
+        assert!(seen.iter().all(|p| p.until == limit));
+    }
 }

@@ -9,7 +9,10 @@ use super::{
 };
 
 /// How much virtual time [`Sim::run_watching`] runs between two clearings of the event log.
-const WATCH_CHUNK_NS: u64 = 1_000_000_000;
+/// At 10,000 members and 20 % loss the cores report ~14 million Suspected and Alive events a
+/// virtual second, ~400 MB of log at one second a chunk; 10 ms keeps it to a few MB, and a
+/// chunk costs one extra check of the condition.
+const WATCH_CHUNK_NS: u64 = 10_000_000;
 
 impl Sim {
     // ---- running ----
@@ -48,7 +51,7 @@ impl Sim {
         let limit = start.saturating_add(max.as_nanos() as u64);
         let mut last_now = self.now;
         let mut still = 0u64;
-        let mut next_pulse = self.steps + PULSE_STEPS;
+        let mut next_pulse = self.watch_pulse.unwrap_or(self.steps + PULSE_STEPS);
         loop {
             if pred(self) {
                 return Ok(Duration::from_nanos(self.now - start));
@@ -66,6 +69,9 @@ impl Sim {
             self.step();
             if self.steps >= next_pulse {
                 next_pulse = self.steps + PULSE_STEPS;
+                if self.watch_pulse.is_some() {
+                    self.watch_pulse = Some(next_pulse);
+                }
                 self.pulse(self.watch_limit.unwrap_or(limit));
             }
             if self.now == last_now {
@@ -82,7 +88,7 @@ impl Sim {
 
     /// Like [`run_until`](Self::run_until), but the condition reads events: `watch` is handed
     /// the events recorded since its last call (first: the whole log), and the log is forgotten
-    /// every second of virtual time and on return, so a long run under loss (millions of
+    /// every 10 ms of virtual time and on return, so a long run under loss (millions of
     /// Suspected and Alive events at 10,000 nodes) keeps it bounded. The run itself is the
     /// same as with `run_until`.
     pub fn run_watching(
@@ -95,6 +101,7 @@ impl Sim {
         let mut cursor = 0;
         // Pulses report the watched run's bound, not the current second's.
         self.watch_limit = Some(limit);
+        self.watch_pulse = Some(self.steps + PULSE_STEPS);
         let outcome = loop {
             let chunk = Duration::from_nanos(WATCH_CHUNK_NS.min(limit - self.now));
             let outcome = self.run_until(chunk, |s| {
@@ -117,6 +124,7 @@ impl Sim {
             }
         };
         self.watch_limit = None;
+        self.watch_pulse = None;
         outcome
     }
 
@@ -279,7 +287,7 @@ mod tests {
     use crate::config::Profile;
     use crate::sim::SimConfig;
 
-    /// A watched run sees every event once, keeps at most a second's worth of them, and runs
+    /// A watched run sees every event once, keeps at most 10 ms' worth of them, and runs
     /// exactly as `run_until` does.
     #[test]
     fn a_watched_run_forgets_its_log_and_runs_the_same() {
