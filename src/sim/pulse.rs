@@ -100,7 +100,7 @@ mod tests {
         sim.set_pulse(Some(PulseFn(Rc::new(move |p: &Pulse| {
             log.borrow_mut().push(*p)
         }))));
-        let limit = Duration::from_secs(60);
+        let limit = Duration::from_secs(240);
         let _ = sim.run_watching(limit, |_| false);
         let seen = seen.borrow();
         assert!(sim.steps() > 2 * PULSE_STEPS, "{} steps", sim.steps());
