@@ -215,19 +215,19 @@ impl Swim {
     /// an empty queue does nothing, so a member whose tick slept through a quiet hour sends
     /// exactly what one that ticked all along would have.
     pub(super) fn wake_gossip(&mut self, now: Instant) {
-        let Some(mut at) = self.gossip_asleep else {
+        let Some(asleep) = self.gossip_asleep else {
             return;
         };
         if self.nothing_to_gossip() {
             return;
         }
-        if at < now {
-            let period = self.config.gossip_interval.as_nanos().max(1);
-            let behind = (now - at).as_nanos();
-            let ticks = behind.div_ceil(period);
-            let ahead = Duration::from_nanos(u64::try_from(ticks * period).unwrap_or(u64::MAX));
-            at = at.checked_add(ahead).unwrap_or(now);
-        }
+        let period = self.config.gossip_interval;
+        // How far past its last tick instant the phase is at `now` (zero while not yet due).
+        let late = now.saturating_duration_since(asleep).as_nanos() % period.as_nanos().max(1);
+        let at = match late {
+            0 => asleep.max(now),
+            late => now + (period - Duration::from_nanos(late as u64)),
+        };
         self.gossip_asleep = None;
         self.timers.schedule(at, Timer::GossipTick);
     }
