@@ -229,9 +229,9 @@ pub struct Sim {
     pulse: Option<PulseFn>,
     /// The bound of the [`run_watching`](Sim::run_watching) under way, for pulses.
     watch_limit: Option<u64>,
-    /// The step count of the next pulse of that run: its 10 ms chunks are bounded runs of
-    /// their own, each shorter than a pulse's steps, so the count must outlive them.
-    watch_pulse: Option<u64>,
+    /// The step count at which the bounded run under way pulses next (kept across the
+    /// 10 ms chunks of a watched run, each of them fewer steps than a pulse).
+    next_pulse: u64,
     /// Every node's identity, shared by every core's member table (`shared_directory`).
     directory: Option<Arc<Directory>>,
 }
@@ -306,7 +306,7 @@ impl Sim {
             steps: 0,
             pulse: None,
             watch_limit: None,
-            watch_pulse: None,
+            next_pulse: 0,
             config,
         })
     }

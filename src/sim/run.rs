@@ -51,7 +51,10 @@ impl Sim {
         let limit = start.saturating_add(max.as_nanos() as u64);
         let mut last_now = self.now;
         let mut still = 0u64;
-        let mut next_pulse = self.watch_pulse.unwrap_or(self.steps + PULSE_STEPS);
+        // A watched run's 10 ms chunks are each shorter than a pulse: its count runs on.
+        if self.watch_limit.is_none() {
+            self.next_pulse = self.steps + PULSE_STEPS;
+        }
         loop {
             if pred(self) {
                 return Ok(Duration::from_nanos(self.now - start));
@@ -67,11 +70,8 @@ impl Sim {
                 });
             }
             self.step();
-            if self.steps >= next_pulse {
-                next_pulse = self.steps + PULSE_STEPS;
-                if self.watch_pulse.is_some() {
-                    self.watch_pulse = Some(next_pulse);
-                }
+            if self.steps >= self.next_pulse {
+                self.next_pulse = self.steps + PULSE_STEPS;
                 self.pulse(self.watch_limit.unwrap_or(limit));
             }
             if self.now == last_now {
@@ -101,7 +101,7 @@ impl Sim {
         let mut cursor = 0;
         // Pulses report the watched run's bound, not the current second's.
         self.watch_limit = Some(limit);
-        self.watch_pulse = Some(self.steps + PULSE_STEPS);
+        self.next_pulse = self.steps + PULSE_STEPS;
         let outcome = loop {
             let chunk = Duration::from_nanos(WATCH_CHUNK_NS.min(limit - self.now));
             let outcome = self.run_until(chunk, |s| {
@@ -124,7 +124,6 @@ impl Sim {
             }
         };
         self.watch_limit = None;
-        self.watch_pulse = None;
         outcome
     }
 
