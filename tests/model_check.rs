@@ -1,7 +1,7 @@
 //! The membership rules, model-checked: real `Swim` cores under `stateright`, over every
 //! interleaving of deliveries, losses, duplicates, crashes, pauses, leaves and timers within
 //! the stated bounds (see docs/MODEL.md). The depth is the CI depth in release builds and a
-//! shallow one in debug builds, so that `cargo test --workspace` stays quick.
+//! shallower one in debug builds, so that `cargo test --workspace` stays quick.
 
 mod model;
 
@@ -10,14 +10,33 @@ use std::time::{Duration, Instant};
 use model::{Action, Bounds, Cluster, Mode, QUANTUM, State};
 use stateright::{Checker, Expectation, Model};
 
-/// Safety search depth: release (CI) and debug (the ordinary suite). `MODEL_DEPTH` overrides
-/// it for a deeper run (docs/MODEL.md).
-fn safety_depth() -> usize {
-    let default = if cfg!(debug_assertions) { 6 } else { 7 };
-    std::env::var("MODEL_DEPTH")
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(default)
+/// Safety search depth for 3 members, in steps (actions from the initial state; every
+/// schedule of up to this many is checked): release (CI) and debug (the ordinary suite).
+/// `MODEL_STEPS` overrides it for a deeper run (docs/MODEL.md).
+fn safety_steps() -> usize {
+    let default = if cfg!(debug_assertions) { 4 } else { 5 };
+    env_number("MODEL_STEPS").unwrap_or(default)
+}
+
+fn env_number(var: &str) -> Option<usize> {
+    std::env::var(var).ok().and_then(|d| d.parse().ok())
+}
+
+/// How the checker walks the space. BFS keeps whole cluster states in its queue (6 steps of
+/// 3 members pass 4 GiB); DFS keeps only the current path and its siblings, and remembers the
+/// rest as fingerprints, so it goes deeper in far less memory. `MODEL_SEARCH=dfs` picks DFS for
+/// the safety runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Search {
+    Bfs,
+    Dfs,
+}
+
+fn search_from_env() -> Search {
+    match std::env::var("MODEL_SEARCH").as_deref() {
+        Ok("dfs") => Search::Dfs,
+        _ => Search::Bfs,
+    }
 }
 
 fn safety_bounds(members: usize) -> Bounds {
@@ -33,6 +52,7 @@ fn safety_bounds(members: usize) -> Bounds {
         max_pauses: 1,
         max_broadcasts: 1,
         act_by: Duration::from_secs(60),
+        max_steps: None,
     }
 }
 
@@ -42,8 +62,11 @@ fn trace(path: &[(State, Option<Action>)]) -> String {
     for (i, (s, a)) in path.iter().enumerate() {
         let Some(a) = a else { continue };
         let what = match a {
-            Action::Deliver(k) | Action::Duplicate(k) | Action::Drop(k) => {
-                let d = &s.net[*k];
+            Action::Deliver { .. } | Action::Duplicate { .. } | Action::Drop { .. } => {
+                let Some(d) = s.find(a).map(|k| &s.net[k]) else {
+                    out.push_str(&format!("{i:3}. {a:?}: not in flight\n"));
+                    continue;
+                };
                 match rumor::wire::decode(&d.bytes, None) {
                     Ok(p) => format!(
                         "{a:?}: n{} -> n{} {:?} {:?}",
@@ -82,21 +105,49 @@ struct Report {
     failed: Vec<&'static str>,
     /// Reachability properties whose state was reached.
     reached: Vec<&'static str>,
+    /// Every path found, as replayable steps (cut where a reached state is first reached).
+    #[allow(dead_code)]
+    paths: Vec<(&'static str, Vec<Action>)>,
 }
 
-/// Runs the checker to `depth`, printing its figures and every counterexample's trace.
-fn check(m: Cluster, depth: Option<usize>) -> Report {
+/// Runs the checker over every schedule of up to `steps` actions (all of them with `None`),
+/// printing its figures and every counterexample's trace, and
+/// replays every path it found (counterexample or reached state) step by step from its
+/// printed steps, which must end in the state the checker reached.
+fn check(mut m: Cluster, steps: Option<usize>, search: Search) -> Report {
     // One check at a time: each takes both cores and up to ~3.5 GiB at the CI depth.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let label = format!("{:?} n={} depth={depth:?}", m.mode, m.bounds.members);
+    let label = format!(
+        "{:?} n={} {search:?} steps<={steps:?}",
+        m.mode, m.bounds.members
+    );
+    // stateright's depth counts states, the initial one as 1, and it neither checks nor
+    // expands a state at the target depth: N steps are depth N + 2. Its DFS remembers a state
+    // by fingerprint whatever depth it was first seen at, so a cut there would skip a state
+    // seen first deep and later shallow; DFS counts steps in the state instead (exact).
+    let target = match (search, steps) {
+        (_, None) => None,
+        (Search::Bfs, Some(n)) => Some(n + 2),
+        (Search::Dfs, Some(n)) => {
+            m.bounds.max_steps = Some(u8::try_from(n).expect("at most 255 steps"));
+            None
+        }
+    };
     let start = wall_clock();
     let builder = m.clone().checker().threads(2);
-    let builder = match depth {
+    let builder = match target {
         Some(d) => builder.target_max_depth(d),
         None => builder,
     };
-    let checker = builder.spawn_bfs().join();
+    match search {
+        Search::Bfs => summarize(&m, builder.spawn_bfs().join(), &label, start),
+        Search::Dfs => summarize(&m, builder.spawn_dfs().join(), &label, start),
+    }
+}
+
+/// Prints a finished check's figures and paths, and replays each path (see [`check`]).
+fn summarize(m: &Cluster, checker: impl Checker<Cluster>, label: &str, start: Instant) -> Report {
     println!(
         "model {label}: {} states ({} unique), max depth {}, {:.1?}",
         checker.state_count(),
@@ -107,6 +158,7 @@ fn check(m: Cluster, depth: Option<usize>) -> Report {
     let mut report = Report {
         failed: Vec::new(),
         reached: Vec::new(),
+        paths: Vec::new(),
     };
     let properties = m.properties();
     let mut found: Vec<_> = checker.discoveries().into_iter().collect();
@@ -115,20 +167,41 @@ fn check(m: Cluster, depth: Option<usize>) -> Report {
         let Some(p) = properties.iter().find(|p| p.name == name) else {
             continue;
         };
+        let mut steps = path.clone().into_actions();
+        let states = path.clone().into_states();
         if p.expectation == Expectation::Sometimes {
-            println!(
-                "  reached: {name} (in {} steps)",
-                path.clone().into_actions().len()
-            );
+            // stateright keeps the last path it saw reach a state, not the first: cut it
+            // where the state is first reached, so the printed steps are the short story.
+            if let Some(first) = states.iter().position(|st| (p.condition)(m, st)) {
+                steps.truncate(first);
+            }
+        }
+        let replayed = model::replay(m, &steps);
+        if p.expectation == Expectation::Sometimes {
+            println!("  reached: {name} (in {} steps)", steps.len());
             report.reached.push(name);
         } else {
             println!(
                 "COUNTEREXAMPLE for \"{name}\":\n{}",
                 trace(&path.clone().into_vec())
             );
-            println!("replay: {:?}", path.into_actions());
             report.failed.push(name);
         }
+        println!(
+            "  steps (replay with model::replay): {}",
+            model::rust_steps(&steps)
+        );
+        let replayed = replayed.unwrap_or_else(|e| panic!("the path to \"{name}\": {e}"));
+        assert!(
+            (p.condition)(m, &replayed) == (p.expectation == Expectation::Sometimes),
+            "the path to \"{name}\" does not replay to a state where the checker found it"
+        );
+        assert_eq!(
+            replayed,
+            states[steps.len()],
+            "the path to \"{name}\" does not replay to the state the checker reached"
+        );
+        report.paths.push((name, steps));
     }
     report
 }
@@ -141,7 +214,37 @@ fn safety_three_members() {
             bounds: safety_bounds(3),
             epoch: model::epoch(),
         },
-        Some(safety_depth()),
+        Some(safety_steps()),
+        search_from_env(),
+    );
+    assert!(
+        report.failed.is_empty(),
+        "properties violated: {:?}",
+        report.failed
+    );
+}
+
+/// Safety depth for 4 members in steps, in release builds; `MODEL_STEPS4` overrides it.
+fn four_member_steps() -> usize {
+    env_number("MODEL_STEPS4").unwrap_or(4)
+}
+
+/// 4 members, the same faults and bounds: each member more multiplies the choices at every
+/// step, so this runs shallower than the 3-member check.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "release only: cargo test --release --test model_check"
+)]
+fn safety_four_members() {
+    let report = check(
+        Cluster {
+            mode: Mode::Safety,
+            bounds: safety_bounds(4),
+            epoch: model::epoch(),
+        },
+        Some(four_member_steps()),
+        search_from_env(),
     );
     assert!(
         report.failed.is_empty(),
@@ -166,6 +269,7 @@ fn liveness_bounds(members: usize) -> Bounds {
         max_pauses: 0,
         max_broadcasts: 1,
         act_by: Duration::from_millis(500),
+        max_steps: None,
     }
 }
 
@@ -182,9 +286,8 @@ fn liveness_three_members() {
             bounds: liveness_bounds(3),
             epoch: model::epoch(),
         },
-        std::env::var("MODEL_LIVE_DEPTH")
-            .ok()
-            .and_then(|d| d.parse().ok()),
+        env_number("MODEL_LIVE_STEPS"),
+        Search::Bfs,
     );
     assert!(
         report.failed.is_empty(),
@@ -209,7 +312,7 @@ fn named(n: &str) -> rumor::NodeName {
 
 #[test]
 fn the_safety_checks_can_fail() {
-    use model::{bad, observe_event, observe_view};
+    use model::{bad, observe_event, observe_queues, observe_view};
     use rumor::EventKind::*;
     let mut n = lone_node();
     assert_eq!(
@@ -250,4 +353,74 @@ fn the_safety_checks_can_fail() {
     // The bootstrapped table lists n1 Alive at 0: a verdict at 0 makes that an override.
     n.verdicts.insert("n1".into(), (0, false));
     assert_ne!(observe_view(&mut n, "n0") & bad::OVERRIDE, 0);
+
+    // A real core over the model's queue bound: two user events where the bound allows one.
+    let mut n = lone_node();
+    let now = model::epoch();
+    n.swim.broadcast(now, "ev", b"x").expect("a broadcast");
+    assert_eq!(observe_queues(&n, 3, 1), 0);
+    n.swim.broadcast(now, "ev", b"y").expect("a broadcast");
+    assert_eq!(observe_queues(&n, 3, 1), bad::OVER_QUEUE);
+    assert_eq!(observe_queues(&n, 3, 2), 0);
+    // Leaving queues its own Left: one update, over a bound of none.
+    n.swim.leave(now);
+    assert_eq!(observe_queues(&n, 1, 2), 0);
+    assert_eq!(observe_queues(&n, 0, 2), bad::OVER_QUEUE);
+}
+
+/// What member `i`'s table says of member `j`.
+fn view_of(s: &State, i: usize, j: usize) -> Option<rumor::MemberState> {
+    let name = model::name(j);
+    s.nodes[i]
+        .swim
+        .members()
+        .into_iter()
+        .find(|m| m.name.as_str() == name)
+        .map(|m| m.state)
+}
+
+/// A schedule the checker printed, pasted (tests/model/traces.rs) and replayed step by step on
+/// fresh cores: it ends where the checker said, and only that schedule does.
+#[test]
+fn a_printed_trace_replays_as_a_unit_test() {
+    use rumor::MemberState::{Alive, Dead, Suspect};
+    let m = Cluster {
+        mode: Mode::Liveness,
+        bounds: liveness_bounds(3),
+        epoch: model::epoch(),
+    };
+    let steps = model::traces::N0_CRASHES_N1_SEES_IT_DEAD;
+    let end = model::replay(&m, steps).expect("the printed steps replay");
+    assert!(end.nodes[0].crashed);
+    assert_eq!(view_of(&end, 1, 0), Some(Dead));
+    assert_eq!(view_of(&end, 2, 0), Some(Dead));
+    assert_eq!(view_of(&end, 1, 2), Some(Alive));
+    assert_eq!(end.bad, 0, "no safety flag on the way");
+    for i in 0..3 {
+        assert_eq!(end.nodes[i].delivered, [("n0".to_string(), 0)], "n{i}");
+    }
+
+    // One step short, the verdict has not come yet.
+    let before = model::replay(&m, &steps[..steps.len() - 1]).expect("a prefix replays");
+    assert_eq!(view_of(&before, 1, 0), Some(Suspect));
+    assert_eq!(view_of(&before, 2, 0), Some(Suspect));
+
+    // The same deliveries to n0 in the other order make other cores (their input histories
+    // differ), so the replay does not end in the same state.
+    let mut swapped = steps.to_vec();
+    swapped.swap(0, 1);
+    assert_ne!(model::replay(&m, &swapped).as_ref(), Ok(&end));
+
+    // A step the model does not offer there is refused, by its index.
+    let mut wrong = steps.to_vec();
+    wrong.insert(
+        3,
+        Action::Deliver {
+            from: 0,
+            to: 1,
+            n: 99,
+        },
+    );
+    let err = model::replay(&m, &wrong).expect_err("no such datagram in flight");
+    assert!(err.starts_with("step 3 "), "{err}");
 }

@@ -50,13 +50,15 @@ impl Piggyback for UserRecord {
     }
 }
 
-/// Items a queue holds at most. Without a bound a queue holds one item per member, and under
-/// heavy loss it fills: every node hears of suspicions and refutations faster than its packets
-/// can carry them (at 20 % loss and 2,000 members, ~5,600 update sends wanted a second against
-/// ~640 that fit), so news piles up behind fresher news, N items on each of N members (at
-/// 10,000 members, ~25 GiB in the simulator). What falls off the back is what has been sent
-/// most; full-state syncs repair what gossip no longer carries. 1,024 items are ~256 KiB.
-pub(crate) const MAX_QUEUED: usize = 1024;
+/// Items a piggyback queue (membership updates, or user events) holds at most; a host reads
+/// the backlog with [`Swim::queued_updates`](crate::Swim::queued_updates). Without a bound a
+/// queue holds one item per member, and under heavy loss it fills: every node hears of
+/// suspicions and refutations faster than its packets can carry them (at 20 % loss and 2,000
+/// members, ~5,600 update sends wanted a second against ~640 that fit), so news piles up
+/// behind fresher news, N items on each of N members (at 10,000 members, ~25 GiB in the
+/// simulator). What falls off the back is what has been sent most; full-state syncs repair
+/// what gossip no longer carries. 1,024 items are ~256 KiB.
+pub const MAX_QUEUED: usize = 1024;
 
 /// Smallest room worth trying another update in (an update is at least this many bytes).
 const MIN_UPDATE: usize = 12;
@@ -183,7 +185,6 @@ impl<T: Piggyback> Gossip<T> {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }

@@ -37,6 +37,7 @@ use crate::wire::{self, Message, Update, UserSection, WireError};
 
 use awareness::{Awareness, Blame};
 use gossip::Gossip;
+pub use gossip::MAX_QUEUED;
 use heard::HeardLog;
 pub use heard::{HEARD_LEN, Heard, News, Via};
 pub use index::Directory;
@@ -468,6 +469,17 @@ impl Swim {
     /// Members this node considers Alive or Suspect, itself excluded.
     pub fn active_members(&self) -> usize {
         self.members.active()
+    }
+
+    /// Membership updates waiting to be piggybacked, at most [`MAX_QUEUED`]: a host (or the
+    /// model check) can watch the backlog and see the bound hold.
+    pub fn queued_updates(&self) -> usize {
+        self.gossip.len()
+    }
+
+    /// User events waiting to be piggybacked, at most [`MAX_QUEUED`].
+    pub fn queued_user_events(&self) -> usize {
+        self.user.queue.len()
     }
 
     /// This node as the cluster should see it.

@@ -11,31 +11,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rumor::proto::Identity;
-use rumor::{Config, EventKind, MemberState, NodeName, Profile, Status, Swim};
+use rumor::{Config, MemberState, NodeName, Profile, Status, Swim};
 use stateright::{Model, Property};
+
+mod observe;
+mod replay;
+pub(crate) mod traces;
+
+pub(crate) use observe::{bad, observe_event, observe_queues, observe_view};
+pub(crate) use replay::{replay, rust_steps};
 
 /// One step of virtual time. Every timer in the cluster's config is a small multiple of it, so
 /// that a whole failure detection fits in a few dozen steps.
 pub(crate) const QUANTUM: Duration = Duration::from_millis(100);
-
-/// Bit flags for the safety properties, set in [`State::bad`] by the step that broke one.
-pub(crate) mod bad {
-    /// A Dead or Left verdict was replaced by Alive/Suspect at the same or a lower incarnation.
-    pub(crate) const OVERRIDE: u16 = 1;
-    /// A member's own incarnation went down.
-    pub(crate) const OWN_INCARNATION: u16 = 2;
-    /// A member listed itself, or reported itself Suspected or Failed.
-    pub(crate) const SELF_SUSPECT: u16 = 4;
-    /// A member that saw another's Left later reported it Failed (Dead).
-    pub(crate) const LEFT_THEN_FAILED: u16 = 8;
-    /// A user event was delivered twice to one member.
-    pub(crate) const DUPLICATE_EVENT: u16 = 16;
-    /// A datagram was longer than the packet budget.
-    pub(crate) const OVER_BUDGET: u16 = 32;
-    /// A loss-free run had to drop a datagram because the network bound was too small: the
-    /// liveness results would not be about a loss-free schedule.
-    pub(crate) const OVERFLOW: u16 = 64;
-}
 
 /// Which schedule the checker explores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,17 +62,23 @@ pub(crate) struct Bounds {
     pub max_broadcasts: u8,
     /// Crashes and broadcasts happen no later than this (liveness mode: room to detect).
     pub act_by: Duration,
+    /// Steps a schedule may take, counted in the state (so that a state reached in fewer
+    /// steps is a different state, explored again): a depth bound that a depth-first search
+    /// honours exactly. `None` leaves depth to the checker (breadth-first).
+    pub max_steps: Option<u8>,
 }
 
-/// What the checker may do next.
+/// What the checker may do next. A datagram is named by its channel and its place in it, not
+/// by where it sits in the network, so that a schedule replays step by step ([`replay`]) and
+/// its `Debug` form is Rust that a test can paste (`use Action::*`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Action {
-    /// Deliver the in-flight datagram at this index (of the sorted network).
-    Deliver(usize),
+    /// Deliver the `n`th datagram `from` sent `to`.
+    Deliver { from: usize, to: usize, n: u32 },
     /// Deliver it and keep a copy in flight.
-    Duplicate(usize),
+    Duplicate { from: usize, to: usize, n: u32 },
     /// Lose it.
-    Drop(usize),
+    Drop { from: usize, to: usize, n: u32 },
     /// Advance virtual time to the next deadline of any core, rounded up to a whole quantum
     /// (empty quanta are skipped); every core with a due timer handles it, except a paused
     /// one, which only wakes up.
@@ -97,6 +91,18 @@ pub(crate) enum Action {
     Leave(usize),
     /// The member broadcasts a user event.
     Broadcast(usize),
+}
+
+impl Action {
+    /// The datagram this action moves, as (from, to, n).
+    pub(crate) fn datagram(&self) -> Option<(usize, usize, u32)> {
+        match *self {
+            Action::Deliver { from, to, n }
+            | Action::Duplicate { from, to, n }
+            | Action::Drop { from, to, n } => Some((from, to, n)),
+            _ => None,
+        }
+    }
 }
 
 /// A datagram in flight.
@@ -206,6 +212,18 @@ pub(crate) struct State {
     pub used: Used,
     /// Safety flags raised so far (see [`bad`]).
     pub bad: u16,
+    /// Steps taken, when [`Bounds::max_steps`] counts them (else always 0).
+    pub steps: u8,
+}
+
+impl State {
+    /// Where the datagram an action names sits in the network, if it is in flight.
+    pub(crate) fn find(&self, action: &Action) -> Option<usize> {
+        let (from, to, n) = action.datagram()?;
+        self.net
+            .iter()
+            .position(|d| (d.from, d.to, d.n) == (from, to, n))
+    }
 }
 
 /// The checked model.
@@ -322,55 +340,17 @@ impl Cluster {
             );
         }
         s.bad |= observe_view(node, &me);
+        s.bad |= observe_queues(
+            node,
+            self.bounds.members,
+            usize::from(self.bounds.max_broadcasts),
+        );
     }
 
     fn live(&self, s: &State, i: usize) -> bool {
         let n = &s.nodes[i];
         !n.crashed && !matches!(n.swim.status(), Status::Left | Status::Leaving)
     }
-}
-
-/// Checks one event from member `me` against what it saw before; returns the flags it breaks.
-pub(crate) fn observe_event(
-    node: &mut Node,
-    me: &str,
-    kind: EventKind,
-    about: &NodeName,
-    inc: u32,
-    user: Option<(String, u64)>,
-) -> u16 {
-    let mut flags = 0;
-    if about.as_str() == me && matches!(kind, EventKind::Suspected | EventKind::Failed) {
-        flags |= bad::SELF_SUSPECT;
-    }
-    let seen = node.verdicts.get(about.as_str()).copied();
-    match kind {
-        EventKind::Failed => {
-            if let Some((_, true)) = seen {
-                flags |= bad::LEFT_THEN_FAILED;
-            }
-            record(node, about, inc, false);
-        }
-        EventKind::Left => record(node, about, inc, true),
-        EventKind::Joined | EventKind::Alive | EventKind::Suspected | EventKind::Updated => {
-            if let Some((v, _)) = seen
-                && inc <= v
-            {
-                flags |= bad::OVERRIDE;
-            }
-        }
-        EventKind::User => {
-            if let Some(id) = user {
-                if node.delivered.contains(&id) {
-                    flags |= bad::DUPLICATE_EVENT;
-                } else {
-                    let at = node.delivered.binary_search(&id).unwrap_or_else(|e| e);
-                    node.delivered.insert(at, id);
-                }
-            }
-        }
-    }
-    flags
 }
 
 /// One input to a core, at a virtual time in quanta: what its fingerprint is made of.
@@ -390,51 +370,6 @@ fn input(node: &mut Node, what: Input<'_>) {
     node.inputs.hash(&mut h);
     what.hash(&mut h);
     node.inputs = h.finish();
-}
-
-fn record(node: &mut Node, about: &NodeName, inc: u32, left: bool) {
-    let e = node
-        .verdicts
-        .entry(about.as_str().to_owned())
-        .or_insert((inc, left));
-    if inc >= e.0 {
-        e.0 = inc;
-    }
-    e.1 |= left;
-}
-
-/// Checks member `me`'s current table and own incarnation; returns the flags it breaks.
-pub(crate) fn observe_view(node: &mut Node, me: &str) -> u16 {
-    let mut flags = 0;
-    let own = node.swim.local().incarnation.0;
-    if own < node.incarnation {
-        flags |= bad::OWN_INCARNATION;
-    }
-    node.incarnation = node.incarnation.max(own);
-    let view = node.swim.members();
-    for m in &view {
-        if m.name.as_str() == me {
-            flags |= bad::SELF_SUSPECT;
-        }
-        let seen = node.verdicts.get(m.name.as_str()).copied();
-        match m.state {
-            MemberState::Alive | MemberState::Suspect => {
-                if let Some((v, _)) = seen
-                    && m.incarnation.0 <= v
-                {
-                    flags |= bad::OVERRIDE;
-                }
-            }
-            MemberState::Dead => {
-                if let Some((_, true)) = seen {
-                    flags |= bad::LEFT_THEN_FAILED;
-                }
-                record(node, &m.name, m.incarnation.0, false);
-            }
-            MemberState::Left => record(node, &m.name, m.incarnation.0, true),
-        }
-    }
-    flags
 }
 
 impl Model for Cluster {
@@ -460,6 +395,7 @@ impl Model for Cluster {
             at: 0,
             used: Used::default(),
             bad: 0,
+            steps: 0,
         };
         for i in 0..n {
             let mut swim = Swim::new(config(i), i as u64 + 1, now).expect("a valid config");
@@ -494,6 +430,9 @@ impl Model for Cluster {
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let b = &self.bounds;
+        if b.max_steps.is_some_and(|m| s.steps >= m) {
+            return;
+        }
         let safety = self.mode == Mode::Safety;
         // Loss-free mode reduces by partial order: deliveries to different members commute
         // exactly here (time stands still between ticks, and each core sees only its own
@@ -513,12 +452,13 @@ impl Model for Cluster {
             if !safety && k > 0 && (s.net[k - 1].from, s.net[k - 1].to) == (d.from, d.to) {
                 continue;
             }
-            actions.push(Action::Deliver(k));
+            let (from, to, n) = (d.from, d.to, d.n);
+            actions.push(Action::Deliver { from, to, n });
             if safety && s.used.dups < b.max_dups {
-                actions.push(Action::Duplicate(k));
+                actions.push(Action::Duplicate { from, to, n });
             }
             if safety && s.used.drops < b.max_drops {
-                actions.push(Action::Drop(k));
+                actions.push(Action::Drop { from, to, n });
             }
         }
         let fair_ok = safety || s.net.is_empty();
@@ -557,10 +497,14 @@ impl Model for Cluster {
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
+        if self.bounds.max_steps.is_some() {
+            s.steps += 1;
+        }
         let now = self.now(s.at);
         match action {
-            Action::Deliver(k) | Action::Duplicate(k) => {
-                let d = if action == Action::Deliver(k) {
+            Action::Deliver { .. } | Action::Duplicate { .. } => {
+                let k = s.find(&action)?;
+                let d = if matches!(action, Action::Deliver { .. }) {
                     s.net.remove(k)
                 } else {
                     s.used.dups += 1;
@@ -575,7 +519,8 @@ impl Model for Cluster {
                     self.drain(&mut s, d.to);
                 }
             }
-            Action::Drop(k) => {
+            Action::Drop { .. } => {
+                let k = s.find(&action)?;
                 s.used.drops += 1;
                 s.net.remove(k);
             }
@@ -647,6 +592,10 @@ impl Model for Cluster {
             Property::always("datagrams stay within the packet budget", |_, s: &State| {
                 s.bad & bad::OVER_BUDGET == 0
             }),
+            Property::always(
+                "the piggyback queues stay within their bounds",
+                |_, s: &State| s.bad & bad::OVER_QUEUE == 0,
+            ),
         ];
         // Reachability, not correctness: a discovery here shows the search got as far as the
         // rules the safety properties are about (a verdict, a Left, a delivered user event).

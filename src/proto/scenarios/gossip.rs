@@ -157,3 +157,27 @@ fn own_news_wakes_the_gossip_tick() {
     h.swim.broadcast(now, "deploy", b"v2").unwrap();
     assert!(h.swim.timers.due(&Timer::GossipTick).is_some());
 }
+
+/// The backlog a host (and the model check) reads is the queue itself: one item per member
+/// heard of, and no more than the cap however many members are heard of.
+#[test]
+fn the_update_backlog_is_visible_and_stays_within_its_bound() {
+    use crate::proto::MAX_QUEUED;
+    let mut h = Harness::new();
+    h.deliver(
+        peer_addr(0),
+        Message::Gossip,
+        (1..=3).map(|i| alive(i, 0)).collect(),
+    );
+    assert_eq!(h.swim.queued_updates(), 3);
+    assert_eq!(h.swim.queued_user_events(), 0);
+    for chunk in (4..=MAX_QUEUED + 100).collect::<Vec<_>>().chunks(100) {
+        h.deliver(
+            peer_addr(0),
+            Message::Gossip,
+            chunk.iter().map(|&i| alive(i, 0)).collect(),
+        );
+    }
+    assert!(h.swim.members().len() > MAX_QUEUED);
+    assert_eq!(h.swim.queued_updates(), MAX_QUEUED);
+}
