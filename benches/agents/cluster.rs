@@ -1,7 +1,9 @@
 //! The agents under test: spawning them, reading their JSON lines, and what those lines say.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,8 @@ pub(crate) struct Line {
 pub(crate) struct Cluster {
     pub(crate) children: Vec<Option<Child>>,
     pub(crate) pids: Vec<u32>,
+    /// Set when an agent exited on its own: its stderr (in [`logs_dir`]) is kept to read.
+    pub(crate) keep_logs: bool,
 }
 
 impl Drop for Cluster {
@@ -30,6 +34,46 @@ impl Drop for Cluster {
             let _ = c.kill();
             let _ = c.wait();
         }
+        if !self.keep_logs {
+            let _ = std::fs::remove_dir_all(logs_dir());
+        }
+    }
+}
+
+/// Where the agents' stderr goes, one file an agent (a restarted agent appends to its own):
+/// an agent that exits on its own says why there, and the bench quotes it.
+pub(crate) fn logs_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("rumor-bench-agents-{}", std::process::id()))
+}
+
+fn log_path(i: usize) -> PathBuf {
+    logs_dir().join(format!("{}.stderr", name(i)))
+}
+
+impl Cluster {
+    /// The agents that have exited, each with its exit status and the last line it wrote to
+    /// stderr, so that a failed run says why rather than only how many.
+    pub(crate) fn exits(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, c) in self.children.iter_mut().enumerate() {
+            let Some(status) = c.as_mut().and_then(|c| c.try_wait().ok().flatten()) else {
+                continue;
+            };
+            let last = std::fs::read_to_string(log_path(i))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "nothing on stderr".to_owned());
+            out.push(format!("{} {status}: {last}", name(i)));
+        }
+        if !out.is_empty() {
+            self.keep_logs = true;
+        }
+        out
     }
 }
 
@@ -251,6 +295,7 @@ pub(crate) fn spawn(
     let mut cluster = Cluster {
         children: Vec::new(),
         pids: Vec::new(),
+        keep_logs: false,
     };
     let mut seed_started = Some(seed_started);
     for i in 0..n {
@@ -279,9 +324,15 @@ pub(crate) fn spawn_one(args: &Args, i: usize, tx: &Sender<Line>) -> Result<Chil
     if i > 0 {
         cmd.args(["--join", &format!("127.0.0.1:{}", args.base_port)]);
     }
+    std::fs::create_dir_all(logs_dir()).map_err(|e| format!("{}: {e}", logs_dir().display()))?;
+    let stderr = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path(i))
+        .map_err(|e| format!("{}: {e}", log_path(i).display()))?;
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", args.binary))?;

@@ -162,12 +162,15 @@ fn start(run: &mut Run, n: usize, tx: &Sender<Line>) -> Result<Started, String> 
             missing.len(),
             missing.iter().take(8).collect::<Vec<_>>()
         );
-        let exited = cluster
-            .children
-            .iter_mut()
-            .flatten()
-            .filter_map(|c| c.try_wait().ok().flatten())
-            .count();
+        let exits = cluster.exits();
+        if !exits.is_empty() {
+            eprintln!(
+                "  n={n}: exited (status: last line of stderr, all in {}): {:?}",
+                crate::cluster::logs_dir().display(),
+                exits.iter().take(8).collect::<Vec<_>>()
+            );
+        }
+        let exited = exits.len();
         if e == "interrupted" || e == "all agents exited" || exited > 0 {
             return Err(format!("{e}; {exited} of {n} agents had exited"));
         }
