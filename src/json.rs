@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::event::{Event, EventKind, MessageKind, Stats, UserEvent};
 use crate::member::{Member, MemberState};
-use crate::node::Snapshot;
+use crate::node::Summary;
 use crate::proto::Status;
 use crate::quantile::nearest_rank;
 
@@ -84,28 +84,22 @@ fn tags(m: &Member) -> Value {
 /// ...); `by_kind` splits traffic by message kind, `dropped_by_reason` the drops, `states`
 /// counts members (this node excluded) by state, and `rtt_us` gives percentiles over the
 /// members' last round trips (nearest rank; null when no probe was answered yet).
-pub fn stats(node: &str, snapshot: &Snapshot, ts_ms: u64) -> Value {
-    let s = &snapshot.stats;
-    let members = &snapshot.members;
-    let count = |state: MemberState| members.iter().filter(|m| m.state == state).count();
-    let states: Map<String, Value> = [
-        MemberState::Alive,
-        MemberState::Suspect,
-        MemberState::Dead,
-        MemberState::Left,
-    ]
-    .into_iter()
-    .map(|state| (state.as_str().to_string(), Value::from(count(state))))
-    .collect();
+pub fn stats(node: &str, summary: &Summary, ts_ms: u64) -> Value {
+    let s = &summary.stats;
+    let census = &summary.census;
+    let states: Map<String, Value> = MemberState::ALL
+        .into_iter()
+        .map(|state| (state.as_str().to_string(), Value::from(census.count(state))))
+        .collect();
     json!({
         "ts_ms": ts_ms,
         "node": node,
         "event": "stats",
-        "status": status(snapshot.status),
-        "members": members.len(),
-        "active": members.iter().filter(|m| m.state.is_active()).count(),
+        "status": status(summary.status),
+        "members": census.members(),
+        "active": census.active(),
         "states": states,
-        "health": snapshot.health,
+        "health": summary.health,
         "packets_out": s.total_packets_out(),
         "bytes_out": s.total_bytes_out(),
         "packets_in": s.total_packets_in(),
@@ -132,7 +126,7 @@ pub fn stats(node: &str, snapshot: &Snapshot, ts_ms: u64) -> Value {
         "user_bytes_out": s.user_bytes_out,
         "by_kind": by_kind(s),
         "dropped_by_reason": dropped_by_reason(s),
-        "rtt_us": rtt_percentiles(members),
+        "rtt_us": rtt_percentiles(&census.rtts_us),
     })
 }
 
@@ -170,15 +164,9 @@ fn by_kind(s: &Stats) -> Value {
 }
 
 /// `{"members": n, "p50", "p90", "p99", "max"}` in microseconds over the members that
-/// answered a direct probe; the percentiles are null when none did.
-fn rtt_percentiles(members: &[Member]) -> Value {
-    let mut rtts: Vec<u64> = members
-        .iter()
-        .filter_map(|m| m.rtt)
-        .map(|d| micros(d.as_micros()))
-        .collect();
-    rtts.sort_unstable();
-    let at = |q: f64| nearest_rank(&rtts, q);
+/// answered a direct probe (`rtts`, ascending); the percentiles are null when none did.
+fn rtt_percentiles(rtts: &[u32]) -> Value {
+    let at = |q: f64| nearest_rank(rtts, q);
     json!({
         "members": rtts.len(),
         "p50": at(0.5),
@@ -221,7 +209,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::member::{Incarnation, NodeName, Tags};
+    use crate::member::{Census, Incarnation, NodeName, Tags};
 
     fn member(name: &str, rtt_ms: Option<u64>) -> Member {
         Member {
@@ -253,13 +241,13 @@ mod tests {
             .map(|i| member(&format!("m{i}"), Some(i)))
             .chain([member("silent", None)])
             .collect();
-        let v = rtt_percentiles(&members);
+        let v = rtt_percentiles(&Census::of(&members).rtts_us);
         assert_eq!(v["members"], 10);
         assert_eq!(v["p50"], 5000);
         assert_eq!(v["p90"], 9000);
         assert_eq!(v["p99"], 10_000);
         assert_eq!(v["max"], 10_000);
-        let none = rtt_percentiles(&[member("silent", None)]);
+        let none = rtt_percentiles(&Census::of(&[member("silent", None)]).rtts_us);
         assert_eq!(none["members"], 0);
         assert!(none["p50"].is_null() && none["max"].is_null());
     }

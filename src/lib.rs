@@ -82,8 +82,8 @@ pub use config::{Config, Profile, RetryJoin, SuspicionRule, parse_duration};
 pub use error::{BroadcastError, ConfigError, StartError};
 pub use event::{Event, EventKind, LamportTime, MessageKind, Stats, UserEvent};
 pub use keyring::{Key, KeyChange, Keyring, KeyringError};
-pub use member::{Incarnation, Member, MemberState, NodeName, Tags};
-pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot};
+pub use member::{Census, Incarnation, Member, MemberState, NodeName, Tags};
+pub use node::{Faults, JoinReport, LeaveError, Node, Snapshot, Summary};
 pub use proto::{HEARD_LEN, Heard, News, Status, Swim, Via};
 
 /// The fake clock's starting point for unit tests. Read here, outside `proto`, so the core's

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::error::{BroadcastError, StartError};
 use crate::event::{Event, LamportTime, Stats};
 use crate::keyring::{KeyChange, Keyring, KeyringError};
-use crate::member::{Member, Tags};
+use crate::member::{Census, Member, Tags};
 use crate::proto::{Heard, Status};
 use crate::runtime::{Command, FaultCommand, Runtime, fresh_seed};
 
@@ -71,6 +71,33 @@ pub struct Snapshot {
     /// When, how and from whom it heard its latest changes, oldest first (as
     /// [`Swim::heard`](crate::Swim::heard)).
     pub heard: Vec<Heard>,
+}
+
+/// What a stats line shows, read together in one round trip to the loop like a [`Snapshot`],
+/// but with the members counted rather than copied: its cost does not grow with their names,
+/// tags and addresses ([`Node::summary`]).
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Members by state, and their round trips, itself excluded.
+    pub census: Census,
+    /// The running counters (as [`Node::stats`]).
+    pub stats: Stats,
+    /// Lifeguard's local health score (as [`Node::health`]).
+    pub health: u32,
+    /// Where the node stands (as [`Node::status`]).
+    pub status: Status,
+}
+
+impl Snapshot {
+    /// The same instant in counts (as [`Node::summary`] would have said then).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            census: Census::of(&self.members),
+            stats: self.stats.clone(),
+            health: self.health,
+            status: self.status,
+        }
+    }
 }
 
 /// Why [`Node::leave`] did not complete.
@@ -243,6 +270,15 @@ impl Node {
     /// trip to the loop, so they describe the same instant (and cost one wake-up, not five).
     pub fn snapshot(&self) -> Snapshot {
         self.ask(Command::Snapshot, Snapshot::clone)
+    }
+
+    /// Counters, health, status and the members counted by state: what a periodic stats
+    /// line needs, at a cost that does not grow with what the members carry (a [`snapshot`]
+    /// copies every member).
+    ///
+    /// [`snapshot`]: Node::snapshot
+    pub fn summary(&self) -> Summary {
+        self.ask(Command::Summary, Snapshot::summary)
     }
 
     /// The address the socket is bound to, with the real port when the config asked for port 0.

@@ -32,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use crate::config::Config;
 use crate::error::ConfigError;
 use crate::event::{Event, EventKind, Stats};
-use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
+use crate::member::{Census, Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{self, Message, Update, UserSection, WireError};
 
 use awareness::{Awareness, Blame};
@@ -464,6 +464,17 @@ impl Swim {
     pub fn members(&self) -> Vec<Member> {
         let epoch = self.members.epoch();
         self.members.iter().map(|e| member_of(e, epoch)).collect()
+    }
+
+    /// How many members are in each state, and their round trips, itself excluded: what
+    /// [`Swim::members`] would say in counts, without copying a member.
+    pub fn census(&self) -> Census {
+        let mut c = Census::default();
+        for e in self.members.iter() {
+            c.add(e.state, (e.rtt_us > 0).then_some(e.rtt_us));
+        }
+        c.rtts_us.sort_unstable();
+        c
     }
 
     /// Members this node considers Alive or Suspect, itself excluded.

@@ -40,7 +40,7 @@ use crate::error::{BroadcastError, StartError};
 use crate::event::{Event, LamportTime, Stats};
 use crate::keyring::{KeyChange, Keyring, KeyringError};
 use crate::member::{Member, Tags};
-use crate::node::Snapshot;
+use crate::node::{Snapshot, Summary};
 use crate::proto::{Status, Swim};
 
 pub(crate) use fault::FaultCommand;
@@ -85,6 +85,7 @@ pub(crate) enum Command {
     Health(Sender<u32>),
     Status(Sender<Status>),
     Snapshot(Sender<Snapshot>),
+    Summary(Sender<Summary>),
     SetTags(Tags),
     /// Spread a user event (name, payload); the sender hears its Lamport time or why not.
     Broadcast(String, Vec<u8>, Sender<Result<LamportTime, BroadcastError>>),
@@ -363,6 +364,7 @@ impl Runtime {
                 Command::Health(tx) => drop(tx.try_send(self.swim.health())),
                 Command::Status(tx) => drop(tx.try_send(self.swim.status())),
                 Command::Snapshot(tx) => drop(tx.try_send(self.snapshot())),
+                Command::Summary(tx) => drop(tx.try_send(self.summary())),
                 Command::SetTags(tags) => self.swim.set_tags(now, tags),
                 Command::Broadcast(name, payload, tx) => {
                     drop(tx.try_send(self.swim.broadcast(now, &name, &payload)));
@@ -448,6 +450,15 @@ impl Runtime {
             seal.count_into(&mut stats);
         }
         stats
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            census: self.swim.census(),
+            stats: self.stats(),
+            health: self.swim.health(),
+            status: self.swim.status(),
+        }
     }
 
     fn snapshot(&self) -> Snapshot {

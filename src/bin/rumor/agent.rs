@@ -153,7 +153,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
                 }
             },
             recv(ticks) -> _ => {
-                let stats = json::stats(&name, &node.snapshot(), json::unix_ms());
+                let stats = json::stats(&name, &node.summary(), json::unix_ms());
                 if print_line(&mut out, &stats).is_err() {
                     break;
                 }

@@ -251,3 +251,32 @@ fn dead_members_are_forgotten_after_the_reclaim_time() {
     h.advance(2 * SEC);
     assert!(h.state_of(2).is_none());
 }
+
+/// The census a stats line reads counts what `members()` lists, state by state, and carries
+/// the round trips of the members that answered, ascending.
+#[test]
+fn the_census_counts_what_the_member_list_shows() {
+    let mut h = Harness::with_peers(6);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![
+            with_state(alive(2, 0), MemberState::Suspect, Some(1)),
+            with_state(alive(3, 0), MemberState::Dead, Some(1)),
+            with_state(alive(4, 0), MemberState::Left, None),
+        ],
+    );
+    h.advance(3 * SEC);
+    let members = h.swim.members();
+    let census = h.swim.census();
+    assert_eq!(census, crate::member::Census::of(&members));
+    assert_eq!(census.members(), members.len());
+    assert_eq!(census.count(MemberState::Dead), 1);
+    assert_eq!(census.count(MemberState::Left), 1);
+    assert!(census.count(MemberState::Suspect) <= 1);
+    assert_eq!(
+        census.active(),
+        members.iter().filter(|m| m.state.is_active()).count()
+    );
+    assert!(census.rtts_us.is_sorted());
+}

@@ -77,7 +77,7 @@ impl Runtime {
             }
             Request::Stats => json!({
                 "ok": true,
-                "stats": json::stats(node, &self.snapshot(), json::unix_ms()),
+                "stats": json::stats(node, &self.summary(), json::unix_ms()),
                 "control": control.counters_json(),
             }),
             Request::Tags { set, rm } => {
