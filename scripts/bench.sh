@@ -166,7 +166,10 @@ fi
 nodes="${nodes:-10,50,100}"
 command="scripts/bench.sh agents --nodes $nodes --steady $steady --kills $kills --label $label"
 [ -n "$agent_flags" ] && command="$command --agent-flags \"$agent_flags\""
-agent_bin="$(scripts/build-dist.sh | head -n 1)"
+# All of build-dist.sh's output, then its first line: `| head -n 1` can exit before the
+# second line is written, and pipefail turns that SIGPIPE into the whole script's exit (141).
+dist_paths="$(scripts/build-dist.sh)"
+agent_bin="${dist_paths%%$'\n'*}"
 "$harness_bin" --nodes "$nodes" --steady "$steady" --binary "$agent_bin" \
     --base-port "$base_port" --kills "$kills" --agent-flags "$agent_flags" >"$scratch/table" &
 harness_pid=$!
