@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # build-dist.sh: builds the deployable `rumor` and `rumor-tui` binaries: the `dist` profile (fat
 # LTO, one codegen unit) and statically linked, so a running agent maps nothing but itself.
-# glibc statically by default; RUMOR_DIST_LIBC=musl links musl (installing its Rust target
-# with rustup). musl makes an agent small: static glibc brings ~0.9 MB of its own (the NSS and
-# dlopen machinery behind getaddrinfo, printf, scanf, locale tables), all of it resident, and
-# malloc arenas; an agent of five takes 1.7 MiB VmRSS with musl against 2.8 MiB with glibc.
-# It is not the default: with musl's slower malloc, 1,000 agents joining at once on 2 cores
-# converged in 6.25 s (glibc 1.0-2.3 s), and in a second run 10 agents exited (not yet
-# understood; docs/BENCHMARKS.md).
+# musl by default (installing its Rust target with rustup; without it, glibc statically, said on
+# stderr); RUMOR_DIST_LIBC=glibc links glibc statically. musl makes an agent small: static glibc
+# brings ~0.9 MB of its own (the NSS and dlopen machinery behind getaddrinfo, printf, scanf,
+# locale tables), all of it resident, and malloc arenas: 1,000 agents take 2.0 MiB VmRSS each
+# with musl against 3.2 MiB with glibc, for a little more CPU (0.034 % of a core against 0.024 %);
+# they converged in 1.1-3.8 s in five runs at 1,000 (docs/BENCHMARKS.md).
 # The agent is built without the simulator (`rumor sim` is a development tool: `cargo run
 # --release -- sim`). Prints the paths. Needs: cargo, and glibc's static libraries (libc6-dev)
 # or, for musl, rustup.
@@ -17,7 +16,7 @@ set -o errexit -o nounset -o pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
     echo "Usage: scripts/build-dist.sh   (no arguments; prints the paths of the two binaries)"
-    echo "Environment: RUMOR_DIST_LIBC=glibc (default) or musl (falls back to glibc)"
+    echo "Environment: RUMOR_DIST_LIBC=musl (default; falls back to glibc) or glibc"
     exit 0
 fi
 
@@ -25,7 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 HOST=$(rustc -vV | sed -n 's/^host: //p')
 TRIPLE=$HOST
-libc=${RUMOR_DIST_LIBC:-glibc}
+libc=${RUMOR_DIST_LIBC:-musl}
 case "$libc" in
     musl | glibc) ;;
     *) echo "build-dist.sh: RUMOR_DIST_LIBC must be musl or glibc, not '$libc'" >&2; exit 2 ;;
