@@ -14,11 +14,12 @@
 
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::members::{Entry, Identity};
+use super::rows::{Base, Rows};
 use crate::member::{NodeName, Tags};
 
 /// Identities known before any table is filled, shared by many tables: each keeps an array
@@ -31,6 +32,8 @@ pub struct Directory {
     by_name: HashTable<u32>,
     by_addr: HashTable<u32>,
     hasher: DefaultHashBuilder,
+    /// The rows a table bootstrapped with all of it starts from (`Members::fill_shared`).
+    base: OnceLock<Arc<Base>>,
 }
 
 impl Directory {
@@ -42,6 +45,7 @@ impl Directory {
             by_name: HashTable::new(),
             by_addr: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
+            base: OnceLock::new(),
         };
         for id in ids {
             if dir.find(id.name.as_str()).is_some() || dir.find_addr(id.addr).is_some() {
@@ -79,6 +83,16 @@ impl Directory {
         self.ids.is_empty()
     }
 
+    /// The rows every table of this directory may start from, made by `make` the first time.
+    pub(crate) fn base(&self, make: impl FnOnce() -> Base) -> Arc<Base> {
+        Arc::clone(self.base.get_or_init(|| Arc::new(make())))
+    }
+
+    /// The directory number of `name`.
+    pub(crate) fn number_of(&self, name: &str) -> Option<usize> {
+        self.find(name)
+    }
+
     fn find(&self, name: &str) -> Option<usize> {
         let ids = &self.ids;
         self.by_name
@@ -102,12 +116,70 @@ impl Directory {
     }
 }
 
-/// A table's view of a shared directory: `slot[g]` is one more than the position of the row
-/// of directory member `g`, 0 when the table holds no such row.
+/// A table's view of a shared directory: `slot.get(g)` is one more than the position of the
+/// row of directory member `g`, 0 when the table holds no such row.
 #[derive(Clone)]
 struct Shared {
     dir: Arc<Directory>,
-    slot: Vec<u32>,
+    slot: Slots,
+}
+
+/// Directory number to row position plus one. A table filled from a directory's shared base
+/// holds member `g` at `g` (or `g - 1` past its own number) until rows move, so it keeps only
+/// the numbers whose rows are elsewhere; other tables keep the whole array.
+#[derive(Clone)]
+enum Slots {
+    Dense(Vec<u32>),
+    Based {
+        own: usize,
+        covered: usize,
+        moved: hashbrown::HashMap<u32, u32>,
+    },
+}
+
+impl Slots {
+    fn default_of(own: usize, covered: usize, g: usize) -> u32 {
+        if g == own {
+            return 0;
+        }
+        let p = if g > own { g - 1 } else { g };
+        if p < covered { p as u32 + 1 } else { 0 }
+    }
+
+    fn get(&self, g: usize) -> u32 {
+        match self {
+            Slots::Dense(v) => v.get(g).copied().unwrap_or(0),
+            Slots::Based {
+                own,
+                covered,
+                moved,
+            } => moved
+                .get(&(g as u32))
+                .copied()
+                .unwrap_or_else(|| Self::default_of(*own, *covered, g)),
+        }
+    }
+
+    fn set(&mut self, g: usize, value: u32) {
+        match self {
+            Slots::Dense(v) => {
+                if let Some(s) = v.get_mut(g) {
+                    *s = value;
+                }
+            }
+            Slots::Based {
+                own,
+                covered,
+                moved,
+            } => {
+                if value == Self::default_of(*own, *covered, g) {
+                    moved.remove(&(g as u32));
+                } else {
+                    moved.insert(g as u32, value);
+                }
+            }
+        }
+    }
 }
 
 /// Both lookups of one member table. Its methods take the table's rows, which it indexes by
@@ -131,14 +203,31 @@ impl Index {
     }
 
     /// Indexes `entries` afresh through `dir` from now on.
-    pub(crate) fn share(&mut self, dir: Arc<Directory>, entries: &[Entry]) {
+    pub(crate) fn share(&mut self, dir: Arc<Directory>, entries: &Rows) {
         self.by_name = HashTable::new();
         self.by_addr = HashTable::new();
-        let slot = vec![0; dir.len()];
+        let slot = Slots::Dense(vec![0; dir.len()]);
         self.shared = Some(Shared { dir, slot });
         for i in 0..entries.len() {
             self.insert_name(entries, i);
             self.insert_addr(entries, i);
+        }
+    }
+
+    /// The shared directory, if the table has one.
+    pub(crate) fn directory(&self) -> Option<&Arc<Directory>> {
+        self.shared.as_ref().map(|s| &s.dir)
+    }
+
+    /// Indexes rows just read from the directory's shared base (`Rows::shared`): each is at
+    /// home, found through the directory without a slot of its own.
+    pub(crate) fn share_rows(&mut self, rows: &Rows, own: Option<usize>) {
+        if let Some(s) = &mut self.shared {
+            s.slot = Slots::Based {
+                own: own.unwrap_or(usize::MAX),
+                covered: rows.len(),
+                moved: hashbrown::HashMap::new(),
+            };
         }
     }
 
@@ -158,11 +247,11 @@ impl Index {
             .is_some_and(|g| s.dir.addr(g) == Some(e.id.addr))
     }
 
-    pub(crate) fn find(&self, entries: &[Entry], name: &str) -> Option<usize> {
+    pub(crate) fn find(&self, entries: &Rows, name: &str) -> Option<usize> {
         if let Some(s) = &self.shared
             && let Some(g) = s.dir.find(name)
         {
-            return s.slot.get(g)?.checked_sub(1).map(|p| p as usize);
+            return s.slot.get(g).checked_sub(1).map(|p| p as usize);
         }
         if self.by_name.is_empty() {
             return None;
@@ -178,15 +267,11 @@ impl Index {
 
     /// The name held in row `find(name)`, taken from the directory when it holds the name
     /// (equal, and one cache miss fewer).
-    pub(crate) fn known_name<'a>(
-        &'a self,
-        entries: &'a [Entry],
-        name: &str,
-    ) -> Option<&'a NodeName> {
+    pub(crate) fn known_name<'a>(&'a self, entries: &'a Rows, name: &str) -> Option<&'a NodeName> {
         if let Some(s) = &self.shared
             && let Some(g) = s.dir.find(name)
         {
-            s.slot.get(g).filter(|&&p| p != 0)?;
+            (s.slot.get(g) != 0).then_some(())?;
             return s.dir.ids.get(g).map(|id| &id.name);
         }
         let i = self.find(entries, name)?;
@@ -208,10 +293,10 @@ impl Index {
         (id.addr == addr && id.tags == *tags).then(|| Arc::clone(id))
     }
 
-    pub(crate) fn find_addr(&self, entries: &[Entry], addr: SocketAddr) -> Option<usize> {
+    pub(crate) fn find_addr(&self, entries: &Rows, addr: SocketAddr) -> Option<usize> {
         if let Some(s) = &self.shared
             && let Some(g) = s.dir.find_addr(addr)
-            && let Some(p) = s.slot.get(g).and_then(|p| p.checked_sub(1))
+            && let Some(p) = s.slot.get(g).checked_sub(1)
             && entries.get(p as usize).is_some_and(|e| e.id.addr == addr)
         {
             return Some(p as usize);
@@ -227,7 +312,7 @@ impl Index {
     }
 
     /// Makes room for `more` rows the table's own indexes may have to hold.
-    pub(crate) fn reserve(&mut self, entries: &[Entry], more: usize) {
+    pub(crate) fn reserve(&mut self, entries: &Rows, more: usize) {
         if self.shared.is_some() {
             return; // the slot array is sized once, by the directory
         }
@@ -245,15 +330,14 @@ impl Index {
     }
 
     /// Adds row `i` to the name lookup.
-    pub(crate) fn insert_name(&mut self, entries: &[Entry], i: usize) {
+    pub(crate) fn insert_name(&mut self, entries: &Rows, i: usize) {
         let Some(e) = entries.get(i) else {
             return;
         };
         if let Some(g) = self.gid(e)
             && let Some(s) = &mut self.shared
-            && let Some(slot) = s.slot.get_mut(g)
         {
-            *slot = i as u32 + 1;
+            s.slot.set(g, i as u32 + 1);
             return;
         }
         let hasher = &self.hasher;
@@ -266,7 +350,7 @@ impl Index {
     }
 
     /// Adds row `i` to the address lookup.
-    pub(crate) fn insert_addr(&mut self, entries: &[Entry], i: usize) {
+    pub(crate) fn insert_addr(&mut self, entries: &Rows, i: usize) {
         let Some(e) = entries.get(i) else {
             return;
         };
@@ -283,16 +367,15 @@ impl Index {
     }
 
     /// Drops row `i` from the name lookup.
-    pub(crate) fn remove_name(&mut self, entries: &[Entry], i: usize) {
+    pub(crate) fn remove_name(&mut self, entries: &Rows, i: usize) {
         let Some(e) = entries.get(i) else {
             return;
         };
         if let Some(g) = self.gid(e)
             && let Some(s) = &mut self.shared
-            && let Some(slot) = s.slot.get_mut(g)
         {
-            if *slot == i as u32 + 1 {
-                *slot = 0;
+            if s.slot.get(g) == i as u32 + 1 {
+                s.slot.set(g, 0);
             }
             return;
         }
@@ -303,7 +386,7 @@ impl Index {
     }
 
     /// Drops row `i` from the address lookup.
-    pub(crate) fn remove_addr(&mut self, entries: &[Entry], i: usize) {
+    pub(crate) fn remove_addr(&mut self, entries: &Rows, i: usize) {
         let Some(e) = entries.get(i) else {
             return;
         };
@@ -318,7 +401,7 @@ impl Index {
 
     /// Checks that every row is found by name and by address, and that the lookups hold no
     /// row more (O(N), for tests and fuzzers).
-    pub(crate) fn check(&self, entries: &[Entry]) -> Result<(), String> {
+    pub(crate) fn check(&self, entries: &Rows) -> Result<(), String> {
         let (mut names, mut addrs) = (0, 0);
         for (i, e) in entries.iter().enumerate() {
             let name = e.id.name.as_str();
@@ -338,10 +421,9 @@ impl Index {
                 return Err(format!("{name} at {i} is not found at {}", e.id.addr));
             }
         }
-        let slots = self
-            .shared
-            .as_ref()
-            .map_or(0, |s| s.slot.iter().filter(|&&p| p != 0).count());
+        let slots = self.shared.as_ref().map_or(0, |s| {
+            (0..s.dir.len()).filter(|&g| s.slot.get(g) != 0).count()
+        });
         let named = entries.len() - names;
         if self.by_name.len() != names || self.by_addr.len() != addrs || slots != named {
             return Err(format!(
@@ -370,8 +452,6 @@ mod tests {
     use super::super::members::Members;
     use super::*;
     use crate::member::{Incarnation, MemberState, Tags};
-    use rand::SeedableRng;
-    use rand::rngs::SmallRng;
 
     fn id(name: &str, port: u16) -> Arc<Identity> {
         Arc::new(Identity {
@@ -393,7 +473,6 @@ mod tests {
         let mut plain = Members::new(now);
         let mut shared = Members::new(now);
         shared.share(dir);
-        let mut rng = (SmallRng::seed_from_u64(1), SmallRng::seed_from_u64(1));
         for (name, port) in [
             ("n0", 100),
             ("n1", 101),
@@ -402,8 +481,8 @@ mod tests {
             ("n4", 500),
         ] {
             let e = plain.entry(id(name, port), Incarnation(0), MemberState::Alive, now);
-            plain.insert(e.clone(), &mut rng.0);
-            shared.insert(e, &mut rng.1);
+            plain.insert(e.clone());
+            shared.insert(e);
         }
         let moves = |m: &mut Members| {
             let i = m.find("n1").unwrap();

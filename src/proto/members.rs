@@ -1,9 +1,10 @@
 //! The member table and the shuffled round-robin probe order.
 //!
-//! Entries live in a `Vec` and are found by name through an index map. The probe order is a
-//! permutation of entry positions walked with a cursor; when it runs out it is reshuffled, and a
-//! new member is inserted at a random position in the part not yet walked, which gives SWIM's
-//! time-bounded completeness (every member is probed within one round of the permutation).
+//! Entries live in [`Rows`] (a `Vec`, or a shared base with the rows this table changed) and
+//! are found by name through an index map. The probe order is a pool of the positions not
+//! probed yet this round, drawn at random one at a time; when it runs out it is every position
+//! again, and a new member joins the pool, which gives SWIM's time-bounded completeness (every
+//! member is probed within one round).
 //! Random picks (ping-req helpers, gossip targets) index into the table and never scan it
 //! unless it is small.
 
@@ -15,6 +16,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::index::{Directory, Index};
+use super::rows::{Base, Pool, Rows};
 use crate::hash::{FNV1A_64_BASIS, fnv1a_64, splitmix64};
 use crate::member::{Incarnation, MemberState, NodeName, Tags};
 
@@ -33,8 +35,8 @@ pub struct Identity {
     pub tags: Tags,
 }
 
-/// One row of the member table: 24 bytes, so that a simulator holding 10,000 tables of
-/// 10,000 members stays within a few GiB.
+/// One row of the member table: 24 bytes (a table that joined its way into a simulated
+/// cluster of 10,000 holds 10,000 of them).
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) id: Arc<Identity>,
@@ -60,10 +62,10 @@ impl Entry {
 #[derive(Clone)]
 pub(crate) struct Members {
     epoch: Instant,
-    entries: Vec<Entry>,
+    entries: Rows,
     index: Index,
-    order: Vec<u32>,
-    cursor: usize,
+    /// Positions not probed yet this round.
+    pool: Pool,
     active: usize,
     /// XOR of [`record_hash`] over the active (Alive and Suspect) entries: equal tables have
     /// equal digests, and keeping it costs one hash per state change.
@@ -94,10 +96,9 @@ impl Members {
     pub(crate) fn new(epoch: Instant) -> Self {
         Members {
             epoch,
-            entries: Vec::new(),
+            entries: Rows::default(),
             index: Index::new(),
-            order: Vec::new(),
-            cursor: 0,
+            pool: Pool::dense(),
             active: 0,
             digest: 0,
         }
@@ -169,8 +170,48 @@ impl Members {
 
     /// Finds members through `dir` from now on (see [`super::index`]); what the table holds
     /// and answers does not change.
+    /// The directory the table shares, if any.
+    pub(crate) fn directory(&self) -> Option<&Arc<Directory>> {
+        self.index.directory()
+    }
+
     pub(crate) fn share(&mut self, dir: Arc<Directory>) {
         self.index.share(dir, &self.entries);
+        self.pool = self.pool.to_sparse();
+    }
+
+    /// Fills an empty table that shares a directory with every member of it but `own` (the
+    /// table's own directory number), Alive at incarnation 0 since `now`, read from the
+    /// directory's shared rows instead of copied (see [`super::rows`]). Returns false, doing
+    /// nothing, when the table is not empty, shares no directory, or the directory's rows
+    /// carry another time than `now` (then the caller fills it row by row, to the same end).
+    pub(crate) fn fill_shared(&mut self, own: Option<usize>, now: Instant) -> bool {
+        let since_ds = self.deciseconds(now);
+        if !self.entries.is_empty() {
+            return false;
+        }
+        let Some(dir) = self.index.directory() else {
+            return false;
+        };
+        let base = dir.base(|| {
+            let rows = dir
+                .identities()
+                .iter()
+                .map(|id| self.entry(Arc::clone(id), Incarnation(0), MemberState::Alive, now))
+                .collect();
+            Base::new(rows, since_ds)
+        });
+        if base.since_ds() != since_ds {
+            return false;
+        }
+        self.entries = Rows::shared(base, own);
+        self.index.share_rows(&self.entries, own);
+        self.active = self.entries.len();
+        self.digest = self.entries.iter().fold(0, |d, e| {
+            d ^ digest_part(e.id.name.as_str(), e.incarnation, e.state)
+        });
+        self.pool.refill(self.entries.len());
+        true
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<&Entry> {
@@ -229,27 +270,21 @@ impl Members {
     }
 
     /// Adds a member the table does not hold yet; returns its position.
-    pub(crate) fn insert(&mut self, entry: Entry, rng: &mut impl Rng) -> usize {
+    pub(crate) fn insert(&mut self, entry: Entry) -> usize {
         debug_assert!(self.find(entry.id.name.as_str()).is_none());
         self.push_unordered(entry);
         let i = self.entries.len() - 1;
-        // Somewhere in the part of this round not walked yet: probed within the round.
-        let pos = rng.random_range(self.cursor..self.order.len());
-        if let Some(last) = self.order.pop() {
-            self.order.insert(pos, last);
-        }
+        // push_unordered put it among those not probed yet this round: probed within it.
         i
     }
 
     /// Makes room for `more` members without reallocating as they come.
     pub(crate) fn reserve(&mut self, more: usize) {
         self.entries.reserve(more);
-        self.order.reserve(more);
         self.index.reserve(&self.entries, more);
     }
 
-    /// Adds a member at the end of the probe order; call [`reshuffle`](Self::reshuffle) after
-    /// a batch of these.
+    /// Adds a member to the part of this round not probed yet.
     pub(crate) fn push_unordered(&mut self, entry: Entry) {
         let i = self.entries.len();
         if entry.state.is_active() {
@@ -259,14 +294,7 @@ impl Members {
         self.entries.push(entry);
         self.index.insert_name(&self.entries, i);
         self.index.insert_addr(&self.entries, i);
-        self.order.push(i as u32);
-    }
-
-    /// Shuffles the part of the probe order not yet walked this round.
-    pub(crate) fn reshuffle(&mut self, rng: &mut impl Rng) {
-        if let Some(rest) = self.order.get_mut(self.cursor..) {
-            rest.shuffle(rng);
-        }
+        self.pool.add(i);
     }
 
     /// Forgets a member. O(N) in the probe order, which is fine: it happens once per member
@@ -280,7 +308,9 @@ impl Members {
         if i != last {
             self.unindex(last);
         }
-        let gone = self.entries.swap_remove(i);
+        let Some(gone) = self.entries.swap_remove(i) else {
+            return;
+        };
         if gone.state.is_active() {
             self.active -= 1;
         }
@@ -289,17 +319,7 @@ impl Members {
             self.index.insert_name(&self.entries, i);
             self.index.insert_addr(&self.entries, i);
         }
-        if let Some(p) = self.order.iter().position(|&x| x as usize == i) {
-            self.order.remove(p);
-            if p < self.cursor {
-                self.cursor -= 1;
-            }
-        }
-        if i != last
-            && let Some(slot) = self.order.iter_mut().find(|x| **x as usize == last)
-        {
-            *slot = i as u32;
-        }
+        self.pool.remove(i, last);
     }
 
     /// Drops entry `i`'s rows from both lookups.
@@ -313,13 +333,12 @@ impl Members {
         if self.active == 0 {
             return None;
         }
-        for _ in 0..=self.order.len() {
-            if self.cursor >= self.order.len() {
-                self.order.shuffle(rng);
-                self.cursor = 0;
+        // Two rounds at most: one that ends with inactive members, one that starts afresh.
+        for _ in 0..=2 * self.entries.len() {
+            if self.pool.left() == 0 {
+                self.pool.refill(self.entries.len());
             }
-            let i = *self.order.get(self.cursor)? as usize;
-            self.cursor += 1;
+            let i = self.pool.draw(rng)?;
             if self.entries.get(i).is_some_and(|e| e.state.is_active()) {
                 return Some(i);
             }
@@ -334,17 +353,20 @@ impl Members {
         let mut active = 0;
         let mut digest = 0;
         self.index.check(&self.entries)?;
-        for e in &self.entries {
+        for e in self.entries.iter() {
             active += usize::from(e.state.is_active());
             digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state);
         }
-        let mut order: Vec<u32> = self.order.clone();
-        order.sort_unstable();
-        if !order.iter().copied().eq(0..self.entries.len() as u32) {
-            return Err(format!("probe order {:?} is no permutation", self.order));
-        }
-        if self.cursor > self.order.len() {
-            return Err(format!("cursor {} past {}", self.cursor, self.order.len()));
+        let mut left = self.pool.positions();
+        left.sort_unstable();
+        let n = left.len();
+        left.dedup();
+        if left.len() != n
+            || left
+                .last()
+                .is_some_and(|&x| x as usize >= self.entries.len())
+        {
+            return Err(format!("probe pool {left:?} repeats or is past the table"));
         }
         if active != self.active {
             return Err(format!(

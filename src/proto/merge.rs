@@ -49,7 +49,7 @@ impl Swim {
                     .members
                     .identity(&update.name, update.addr, &update.tags);
                 let entry = self.members.entry(id, inc, state, now);
-                let i = self.members.insert(entry, &mut self.rng);
+                let i = self.members.insert(entry);
                 self.emit(now, EventKind::Joined, i);
                 self.gossip.enqueue(update);
             }

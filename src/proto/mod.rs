@@ -12,6 +12,7 @@ mod members;
 mod merge;
 mod outbox;
 mod probe;
+mod rows;
 #[cfg(test)]
 mod scenarios;
 mod suspicion;
@@ -537,9 +538,26 @@ impl Swim {
     /// Adds members this node knows without being told over the network, as Alive at
     /// incarnation 0, with no event and no gossip. For simulations that start from a formed
     /// cluster; sharing one `Arc<Identity>` per member across nodes keeps their tables small.
+    ///
+    /// A core that shares a [`Directory`] and is handed exactly its identities (the same
+    /// `Arc`s, in its order) reads those rows from one copy shared by every such core until
+    /// it changes them (see the simulator's memory model); what it does is the same.
     pub fn bootstrap(&mut self, now: Instant, members: impl IntoIterator<Item = Arc<Identity>>) {
-        let members = members.into_iter();
-        self.members.reserve(members.size_hint().0);
+        let members: Vec<Arc<Identity>> = members.into_iter().collect();
+        if let Some(dir) = self.members.directory()
+            && dir.identities().len() == members.len()
+            && dir
+                .identities()
+                .iter()
+                .zip(&members)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+        {
+            let own = dir.number_of(self.local.name.as_str());
+            if self.members.fill_shared(own, now) {
+                return;
+            }
+        }
+        self.members.reserve(members.len());
         for id in members {
             if id.name == self.local.name || self.members.find(id.name.as_str()).is_some() {
                 continue;
@@ -549,9 +567,6 @@ impl Swim {
                 .entry(id, Incarnation(0), MemberState::Alive, now);
             self.members.push_unordered(entry);
         }
-        // One shuffle for the lot: inserting each at a random place would move the probe
-        // order's tail every time, O(N²) for a 10,000-member table.
-        self.members.reshuffle(&mut self.rng);
     }
 
     // ---- helpers shared by the parts ----

@@ -28,8 +28,8 @@
 //!
 //! # Memory
 //!
-//! N cores each hold a member table of N - 1 rows: N² rows is what a simulation of N costs, so
-//! a row's bytes are what decides how large N can be. What every table shares, it shares:
+//! N cores each hold a member table of N - 1 rows: N² rows is what a simulation of N would
+//! cost if each kept its own, so what the tables share decides how large N can be:
 //!
 //! - **Identities** (name, address, tags): one `Arc<Identity>` per node, pointed to by every
 //!   row about it (8 bytes a row). A member that changes its tags gets a new `Arc` in the tables
@@ -38,22 +38,31 @@
 //!   filled by joins costs what a bootstrapped one does (it allocated ~100 bytes of identity a
 //!   row before: ~10 GB at 10,000 joining nodes).
 //! - **Lookups by name and by address**: one [`Directory`] of all nodes' identities, built once
-//!   and shared by every core (`SimConfig::shared_directory`, on by default). A table keeps an
-//!   array from directory number to row position (4 bytes a row) instead of two hash indexes of
-//!   its own (~10 bytes a row at 10,000: 16,384 buckets of 5 bytes each, twice); it still
+//!   and shared by every core (`SimConfig::shared_directory`, on by default). A table filled
+//!   row by row keeps an array from directory number to row position (4 bytes a row; a formed
+//!   one less, below) instead of two hash indexes of its own (~10 bytes a row at 10,000: 16,384 buckets of 5 bytes each, twice); it still
 //!   indexes by itself what the directory does not cover (a stranger, a member at an address
 //!   the directory does not list for it). The directory never changes, so nothing locks.
-//! - **Per row, per table**: incarnation, state, when the state changed (deciseconds), the
-//!   last round trip measured to it (µs), 24 bytes with the `Arc`; plus 4 bytes of the table's
-//!   probe order. These genuinely differ between tables (each member measures its own round
-//!   trips and hears of a change at its own time), which is why the simulator does not keep
-//!   one global truth with per-node differences: after one protocol round every row differs
-//!   from every other table's by its round trip.
+//! - **Rows**: a formed cluster's tables ([`Sim::formed`]) start alike, every node with every
+//!   other Alive at incarnation 0 since time 0, so they read their rows from one immutable
+//!   base held by the directory (one 24-byte row per node, once) and keep only the rows they
+//!   changed (copy on write, ~40 bytes each in a hash map by position): the members they
+//!   probed (their round trip), the members a change reached them about, the rows a departure
+//!   moved. A table also finds a base row through the directory without a slot of its own,
+//!   and keeps only the directory numbers whose rows moved.
+//! - **Probe order**: the members not probed yet this round are a pool drawn from at random,
+//!   kept as the few array slots that no longer hold their own position (~12 bytes per member
+//!   probed this round) rather than all N.
 //!
-//! So a row costs 32 bytes: 10,000 nodes ~3.2 GB of tables. Exactness is kept by
-//! construction: rows, positions, probe order and every random draw are the same whichever
-//! way lookups are kept, and nothing iterates an index; `tests/sim_determinism.rs` checks the
-//! trace hashes of shared and plain tables agree.
+//! So a table costs what it changed, not N: at 0-5 % loss a few hundred rows per table in
+//! ten virtual minutes. A table filled through joins holds every row itself (24 bytes, plus
+//! the 4-byte directory slot), and a row that changes stays changed, so heavy loss (every
+//! member suspected and refuted by every other) brings a table back to N rows at ~40 bytes.
+//! Exactness is kept by construction: rows, positions and every random draw are the same
+//! whichever way rows and lookups are kept, and nothing iterates an index or a hash map to
+//! decide anything; `tests/sim_determinism.rs` checks that shared and plain tables give the
+//! same trace hash, and the member table's tests drive a shared and a plain table through
+//! the same thousands of random changes.
 //!
 //! What a run holds besides the tables is bounded whatever the loss: every core's gossip
 //! queue (1,024 items, each an `Update` of 88 bytes in a slab plus its slot in the send order

@@ -8,12 +8,12 @@ use super::Action::{self, *};
 /// both survivors' suspicions of it: n1 and n2 declare it Dead together.
 pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
-        from: 2,
+        from: 1,
         to: 0,
         n: 1,
     },
     Deliver {
-        from: 1,
+        from: 2,
         to: 0,
         n: 1,
     },
@@ -49,17 +49,12 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     },
     Tick,
     Deliver {
-        from: 2,
+        from: 1,
         to: 0,
         n: 3,
     },
     Deliver {
         from: 2,
-        to: 0,
-        n: 4,
-    },
-    Deliver {
-        from: 1,
         to: 0,
         n: 3,
     },
@@ -74,21 +69,52 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
         n: 3,
     },
     Deliver {
+        from: 2,
+        to: 1,
+        n: 2,
+    },
+    Deliver {
         from: 0,
         to: 2,
         n: 3,
     },
     Deliver {
-        from: 0,
+        from: 1,
         to: 2,
-        n: 4,
+        n: 1,
     },
     Deliver {
         from: 1,
         to: 2,
-        n: 1,
+        n: 2,
     },
     Tick,
+    Deliver {
+        from: 2,
+        to: 0,
+        n: 4,
+    },
+    Deliver {
+        from: 1,
+        to: 0,
+        n: 4,
+    },
+    Deliver {
+        from: 0,
+        to: 1,
+        n: 4,
+    },
+    Deliver {
+        from: 0,
+        to: 2,
+        n: 4,
+    },
+    Tick,
+    Deliver {
+        from: 0,
+        to: 2,
+        n: 5,
+    },
     Deliver {
         from: 2,
         to: 0,
@@ -96,50 +122,24 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     },
     Deliver {
         from: 1,
-        to: 0,
-        n: 4,
-    },
-    Deliver {
-        from: 0,
-        to: 1,
-        n: 4,
-    },
-    Deliver {
-        from: 1,
-        to: 2,
-        n: 2,
-    },
-    Tick,
-    Deliver {
-        from: 1,
         to: 2,
         n: 3,
     },
     Deliver {
         from: 2,
         to: 1,
-        n: 2,
+        n: 3,
     },
-    Deliver {
-        from: 0,
-        to: 2,
-        n: 5,
-    },
+    Tick,
     Deliver {
         from: 2,
         to: 0,
         n: 6,
     },
-    Tick,
     Deliver {
-        from: 2,
-        to: 1,
-        n: 3,
-    },
-    Deliver {
-        from: 1,
+        from: 0,
         to: 2,
-        n: 4,
+        n: 6,
     },
     Broadcast(0),
     Deliver {
@@ -150,7 +150,7 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
         from: 0,
         to: 2,
-        n: 6,
+        n: 7,
     },
     Tick,
     Deliver {
@@ -174,14 +174,14 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
         n: 6,
     },
     Deliver {
-        from: 1,
-        to: 2,
-        n: 5,
-    },
-    Deliver {
         from: 0,
         to: 2,
-        n: 7,
+        n: 8,
+    },
+    Deliver {
+        from: 1,
+        to: 2,
+        n: 4,
     },
     Crash(0),
     Tick,
@@ -203,7 +203,7 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
         from: 1,
         to: 2,
-        n: 6,
+        n: 5,
     },
     Tick,
     Deliver {
@@ -225,7 +225,7 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
         from: 1,
         to: 2,
-        n: 7,
+        n: 6,
     },
     Deliver {
         from: 2,
@@ -262,7 +262,7 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
         from: 1,
         to: 2,
-        n: 8,
+        n: 7,
     },
     Tick,
     Deliver {
@@ -294,12 +294,12 @@ pub(crate) const N0_CRASHES_N1_SEES_IT_DEAD: &[Action] = &[
     Deliver {
         from: 1,
         to: 2,
-        n: 9,
+        n: 8,
     },
     Deliver {
         from: 1,
         to: 2,
-        n: 10,
+        n: 9,
     },
     Deliver {
         from: 2,

@@ -187,7 +187,8 @@ fn a_joiner_told_only_it_is_in_pulls_the_table_from_a_member_it_heard_of() {
         (2..=4).map(|i| alive(i, 0)).collect(),
     );
     h.sent.clear();
-    let (to, _) = h.advance_until_sent(SEC, |_, p| is_pull(p));
+    // Once turned away, the next pull waits a probe interval, jittered by up to half of it.
+    let (to, _) = h.advance_until_sent(3 * SEC / 2, |_, p| is_pull(p));
     assert!(
         (2..=4).any(|i| to == peer_addr(i)),
         "a member other than the seed is asked, not {to}"
@@ -375,7 +376,8 @@ fn a_joiner_turned_away_again_and_again_backs_off_and_stops() {
 fn a_member_pulled_from_by_a_stranger_is_asked_again_once_it_knows_it() {
     let mut h = turned_away();
     h.deliver(peer_addr(1), Message::Gossip, vec![alive(2, 0)]);
-    let (to, _) = h.advance_until_sent(SEC, |_, p| is_pull(p));
+    // Once turned away, the next pull waits a probe interval, jittered by up to half of it.
+    let (to, _) = h.advance_until_sent(3 * SEC / 2, |_, p| is_pull(p));
     // p2 had not heard of us: it answers as a seed answers a stranger.
     h.sent.clear();
     let limited = Message::Sync {
