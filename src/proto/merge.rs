@@ -191,10 +191,10 @@ impl Swim {
     }
 
     /// Under the evidence rule, a member suspected (or declared dead) at `inc` while its own
-    /// health is bad and recent suspicions single it out (see `Blame`) lets the verdict
-    /// stand: it is the one whose packets go missing,
-    /// and refuting would only start the next suspicion, an alive/suspect flap for everyone
-    /// (issue 12's flaky member). It keeps probing at the base rate and comes back with a new
+    /// probes say its inbound path is bad (see `own_inbound_doubtful`) and recent suspicions
+    /// single it out (see `Blame`) lets the verdict stand: it is the one whose packets go
+    /// missing, and refuting would only start the next suspicion, an alive/suspect flap for
+    /// everyone (issue 12's flaky member). It keeps probing at the base rate and comes back with a new
     /// incarnation once `REJOIN_AFTER` probes in a row are answered at once (see
     /// `count_towards_rejoin`). Returns whether it is standing down.
     fn stand_down(&mut self, now: Instant, inc: Incarnation) -> bool {
@@ -209,7 +209,7 @@ impl Swim {
                 self.stood_down = Some(at.max(inc));
                 true
             }
-            None if self.awareness.unhealthy()
+            None if self.own_inbound_doubtful()
                 && self.blame.singled_out()
                 && inc >= self.incarnation =>
             {
@@ -219,6 +219,14 @@ impl Swim {
             }
             None => false,
         }
+    }
+
+    /// Whether this member's own view says that what is sent to it goes missing: its health
+    /// score is bad, or (with awareness on) its probes are seldom answered at once, which a
+    /// member losing most of its inbound packets sees even while the retry and the helpers
+    /// get most probes answered in the end and keep its score low (see `Lateness`).
+    fn own_inbound_doubtful(&self) -> bool {
+        self.awareness.unhealthy() || (self.awareness.enabled() && self.lateness.late())
     }
 
     /// Counts a finished probe of ours while standing down: answered at once (`prompt`) or
