@@ -58,7 +58,7 @@ fn check(r: &Flaky) -> u32 {
     let whole = r
         .whole_after
         .unwrap_or_else(|| panic!("seed={seed}: never whole again"));
-    // Six prompt answers in a row (one a period) bring it back; a few more for the news.
+    // Eight prompt answers in a row (one a period) bring it back; a few more for the news.
     assert!(
         whole <= Duration::from_secs(12),
         "seed={seed}: whole only after {whole:?}"

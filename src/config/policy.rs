@@ -39,7 +39,8 @@ pub enum SuspicionRule {
     /// The same curve down to a lower floor (`confirmed_suspicion_mult`), reached only with
     /// confirmations from members whose own health is good: an unhealthy member keeps its
     /// suspicions to itself and sends no confirmations, and one that is itself suspected while
-    /// unhealthy stands down (see `Swim::health`) instead of flapping.
+    /// unhealthy, or while its own probes are seldom answered before the retry, stands down
+    /// (see `Swim::standing_down`) instead of flapping.
     Evidence,
 }
 

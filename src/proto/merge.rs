@@ -11,11 +11,15 @@ use crate::event::EventKind;
 use crate::member::{Incarnation, MemberState, NodeName};
 use crate::wire::Update;
 
-/// Probes in a row answered at once that bring back a member that stood down. With 80 %
-/// inbound loss six come in a row about once in 16,000 tries (five, once in 3,000, brought
-/// one flaky member in 20 back too early in the simulator); on a healed network, in six
-/// periods.
-pub(crate) const REJOIN_AFTER: u32 = 6;
+/// Probes in a row answered at once that bring back a member that stood down. What counts
+/// is the chance of such a run somewhere in the whole loss, not in one try: at 80 % inbound
+/// loss an ack gets through in about one probe in four (0.23 measured over real UDP), so six
+/// in a row start in about one period in 9,000; a stood-down member probes once a period,
+/// and over real UDP about one run in 80 of the issue-12 test (some 110 periods of loss)
+/// brought the member back early, and every observer took its death back. Eight make that
+/// about twenty times rarer (five, once in 3,000 tries, already failed one run in 20 in the
+/// simulator). The cost: on a healed network it is back after eight periods, not six.
+pub(crate) const REJOIN_AFTER: u32 = 8;
 
 impl Swim {
     pub(super) fn on_reclaim(&mut self, member: NodeName, incarnation: Incarnation) {
@@ -191,10 +195,10 @@ impl Swim {
     }
 
     /// Under the evidence rule, a member suspected (or declared dead) at `inc` while its own
-    /// health is bad and recent suspicions single it out (see `Blame`) lets the verdict
-    /// stand: it is the one whose packets go missing,
-    /// and refuting would only start the next suspicion, an alive/suspect flap for everyone
-    /// (issue 12's flaky member). It keeps probing at the base rate and comes back with a new
+    /// probes say its inbound path is bad (see `own_inbound_doubtful`) and recent suspicions
+    /// single it out (see `Blame`) lets the verdict stand: it is the one whose packets go
+    /// missing, and refuting would only start the next suspicion, an alive/suspect flap for
+    /// everyone (issue 12's flaky member). It keeps probing at the base rate and comes back with a new
     /// incarnation once `REJOIN_AFTER` probes in a row are answered at once (see
     /// `count_towards_rejoin`). Returns whether it is standing down.
     fn stand_down(&mut self, now: Instant, inc: Incarnation) -> bool {
@@ -209,7 +213,7 @@ impl Swim {
                 self.stood_down = Some(at.max(inc));
                 true
             }
-            None if self.awareness.unhealthy()
+            None if self.own_inbound_doubtful()
                 && self.blame.singled_out()
                 && inc >= self.incarnation =>
             {
@@ -219,6 +223,14 @@ impl Swim {
             }
             None => false,
         }
+    }
+
+    /// Whether this member's own view says that what is sent to it goes missing: its health
+    /// score is bad, or (with awareness on) its probes are seldom answered at once, which a
+    /// member losing most of its inbound packets sees even while the retry and the helpers
+    /// get most probes answered in the end and keep its score low (see `Lateness`).
+    fn own_inbound_doubtful(&self) -> bool {
+        self.awareness.unhealthy() || (self.awareness.enabled() && self.lateness.late())
     }
 
     /// Counts a finished probe of ours while standing down: answered at once (`prompt`) or

@@ -36,7 +36,7 @@ use crate::event::{Event, EventKind, Stats};
 use crate::member::{Census, Incarnation, Member, MemberState, NodeName, Tags};
 use crate::wire::{self, Message, Update, UserSection, WireError};
 
-use awareness::{Awareness, Blame};
+use awareness::{Awareness, Blame, Lateness};
 use gossip::Gossip;
 pub use gossip::MAX_QUEUED;
 use heard::HeardLog;
@@ -109,6 +109,8 @@ pub struct Swim {
     awareness: Awareness,
     /// Whom recent suspicions were about (see `merge::stand_down`).
     blame: Blame,
+    /// How often our own probes miss a prompt answer (see `merge::stand_down`).
+    lateness: Lateness,
     rng: SmallRng,
     outbox: VecDeque<Outgoing>,
     events: VecDeque<Event>,
@@ -169,6 +171,7 @@ impl Swim {
             local_id: local.name.id(),
             awareness: Awareness::new(config.awareness_max_multiplier),
             blame: Blame::new(),
+            lateness: Lateness::new(),
             config,
             local,
             incarnation: Incarnation(0),
@@ -526,9 +529,10 @@ impl Swim {
         self.awareness.score()
     }
 
-    /// Whether this node is standing down: suspected or declared dead while its own health
-    /// score was at the ceiling, it lets the verdict stand instead of refuting, and rejoins by
-    /// itself once its probes are answered promptly again ([`SuspicionRule::Evidence`] only).
+    /// Whether this node is standing down: suspected or declared dead while its own probes
+    /// said that what is sent to it goes missing, and singled out by the suspicions it hears,
+    /// it lets the verdict stand instead of refuting, and rejoins by itself once its probes
+    /// are answered promptly again ([`SuspicionRule::Evidence`] only).
     ///
     /// [`SuspicionRule::Evidence`]: crate::config::SuspicionRule::Evidence
     pub fn standing_down(&self) -> bool {

@@ -125,6 +125,8 @@ impl Swim {
             return;
         };
         self.count_towards_rejoin(p.prompt);
+        let target_blamed = !p.acked && p.indirect > 0 && p.nacks >= p.indirect;
+        self.lateness.record(p.prompt, target_blamed);
         // Judged by the health we had when the probe went out, not after its own failure.
         let accuse = self.may_accuse();
         if p.acked {

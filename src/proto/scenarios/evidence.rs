@@ -175,3 +175,60 @@ fn lifeguards_rule_never_stands_down() {
     assert!(!h.swim.standing_down());
     assert_eq!(h.swim.local().incarnation, Incarnation(2));
 }
+
+/// Our next probe is answered, but only its second ping (the retry after `probe_timeout`)
+/// gets through: what a member losing most of its inbound packets sees.
+fn next_probe_answered_late(h: &mut Harness) {
+    let (to, first) =
+        h.advance_until_sent(10 * SEC, |_, p| matches!(p.message, Message::Ping { .. }));
+    let Message::Ping { seq, .. } = first.message else {
+        unreachable!("matched a ping")
+    };
+    h.advance_until_sent(10 * SEC, move |a, p| {
+        *a == to && matches!(p.message, Message::Ping { seq: s, .. } if s == seq)
+    });
+    h.deliver(to, Message::Ack { seq, digest: None }, vec![]);
+}
+
+/// Two suspicions about us at once, from p1 then p2, nobody else suspected.
+fn singled_out(h: &mut Harness) {
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![about_me(0, MemberState::Suspect, 1)],
+    );
+    h.deliver(
+        peer_addr(2),
+        Message::Gossip,
+        vec![about_me(1, MemberState::Suspect, 2)],
+    );
+}
+
+#[test]
+fn probes_answered_only_late_make_a_singled_out_member_stand_down_despite_good_health() {
+    let mut h = Harness::with_peers(6);
+    h.responsive.clear();
+    for _ in 0..2 {
+        next_probe_answered_late(&mut h);
+    }
+    // Each answer, late or not, lowered the score: health alone would have it refute.
+    h.advance(SEC);
+    assert!(!h.swim.awareness.unhealthy());
+    singled_out(&mut h);
+    assert!(
+        h.swim.standing_down(),
+        "its probes keep needing the retry: its ears are the problem"
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(1));
+}
+
+#[test]
+fn probes_answered_at_once_keep_a_singled_out_healthy_member_refuting() {
+    let mut h = Harness::with_peers(6);
+    // Every ping is answered at once.
+    h.advance(3 * SEC);
+    assert!(h.swim.stats().probes >= 2);
+    singled_out(&mut h);
+    assert!(!h.swim.standing_down());
+    assert_eq!(h.swim.local().incarnation, Incarnation(2));
+}
