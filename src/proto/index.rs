@@ -163,6 +163,9 @@ impl Slots {
     fn set(&mut self, g: usize, value: u32) {
         match self {
             Slots::Dense(v) => {
+                if g >= v.len() && value != 0 {
+                    v.resize(g + 1, 0);
+                }
                 if let Some(s) = v.get_mut(g) {
                     *s = value;
                 }
@@ -206,7 +209,8 @@ impl Index {
     pub(crate) fn share(&mut self, dir: Arc<Directory>, entries: &Rows) {
         self.by_name = HashTable::new();
         self.by_addr = HashTable::new();
-        let slot = Slots::Dense(vec![0; dir.len()]);
+        // Grown as rows come: a table about to be filled from the shared base never needs it.
+        let slot = Slots::Dense(Vec::new());
         self.shared = Some(Shared { dir, slot });
         for i in 0..entries.len() {
             self.insert_name(entries, i);

@@ -199,17 +199,22 @@ impl Members {
                 .iter()
                 .map(|id| self.entry(Arc::clone(id), Incarnation(0), MemberState::Alive, now))
                 .collect();
-            Base::new(rows, since_ds)
+            Base::new(rows, since_ds, |e| {
+                digest_part(e.id.name.as_str(), e.incarnation, e.state)
+            })
         });
         if base.since_ds() != since_ds {
             return false;
         }
+        // The digest leaves the table's own row out: XOR takes it back out of the base's.
+        let own_part = own.and_then(|g| base.row(g)).map_or(0, |e| {
+            digest_part(e.id.name.as_str(), e.incarnation, e.state)
+        });
+        let digest = base.digest() ^ own_part;
         self.entries = Rows::shared(base, own);
         self.index.share_rows(&self.entries, own);
         self.active = self.entries.len();
-        self.digest = self.entries.iter().fold(0, |d, e| {
-            d ^ digest_part(e.id.name.as_str(), e.incarnation, e.state)
-        });
+        self.digest = digest;
         self.pool.refill(self.entries.len());
         true
     }

@@ -542,26 +542,9 @@ impl Swim {
     /// Adds members this node knows without being told over the network, as Alive at
     /// incarnation 0, with no event and no gossip. For simulations that start from a formed
     /// cluster; sharing one `Arc<Identity>` per member across nodes keeps their tables small.
-    ///
-    /// A core that shares a [`Directory`] and is handed exactly its identities (the same
-    /// `Arc`s, in its order) reads those rows from one copy shared by every such core until
-    /// it changes them (see the simulator's memory model); what it does is the same.
     pub fn bootstrap(&mut self, now: Instant, members: impl IntoIterator<Item = Arc<Identity>>) {
-        let members: Vec<Arc<Identity>> = members.into_iter().collect();
-        if let Some(dir) = self.members.directory()
-            && dir.identities().len() == members.len()
-            && dir
-                .identities()
-                .iter()
-                .zip(&members)
-                .all(|(a, b)| Arc::ptr_eq(a, b))
-        {
-            let own = dir.number_of(self.local.name.as_str());
-            if self.members.fill_shared(own, now) {
-                return;
-            }
-        }
-        self.members.reserve(members.len());
+        let members = members.into_iter();
+        self.members.reserve(members.size_hint().0);
         for id in members {
             if id.name == self.local.name || self.members.find(id.name.as_str()).is_some() {
                 continue;
@@ -571,6 +554,20 @@ impl Swim {
                 .entry(id, Incarnation(0), MemberState::Alive, now);
             self.members.push_unordered(entry);
         }
+    }
+
+    /// [`bootstrap`](Self::bootstrap) with every identity of the [`Directory`] this core
+    /// shares ([`share_directory`](Self::share_directory)), in O(1) rather than O(N): the
+    /// rows are read from one copy shared by every core so bootstrapped at the same `now`
+    /// until this one changes them (see the simulator's memory model); what the core does is
+    /// the same as after `bootstrap`. Returns false, doing nothing, when the core shares no
+    /// directory, already holds members, or the shared rows were made at another time.
+    pub fn bootstrap_directory(&mut self, now: Instant) -> bool {
+        let Some(dir) = self.members.directory() else {
+            return false;
+        };
+        let own = dir.number_of(self.local.name.as_str());
+        self.members.fill_shared(own, now)
     }
 
     // ---- helpers shared by the parts ----

@@ -23,14 +23,30 @@ use super::members::Entry;
 /// order. Immutable; a table reads a row here until it changes it.
 pub(crate) struct Base {
     rows: Vec<Entry>,
+    /// The XOR of every row's part of a table digest: a table's digest without a pass over N.
+    digest: u64,
     /// The table's state-change time the rows carry (deciseconds since its epoch): only
     /// tables that were bootstrapped at that time may share them.
     since_ds: u32,
 }
 
 impl Base {
-    pub(crate) fn new(rows: Vec<Entry>, since_ds: u32) -> Self {
-        Base { rows, since_ds }
+    pub(crate) fn new(rows: Vec<Entry>, since_ds: u32, part: impl Fn(&Entry) -> u64) -> Self {
+        let digest = rows.iter().fold(0, |d, e| d ^ part(e));
+        Base {
+            rows,
+            digest,
+            since_ds,
+        }
+    }
+
+    /// The digest of every row (see [`Base::new`]).
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    pub(crate) fn row(&self, g: usize) -> Option<&Entry> {
+        self.rows.get(g)
     }
 
     pub(crate) fn since_ds(&self) -> u32 {

@@ -263,7 +263,8 @@ impl Sim {
     }
 
     /// A cluster that is already formed: every node starts with every other in its table as
-    /// Alive (through [`Swim::bootstrap`], one shared `Arc<Identity>` per member) and starts
+    /// Alive (through [`Swim::bootstrap_directory`], which reads the rows from one shared
+    /// copy, or [`Swim::bootstrap`] with plain tables, one shared `Arc<Identity>` per member) and starts
     /// probing at a random phase. This is how large simulations start; forming a 10,000-node
     /// cluster through joins would itself take minutes of virtual time.
     pub fn formed(config: SimConfig) -> Result<Self, ConfigError> {
@@ -275,7 +276,9 @@ impl Sim {
         let now = sim.instant();
         for i in 0..sim.slots.len() {
             if let Some(slot) = sim.slots.get_mut(i) {
-                slot.swim.bootstrap(now, ids.iter().cloned());
+                if !slot.swim.bootstrap_directory(now) {
+                    slot.swim.bootstrap(now, ids.iter().cloned());
+                }
                 slot.swim.join(now, &[]);
             }
             sim.after_input(i);
