@@ -22,11 +22,13 @@ mod testing;
 mod timer;
 mod user;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// hashbrown's hasher: nothing iterates these maps, so the faster hash cannot change a run.
+use hashbrown::HashMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
