@@ -67,6 +67,9 @@ pub(crate) struct Members {
     /// Positions not probed yet this round.
     pool: Pool,
     active: usize,
+    /// Of those, the Alive ones: with `active`, what a host asks ("does it hold them all
+    /// Alive?") in O(1) instead of a walk through every row.
+    alive: usize,
     /// XOR of [`record_hash`] over the active (Alive and Suspect) entries: equal tables have
     /// equal digests, and keeping it costs one hash per state change.
     digest: u64,
@@ -100,6 +103,7 @@ impl Members {
             index: Index::new(),
             pool: Pool::dense(),
             active: 0,
+            alive: 0,
             digest: 0,
         }
     }
@@ -137,6 +141,11 @@ impl Members {
     /// Alive and Suspect members (self not included).
     pub(crate) fn active(&self) -> usize {
         self.active
+    }
+
+    /// Alive members (self not included).
+    pub(crate) fn alive(&self) -> usize {
+        self.alive
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
@@ -214,6 +223,7 @@ impl Members {
         self.entries = Rows::shared(base, own);
         self.index.share_rows(&self.entries, own);
         self.active = self.entries.len();
+        self.alive = self.entries.len();
         self.digest = digest;
         self.pool.refill(self.entries.len());
         true
@@ -240,6 +250,11 @@ impl Members {
         match (e.state.is_active(), state.is_active()) {
             (true, false) => self.active -= 1,
             (false, true) => self.active += 1,
+            _ => {}
+        }
+        match (e.state == MemberState::Alive, state == MemberState::Alive) {
+            (true, false) => self.alive -= 1,
+            (false, true) => self.alive += 1,
             _ => {}
         }
         self.digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state)
@@ -295,6 +310,7 @@ impl Members {
         if entry.state.is_active() {
             self.active += 1;
         }
+        self.alive += usize::from(entry.state == MemberState::Alive);
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
         self.entries.push(entry);
         self.index.insert_name(&self.entries, i);
@@ -319,6 +335,7 @@ impl Members {
         if gone.state.is_active() {
             self.active -= 1;
         }
+        self.alive -= usize::from(gone.state == MemberState::Alive);
         self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
         if i < self.entries.len() {
             self.index.insert_name(&self.entries, i);
@@ -356,10 +373,12 @@ impl Members {
     /// goes wrong. O(N): never called by the protocol itself.
     pub(crate) fn check_consistent(&self) -> Result<(), String> {
         let mut active = 0;
+        let mut alive = 0;
         let mut digest = 0;
         self.index.check(&self.entries)?;
         for e in self.entries.iter() {
             active += usize::from(e.state.is_active());
+            alive += usize::from(e.state == MemberState::Alive);
             digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state);
         }
         let mut left = self.pool.positions();
@@ -378,6 +397,9 @@ impl Members {
                 "{active} active members counted as {}",
                 self.active
             ));
+        }
+        if alive != self.alive {
+            return Err(format!("{alive} alive members counted as {}", self.alive));
         }
         if digest != self.digest {
             return Err("the digest does not match the records".into());

@@ -488,6 +488,19 @@ impl Swim {
         self.members.active()
     }
 
+    /// Members this node considers Alive, itself excluded: with
+    /// [`active_members`](Self::active_members), "is anyone suspected?" in O(1).
+    pub fn alive_members(&self) -> usize {
+        self.members.alive()
+    }
+
+    /// The state this node holds member `name` in (`None` for a stranger, or itself), found in
+    /// O(1): a host watching one member need not copy the table ([`Swim::members`]).
+    pub fn member_state(&self, name: &str) -> Option<MemberState> {
+        let i = self.members.find(name)?;
+        self.members.get(i).map(|e| e.state)
+    }
+
     /// Membership updates waiting to be piggybacked, at most [`MAX_QUEUED`]: a host (or the
     /// model check) can watch the backlog and see the bound hold.
     pub fn queued_updates(&self) -> usize {

@@ -40,7 +40,8 @@
 //! - **Lookups by name and by address**: one [`Directory`] of all nodes' identities, built once
 //!   and shared by every core (`SimConfig::shared_directory`, on by default). A table filled
 //!   row by row keeps an array from directory number to row position (4 bytes a row; a formed
-//!   one less, below) instead of two hash indexes of its own (~10 bytes a row at 10,000: 16,384 buckets of 5 bytes each, twice); it still
+//!   one less, below) instead of two hash indexes of its own (~10 bytes a row at 10,000:
+//!   16,384 buckets of 5 bytes each, twice); it still
 //!   indexes by itself what the directory does not cover (a stranger, a member at an address
 //!   the directory does not list for it). The directory never changes, so nothing locks.
 //! - **Rows**: a formed cluster's tables ([`Sim::formed`]) start alike, every node with every
@@ -65,8 +66,9 @@
 //! the same thousands of random changes.
 //!
 //! What a run holds besides the tables is bounded whatever the loss: every core's gossip
-//! queue (1,024 items, each an `Update` of 88 bytes in a slab plus its slot in the send order
-//! and its name in an index; at 20 % loss every queue is full), its timer heap (swept of dead
+//! queue (1,024 items, each an `Update` and its place in the send order, 104 bytes in a slab,
+//! plus that place in an ordered map and its name in an index; at 20 % loss every queue is
+//! full), its timer heap (swept of dead
 //! suspicion timers when it doubles), the
 //! datagrams in flight (what the cores send in a few milliseconds of latency), and the
 //! scenarios' event logs ([`Sim::run_watching`] forgets them every 10 ms of virtual time). What is

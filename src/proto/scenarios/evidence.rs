@@ -232,3 +232,34 @@ fn probes_answered_at_once_keep_a_singled_out_healthy_member_refuting() {
     assert!(!h.swim.standing_down());
     assert_eq!(h.swim.local().incarnation, Incarnation(2));
 }
+
+/// What a host reads in O(1) (`alive_members`, `member_state`) says what a walk through the
+/// table says, as a member goes from Alive to Suspect to Dead.
+#[test]
+fn the_o1_counts_follow_the_table() {
+    let mut h = Harness::with_peers(6);
+    let name = peer_name(3);
+    let agree = |h: &Harness| {
+        let census = h.swim.census();
+        assert_eq!(h.swim.alive_members(), census.by_state[0]);
+        assert_eq!(
+            h.swim.member_state(name.as_str()),
+            h.state_of(3).map(|s| s.0)
+        );
+    };
+    assert_eq!(h.swim.alive_members(), 6);
+    assert_eq!(h.swim.member_state(name.as_str()), Some(MemberState::Alive));
+    assert_eq!(h.swim.member_state("nobody"), None);
+    agree(&h);
+    accused_by(&mut h, 3, &[1, 2, 4]);
+    assert_eq!(
+        h.swim.member_state(name.as_str()),
+        Some(MemberState::Suspect)
+    );
+    assert_eq!((h.swim.alive_members(), h.swim.active_members()), (5, 6));
+    agree(&h);
+    h.advance(2 * SEC + 10 * MS);
+    assert_eq!(h.swim.member_state(name.as_str()), Some(MemberState::Dead));
+    assert_eq!((h.swim.alive_members(), h.swim.active_members()), (5, 5));
+    agree(&h);
+}

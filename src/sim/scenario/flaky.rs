@@ -9,7 +9,7 @@ use crate::member::MemberState;
 use crate::sim::report::{Cell, Chart, Series, Table};
 use crate::sim::{Sim, name_of};
 
-use super::{Params, Progress, run_seed};
+use super::{Params, Progress, all_with_blocker, run_seed};
 use crate::quantile::nearest_rank as quantile;
 
 /// What a flaky run does.
@@ -110,7 +110,10 @@ pub fn flaky(params: &Params, spec: FlakySpec, seed: u64) -> Result<Flaky, Strin
     for j in 0..f {
         sim.net_mut().drop(j, f, 0.0);
     }
-    let whole = sim.run_until(Duration::from_secs(60), |s| whole(s, f));
+    let (name, mut blocker) = (name_of(f), 0);
+    let whole = sim.run_until(Duration::from_secs(60), |s| {
+        whole(s, f, &name, &mut blocker)
+    });
     for e in sim.events() {
         if e.member as usize != f && e.kind == EventKind::Failed {
             false_failed += 1;
@@ -132,20 +135,17 @@ pub fn flaky(params: &Params, spec: FlakySpec, seed: u64) -> Result<Flaky, Strin
 }
 
 /// Every observer holds member `f` Alive, `f` is not standing down and holds them all Alive.
-fn whole(sim: &Sim, f: usize) -> bool {
-    let name = name_of(f);
-    let seen_alive = (0..sim.len()).filter(|&j| j != f).all(|j| {
-        sim.node(j).is_some_and(|c| {
-            c.members()
-                .iter()
-                .any(|m| m.name.as_str() == name && m.state == MemberState::Alive)
-        })
-    });
-    seen_alive
-        && sim.node(f).is_some_and(|c| {
-            !c.standing_down()
-                && c.members().iter().all(|m| m.state == MemberState::Alive)
-                && c.active_members() + 1 == sim.len()
+/// Asked after every step, so in O(1) counts and lookups (see [`all_with_blocker`]).
+fn whole(sim: &Sim, f: usize, name: &str, blocker: &mut usize) -> bool {
+    let n = sim.len();
+    // A table holds one row per other node at most, so n - 1 Alive rows are all of them.
+    sim.node(f)
+        .is_some_and(|c| !c.standing_down() && c.alive_members() + 1 == n)
+        && all_with_blocker(n, blocker, |j| {
+            j == f
+                || sim
+                    .node(j)
+                    .is_some_and(|c| c.member_state(name) == Some(MemberState::Alive))
         })
 }
 

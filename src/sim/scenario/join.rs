@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Params, Progress, run_seed, waited};
+use super::{Params, Progress, all_with_blocker, run_seed, waited};
 use crate::sim::report::{Cell, Chart, Series, Table};
 use crate::sim::{Sim, SimConfig};
 
@@ -31,8 +31,11 @@ pub fn join(params: &Params, n: usize, loss: f64, seed: u64) -> Result<Join, Str
     sim.set_pulse(params.pulse.clone());
     sim.set_record_events(false);
     sim.join_all();
+    let mut blocker = 0;
     let outcome = sim.run_until(Duration::from_secs(120), |s| {
-        (0..s.len()).all(|i| s.is_running(i)) && s.cores().all(|c| c.active_members() + 1 >= n)
+        all_with_blocker(s.len(), &mut blocker, |i| {
+            s.is_running(i) && s.node(i).is_some_and(|c| c.active_members() + 1 >= n)
+        })
     });
     let converged = waited(outcome, &format!("seed={seed} n={n} loss={loss}"))?;
     let join_failed = sim
