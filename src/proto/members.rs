@@ -225,7 +225,7 @@ impl Members {
         self.active = self.entries.len();
         self.alive = self.entries.len();
         self.digest = digest;
-        self.pool.refill(self.entries.len());
+        self.pool.refill_sparse(self.entries.len());
         true
     }
 
@@ -312,6 +312,9 @@ impl Members {
         }
         self.alive += usize::from(entry.state == MemberState::Alive);
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
+        if let Some(dir) = self.index.directory() {
+            self.entries.make_room_for(dir.len());
+        }
         self.entries.push(entry);
         self.index.insert_name(&self.entries, i);
         self.index.insert_addr(&self.entries, i);
@@ -358,7 +361,11 @@ impl Members {
         // Two rounds at most: one that ends with inactive members, one that starts afresh.
         for _ in 0..=2 * self.entries.len() {
             if self.pool.left() == 0 {
-                self.pool.refill(self.entries.len());
+                if self.index.directory().is_some() {
+                    self.pool.refill_sparse(self.entries.len());
+                } else {
+                    self.pool.refill(self.entries.len());
+                }
             }
             let i = self.pool.draw(rng)?;
             if self.entries.get(i).is_some_and(|e| e.state.is_active()) {
