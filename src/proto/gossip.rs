@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::HashMap;
 
 use crate::event::LamportTime;
 use crate::member::NodeName;
@@ -96,7 +96,7 @@ pub(crate) struct Gossip<T: Piggyback = Update> {
     items: Vec<Option<Queued<T>>>,
     /// Free slots of `items`.
     free: Vec<u32>,
-    by_name: HashMap<T::Key, u32, DefaultHashBuilder>,
+    by_name: HashMap<T::Key, u32>,
     next_id: u64,
     sent: Vec<(Key, u32)>,
     /// The keys the last [`fill`](Self::fill) wrote, so that the node can count what it
@@ -123,7 +123,7 @@ impl<T: Piggyback> Default for Gossip<T> {
             queue: BTreeMap::new(),
             items: Vec::new(),
             free: Vec::new(),
-            by_name: HashMap::default(),
+            by_name: HashMap::new(),
             next_id: 0,
             sent: Vec::new(),
             written: Vec::new(),
@@ -169,7 +169,7 @@ impl<T: Piggyback> Gossip<T> {
         if self.queue.is_empty() && self.items.len() > KEEP_SLOTS {
             self.items = Vec::new();
             self.free = Vec::new();
-            self.by_name = HashMap::default();
+            self.by_name = HashMap::new();
         }
     }
 

@@ -66,10 +66,9 @@ pub(crate) struct Members {
     index: Index,
     /// Positions not probed yet this round.
     pool: Pool,
-    active: usize,
-    /// Of those, the Alive ones: with `active`, what a host asks ("does it hold them all
-    /// Alive?") in O(1) instead of a walk through every row.
-    alive: usize,
+    /// Rows in each state, in the order of [`MemberState::ALL`]: the active count (Alive and
+    /// Suspect) and the Alive one, which hosts ask in O(1) instead of a walk through every row.
+    by_state: [usize; 4],
     /// XOR of [`record_hash`] over the active (Alive and Suspect) entries: equal tables have
     /// equal digests, and keeping it costs one hash per state change.
     digest: u64,
@@ -102,8 +101,7 @@ impl Members {
             entries: Rows::default(),
             index: Index::new(),
             pool: Pool::dense(),
-            active: 0,
-            alive: 0,
+            by_state: [0; 4],
             digest: 0,
         }
     }
@@ -140,12 +138,12 @@ impl Members {
 
     /// Alive and Suspect members (self not included).
     pub(crate) fn active(&self) -> usize {
-        self.active
+        self.alive() + self.by_state[MemberState::Suspect as usize]
     }
 
     /// Alive members (self not included).
     pub(crate) fn alive(&self) -> usize {
-        self.alive
+        self.by_state[MemberState::Alive as usize]
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
@@ -222,10 +220,10 @@ impl Members {
         let digest = base.digest() ^ own_part;
         self.entries = Rows::shared(base, own);
         self.index.share_rows(&self.entries, own);
-        self.active = self.entries.len();
-        self.alive = self.entries.len();
+        self.by_state = [0; 4];
+        self.by_state[MemberState::Alive as usize] = self.entries.len();
         self.digest = digest;
-        self.pool.refill_sparse(self.entries.len());
+        self.pool.refill(self.entries.len(), true);
         true
     }
 
@@ -242,21 +240,13 @@ impl Members {
         self.digest
     }
 
-    /// Changes a member's state and incarnation, keeping the active count right.
+    /// Changes a member's state and incarnation, keeping the counts by state right.
     pub(crate) fn set(&mut self, i: usize, state: MemberState, inc: Incarnation, now: Instant) {
         let Some(e) = self.entries.get_mut(i) else {
             return;
         };
-        match (e.state.is_active(), state.is_active()) {
-            (true, false) => self.active -= 1,
-            (false, true) => self.active += 1,
-            _ => {}
-        }
-        match (e.state == MemberState::Alive, state == MemberState::Alive) {
-            (true, false) => self.alive -= 1,
-            (false, true) => self.alive += 1,
-            _ => {}
-        }
+        self.by_state[e.state as usize] -= 1;
+        self.by_state[state as usize] += 1;
         self.digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state)
             ^ digest_part(e.id.name.as_str(), inc, state);
         if e.state != state {
@@ -307,10 +297,7 @@ impl Members {
     /// Adds a member to the part of this round not probed yet.
     pub(crate) fn push_unordered(&mut self, entry: Entry) {
         let i = self.entries.len();
-        if entry.state.is_active() {
-            self.active += 1;
-        }
-        self.alive += usize::from(entry.state == MemberState::Alive);
+        self.by_state[entry.state as usize] += 1;
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
         if let Some(dir) = self.index.directory() {
             self.entries.make_room_for(dir.len());
@@ -335,10 +322,7 @@ impl Members {
         let Some(gone) = self.entries.swap_remove(i) else {
             return;
         };
-        if gone.state.is_active() {
-            self.active -= 1;
-        }
-        self.alive -= usize::from(gone.state == MemberState::Alive);
+        self.by_state[gone.state as usize] -= 1;
         self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
         if i < self.entries.len() {
             self.index.insert_name(&self.entries, i);
@@ -355,17 +339,14 @@ impl Members {
 
     /// The next member to probe in the shuffled round-robin order, skipping Dead and Left.
     pub(crate) fn next_probe(&mut self, rng: &mut impl Rng) -> Option<usize> {
-        if self.active == 0 {
+        if self.active() == 0 {
             return None;
         }
         // Two rounds at most: one that ends with inactive members, one that starts afresh.
         for _ in 0..=2 * self.entries.len() {
             if self.pool.left() == 0 {
-                if self.index.directory().is_some() {
-                    self.pool.refill_sparse(self.entries.len());
-                } else {
-                    self.pool.refill(self.entries.len());
-                }
+                let sparse = self.index.directory().is_some();
+                self.pool.refill(self.entries.len(), sparse);
             }
             let i = self.pool.draw(rng)?;
             if self.entries.get(i).is_some_and(|e| e.state.is_active()) {
@@ -375,17 +356,15 @@ impl Members {
         None
     }
 
-    /// Checks what the table keeps in step by hand (index, probe order, active count, digest),
+    /// Checks what the table keeps in step by hand (index, probe order, counts by state, digest),
     /// so that a fuzzer or a test can see a merge leave it inconsistent long before a lookup
     /// goes wrong. O(N): never called by the protocol itself.
     pub(crate) fn check_consistent(&self) -> Result<(), String> {
-        let mut active = 0;
-        let mut alive = 0;
+        let mut by_state = [0; 4];
         let mut digest = 0;
         self.index.check(&self.entries)?;
         for e in self.entries.iter() {
-            active += usize::from(e.state.is_active());
-            alive += usize::from(e.state == MemberState::Alive);
+            by_state[e.state as usize] += 1;
             digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state);
         }
         let mut left = self.pool.positions();
@@ -399,14 +378,11 @@ impl Members {
         {
             return Err(format!("probe pool {left:?} repeats or is past the table"));
         }
-        if active != self.active {
+        if by_state != self.by_state {
             return Err(format!(
-                "{active} active members counted as {}",
-                self.active
+                "{by_state:?} members by state counted as {:?}",
+                self.by_state
             ));
-        }
-        if alive != self.alive {
-            return Err(format!("{alive} alive members counted as {}", self.alive));
         }
         if digest != self.digest {
             return Err("the digest does not match the records".into());

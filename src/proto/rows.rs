@@ -159,7 +159,7 @@ impl Rows {
     /// way past it (16,384 rows of room for 10,000: 0.15 GB a thousand tables). A shared
     /// table's own rows are the few past its base; they grow as they come.
     pub(crate) fn make_room_for(&mut self, total: usize) {
-        if self.view.is_none() && self.own.capacity() < total && self.own.len() < total {
+        if self.view.is_none() && self.own.capacity() < total {
             self.own.reserve_exact(total - self.own.len());
         }
     }
@@ -277,14 +277,6 @@ impl Pool {
         value
     }
 
-    /// Starts a new round over positions `0..n`, kept sparsely (see [`Pool::sparse`]).
-    pub(crate) fn refill_sparse(&mut self, n: usize) {
-        *self = Pool::Sparse {
-            left: n,
-            moved: HashMap::new(),
-        };
-    }
-
     /// A sparse pool whose moved slots cost more than an array of every slot left becomes that
     /// array: a table that grows row by row while a round runs (a join in the simulator) moves
     /// a slot for every member added, and a map entry costs ~12 bytes against 4. The same
@@ -299,17 +291,26 @@ impl Pool {
         }
     }
 
-    /// Starts a new round over positions `0..n`.
-    pub(crate) fn refill(&mut self, n: usize) {
-        match self {
-            Pool::Dense(v) => {
+    /// Starts a new round over positions `0..n`, kept as an array or, for a table sharing a
+    /// directory, sparsely (see [`Pool::sparse`]); a pool that turned dense mid-round
+    /// ([`densify_if_crowded`](Self::densify_if_crowded)) starts sparse again.
+    pub(crate) fn refill(&mut self, n: usize, sparse: bool) {
+        match (self, sparse) {
+            (Pool::Dense(v), false) => {
                 v.clear();
                 v.extend(0..n as u32);
             }
-            Pool::Sparse { left, moved } => {
+            (Pool::Sparse { left, moved }, true) => {
                 moved.clear();
                 *left = n;
             }
+            (p, true) => {
+                *p = Pool::Sparse {
+                    left: n,
+                    moved: HashMap::new(),
+                }
+            }
+            (p, false) => *p = Pool::Dense((0..n as u32).collect()),
         }
     }
 
@@ -392,8 +393,8 @@ mod tests {
     #[test]
     fn a_crowded_sparse_pool_turns_dense_and_draws_the_same() {
         let (mut dense, mut sparse) = (Pool::dense(), Pool::sparse());
-        dense.refill(100);
-        sparse.refill_sparse(100);
+        dense.refill(100, false);
+        sparse.refill(100, true);
         let (mut a, mut b) = (SmallRng::seed_from_u64(7), SmallRng::seed_from_u64(7));
         let mut ops = SmallRng::seed_from_u64(8);
         let (mut len, mut turned) = (100, false);
@@ -409,7 +410,7 @@ mod tests {
             assert_eq!(dense.positions(), sparse.positions());
         }
         assert!(turned, "the sparse pool never turned dense");
-        sparse.refill_sparse(len);
+        sparse.refill(len, true);
         assert!(
             matches!(sparse, Pool::Sparse { .. }),
             "a new round is sparse again"
