@@ -52,6 +52,7 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    forget_keys_env();
     // Registered before the node starts, so a signal during a slow join is not lost and does
     // not kill the process before it can answer.
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
@@ -188,6 +189,23 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
             eprintln!("rumor: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Removes `RUMOR_KEYS` from the agent's environment once the keyring is built (issue 26,
+/// finding 9): whatever the agent starts later (its `--on-event` handlers, which also remove
+/// it themselves) must never inherit the cluster's only secret. Called while the agent is
+/// still single-threaded, before the signal, handler and node threads exist.
+///
+/// What this cannot do: the kernel keeps the environment the process was started with, so
+/// `/proc/PID/environ` still shows it to the agent's own user and to root, who could read the
+/// key file anyway. A key file (mode 0600) is the way to keep keys out of any environment.
+#[allow(unsafe_code)]
+fn forget_keys_env() {
+    if std::env::var_os(rumor::cli::KEYS_ENV).is_some() {
+        // SAFETY: no other thread exists yet (clap and the config file parse on this one), so
+        // nothing can read the environment while it changes.
+        unsafe { std::env::remove_var(rumor::cli::KEYS_ENV) };
     }
 }
 

@@ -8,7 +8,8 @@
 //! runs one event at a time, in order, as `sh -c CMD` in a process group of its own, so that
 //! its timeout kills everything it started. It gets the event's JSON line on stdin and the
 //! event in `RUMOR_*` variables; its stdout and stderr go to the agent's stderr, never into the
-//! JSON lines.
+//! JSON lines. It inherits the agent's environment except `RUMOR_KEYS`: a handler never sees a
+//! key.
 
 use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -382,6 +383,9 @@ impl Worker {
         Command::new("sh")
             .arg("-c")
             .arg(&self.spec.command)
+            // Never the keys, even if something put them back in the agent's environment
+            // after it removed them at start (issue 26, finding 9).
+            .env_remove(rumor::cli::KEYS_ENV)
             .envs(job.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             // stdout carries the agent's JSON lines; a handler's output is a log.
