@@ -131,13 +131,16 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         _ => crossbeam_channel::never(),
     };
     let mut out = io::stdout().lock();
+    let mut drops = Drops::default();
     let mut exit = ExitCode::SUCCESS;
     loop {
         select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => {
                     let line = json::event(&name, &ev, json::unix_ms());
-                    if print_line(&mut out, &line).is_err() {
+                    if print_line(&mut out, &line).is_err()
+                        || drops.report(&mut out, &name, &node).is_err()
+                    {
                         // stdout is gone (the reader exited): nobody can hear us; leave cleanly.
                         break;
                     }
@@ -155,7 +158,9 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
             },
             recv(ticks) -> _ => {
                 let stats = json::stats(&name, &node.summary(), json::unix_ms());
-                if print_line(&mut out, &stats).is_err() {
+                if print_line(&mut out, &stats).is_err()
+                    || drops.report(&mut out, &name, &node).is_err()
+                {
                     break;
                 }
             },
@@ -176,8 +181,9 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
 
     eprintln!("rumor: leaving");
     let result = node.leave(leave_timeout + Duration::from_millis(500));
-    // Changes observed while leaving still belong in the log.
+    // Changes observed while leaving still belong in the log, and so do the ones lost.
     drain(&mut out, &name, &events);
+    let _ = drops.report(&mut out, &name, &node);
     drop(node);
     handlers.stop();
     match result {
@@ -252,6 +258,43 @@ fn log_join(report: &JoinReport) {
             eprintln!("rumor: joined via {via} (attempt {attempt})");
         }
         JoinReport::GaveUp { attempts } => eprintln!("rumor: gave up joining after {attempts}"),
+    }
+}
+
+/// The events the node dropped because this agent did not read them in time (its stdout was
+/// not being read, so its writes blocked): reported once it can write again.
+#[derive(Default)]
+struct Drops {
+    /// The node's count when last reported.
+    reported: u64,
+}
+
+impl Drops {
+    /// Prints an `events_dropped` line (and says so on stderr) if the node dropped events
+    /// since the last report: `count` since then, `total` since the start. Such drops happen
+    /// while the agent is blocked writing to a stdout nobody reads, so this runs right after a
+    /// write went through; the line comes after the events that were kept, which are older
+    /// than the dropped ones.
+    fn report(&mut self, out: &mut impl Write, name: &str, node: &Node) -> io::Result<()> {
+        let total = node.events_dropped();
+        if total <= self.reported {
+            return Ok(());
+        }
+        let count = total - self.reported;
+        self.reported = total;
+        eprintln!(
+            "rumor: {count} events dropped while stdout was not read ({total} in all; the \
+             node holds at most {} unread)",
+            Node::EVENT_QUEUE
+        );
+        let line = serde_json::json!({
+            "ts_ms": json::unix_ms(),
+            "node": name,
+            "event": "events_dropped",
+            "count": count,
+            "total": total,
+        });
+        print_line(out, &line)
     }
 }
 
