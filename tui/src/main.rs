@@ -47,8 +47,10 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=500))]
     demo: Option<u16>,
 
-    /// Where the dashboard writes its log and every membership event
-    /// [default: <temp dir>/rumor-tui-<name>.log]
+    /// Where the dashboard writes its log and every membership event: a new file (0600), or
+    /// a plain file of this user's, appended to; a symlink is refused
+    /// [default: rumor-tui-<name>.log in $XDG_STATE_HOME/rumor, ~/.local/state/rumor, or a
+    /// fresh private folder in the temp dir]
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
 }
@@ -108,12 +110,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             (Node::start(config)?, None, timeout + LEAVE_GRACE, control)
         }
     };
-    let log_path = cli
-        .log_file
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("rumor-tui-{}.log", watched.name())));
     let origin = (clock(), wall_clock());
-    let log = LogFile::create(&log_path, origin)
-        .map_err(|e| format!("cannot create the log file {}: {e}", log_path.display()))?;
+    let (log_path, log) = match cli.log_file {
+        Some(path) => {
+            let log = LogFile::open_named(&path, origin);
+            (path, log)
+        }
+        None => {
+            let path = rumor_tui::logfile::default_path(watched.name())
+                .map_err(|e| format!("cannot make a private folder for the log file: {e}"))?;
+            let log = LogFile::create(&path, origin);
+            (path, log)
+        }
+    };
+    let mut log =
+        log.map_err(|e| format!("cannot create the log file {}: {e}", log_path.display()))?;
 
     let mut app = App::new(origin.0, watched.local());
     app.log_path = Some(log_path.display().to_string());
@@ -135,6 +146,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             format!("demo: {n} nodes; select one and press x, r, p; +/- for loss"),
         );
     }
+    // In the file before the terminal is taken over, so a dashboard that cannot get one
+    // still leaves a log of its start.
+    log.sync(&app)?;
 
     let (panic_tx, panics) = crossbeam_channel::unbounded();
     let signals = spawn_signal_listener()?;
