@@ -167,6 +167,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         watched,
         demo,
         leave_timeout,
+        events_dropped: 0,
     };
     let result = input::spawn_terminal_reader()
         .map_err(Box::<dyn Error>::from)
@@ -236,6 +237,9 @@ struct Session {
     watched: Node,
     demo: Option<Demo>,
     leave_timeout: Duration,
+    /// The watched node's count of events it dropped because this loop fell a whole
+    /// `Node::EVENT_QUEUE` behind, as last logged.
+    events_dropped: u64,
 }
 
 impl Session {
@@ -345,6 +349,19 @@ impl Session {
     /// Asks the node for what events do not carry: counters, RTTs, its table, its health.
     fn sample(&mut self, now: Instant) {
         self.app.handle_sample(now, self.watched.snapshot());
+        // The table comes from the snapshot and stays right; only the event log has gaps.
+        let dropped = self.watched.events_dropped();
+        if dropped > self.events_dropped {
+            self.app.log(
+                Level::Warn,
+                format!(
+                    "{} events not shown: the dashboard fell {} events behind ({dropped} in all)",
+                    dropped - self.events_dropped,
+                    Node::EVENT_QUEUE
+                ),
+            );
+            self.events_dropped = dropped;
+        }
     }
 
     /// Demo: reads every running node's view for the Spread pane; true if the pane changed.
