@@ -53,6 +53,13 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         }
     };
     forget_keys_env();
+    if let Some((a, b, var)) = crate::handlers::colliding_tags(&config.tags) {
+        eprintln!(
+            "rumor: invalid value for --tag (tags): `{a}` and `{b}` would both be {var} in \
+             --on-event handlers' environment (which then set neither); rename one"
+        );
+        return ExitCode::from(2);
+    }
     // Registered before the node starts, so a signal during a slow join is not lost and does
     // not kill the process before it can answer.
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {

@@ -10,7 +10,13 @@
 //! event in `RUMOR_*` variables; its stdout and stderr go to the agent's stderr, never into the
 //! JSON lines. It inherits the agent's environment except `RUMOR_KEYS`: a handler never sees a
 //! key.
+//!
+//! A tag `KEY=VALUE` is `RUMOR_TAG_<KEY>`, the key upper-cased with anything but letters and
+//! digits as `_`. Keys that give the same name (`role` and `ROLE`, `build-id` and `build_id`)
+//! set no variable at all, and `RUMOR_TAG_CONFLICTS` lists such names (blank-separated): a
+//! handler reads those tags from the JSON line. The agent refuses such tags of its own.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -151,12 +157,27 @@ impl Job {
             env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
             env.push(("RUMOR_LTIME".to_string(), user.ltime.0.to_string()));
         }
+        // Keys that become the same variable (`role`, `ROLE`) set none: whichever came last
+        // would win, and a member could add one to shadow another. The handler is told which.
+        let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (key, value) in m.tags.iter() {
-            // A value with a NUL byte cannot be an environment variable; it is still in the
-            // JSON line on stdin.
-            if !value.contains('\0') {
-                env.push((format!("RUMOR_TAG_{}", env_name(key)), value.to_string()));
+            by_name.entry(env_name(key)).or_default().push(value);
+        }
+        let mut conflicts = Vec::new();
+        for (name, values) in by_name {
+            match values[..] {
+                // A value with a NUL byte cannot be an environment variable; it is still in
+                // the JSON line on stdin.
+                [value] if !value.contains('\0') => {
+                    env.push((format!("RUMOR_TAG_{name}"), value.to_string()));
+                }
+                [_] => {}
+                _ => conflicts.push(name),
             }
+        }
+        if !conflicts.is_empty() {
+            // Variable names are [A-Z0-9_]: a blank separates them unambiguously.
+            env.push(("RUMOR_TAG_CONFLICTS".to_string(), conflicts.join(" ")));
         }
         Job {
             what: format!("{} {}", event.kind.as_str(), m.name),
@@ -167,14 +188,33 @@ impl Job {
 }
 
 /// A tag key as a variable name: upper case, anything but letters and digits as `_`
-/// (`build-id` is `RUMOR_TAG_BUILD_ID`).
-fn env_name(key: &str) -> String {
+/// (`build-id` is `RUMOR_TAG_BUILD_ID`). Distinct keys can give one name; see [`Job::new`]
+/// and [`colliding_tags`].
+pub(crate) fn env_name(key: &str) -> String {
     key.chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_ascii_uppercase(),
             _ => '_',
         })
         .collect()
+}
+
+/// The first two of `tags`' keys that would become the same handler variable, with it: the
+/// agent refuses such tags of its own, since no handler anywhere could read either.
+pub(crate) fn colliding_tags(tags: &rumor::Tags) -> Option<(String, String, String)> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (key, _) in tags.iter() {
+        let name = env_name(key);
+        if let Some(first) = seen.get(&name) {
+            return Some((
+                first.to_string(),
+                key.to_string(),
+                format!("RUMOR_TAG_{name}"),
+            ));
+        }
+        seen.insert(name, key);
+    }
+    None
 }
 
 /// The handlers of one agent: their queues on the agent's side, their threads behind.
@@ -549,6 +589,38 @@ mod tests {
                 .contains("no command")
         );
         assert!(HandlerSpec::parse("  ").unwrap_err().contains("no command"));
+    }
+
+    /// Issue 26, low: `role` and `ROLE` (or `build-id` and `build_id`) would both be
+    /// RUMOR_TAG_ROLE, and which one a handler saw depended on their order: a member could add
+    /// `ROLE` to shadow what `role` says. Neither is set; RUMOR_TAG_CONFLICTS names the
+    /// variable, and the tags themselves are in the JSON line on stdin.
+    #[test]
+    fn tag_keys_that_collide_as_variables_set_none_and_are_named() {
+        use rumor::Tags;
+        let mut ev = event(EventKind::Joined, None);
+        ev.member.tags = Tags::new([
+            ("role", "web"),
+            ("ROLE", "admin"),
+            ("zone", "a"),
+            ("build-id", "7"),
+            ("build_id", "8"),
+        ])
+        .unwrap();
+        let env = Job::new("n2", &ev, String::new()).env;
+        let var = |k: &str| -> Vec<&str> {
+            env.iter()
+                .filter(|(name, _)| name == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(var("RUMOR_TAG_ZONE"), ["a"], "{env:?}");
+        assert!(var("RUMOR_TAG_ROLE").is_empty(), "{env:?}");
+        assert!(var("RUMOR_TAG_BUILD_ID").is_empty(), "{env:?}");
+        assert_eq!(var("RUMOR_TAG_CONFLICTS"), ["BUILD_ID ROLE"], "{env:?}");
+        // Without a collision there is no such variable.
+        let plain = Job::new("n2", &event(EventKind::Joined, None), String::new()).env;
+        assert!(plain.iter().all(|(k, _)| k != "RUMOR_TAG_CONFLICTS"));
     }
 
     #[test]
