@@ -1,4 +1,8 @@
 //! `rumor agent`: one node, its membership changes printed as JSON lines on stdout.
+//!
+//! A reader of stdout that stalls blocks the agent's writes, never the node: the node keeps at
+//! most `Node::EVENT_QUEUE` unread events and drops (and counts) the rest, and once a write goes
+//! through again the agent prints an `"event":"events_dropped"` line with how many were lost.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -280,8 +284,8 @@ impl Drops {
     /// Prints an `events_dropped` line (and says so on stderr) if the node dropped events
     /// since the last report: `count` since then, `total` since the start. Such drops happen
     /// while the agent is blocked writing to a stdout nobody reads, so this runs right after a
-    /// write went through; the line comes after the events that were kept, which are older
-    /// than the dropped ones.
+    /// write went through: the line comes as soon as the reader is back, among the events the
+    /// node kept (every one of them older than the dropped ones).
     fn report(&mut self, out: &mut impl Write, name: &str, node: &Node) -> io::Result<()> {
         let total = node.events_dropped();
         if total <= self.reported {
