@@ -90,25 +90,30 @@ fn user_event_datagrams(from: u64, count: u64) -> Vec<Vec<u8>> {
     datagrams
 }
 
+/// Sends `agent` `total` user events from a stranger, in rounds, each round waiting for the
+/// agent to take it in (a burst larger than the kernel's socket buffer would be lost there
+/// instead).
+fn flood(agent: &Agent, total: u64) {
+    const ROUND: u64 = 2_000;
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sent = 0;
+    while sent < total {
+        for datagram in user_event_datagrams(1 + sent, ROUND) {
+            socket.send_to(&datagram, agent.addr).unwrap();
+        }
+        sent += ROUND;
+        let delivered = |a: &Agent| stats(a)["user_events"].as_u64().unwrap_or(0);
+        wait_until(Duration::from_secs(5), || delivered(agent) >= sent);
+    }
+}
+
 #[test]
 fn a_stalled_stdout_keeps_the_agent_bounded_and_the_drops_are_counted_and_reported() {
     let mut a = Agent::start_stalled("a", Agent::command("a", &[]));
     let pid = a.child.id();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    // Far more events than the queue holds, sent in rounds, each round waiting for the agent to
-    // take it in (a burst larger than the kernel's socket buffer would be lost there instead).
-    const ROUND: u64 = 2_000;
-    let total = 10 * Node::EVENT_QUEUE as u64;
     let before = rss_kib(pid);
-    let mut sent = 0;
-    while sent < total {
-        for datagram in user_event_datagrams(1 + sent, ROUND) {
-            socket.send_to(&datagram, a.addr).unwrap();
-        }
-        sent += ROUND;
-        let delivered = |a: &Agent| stats(a)["user_events"].as_u64().unwrap_or(0);
-        wait_until(Duration::from_secs(5), || delivered(&a) >= sent);
-    }
+    // Far more events than the queue holds.
+    flood(&a, 10 * Node::EVENT_QUEUE as u64);
     let s = stats(&a);
     let delivered = s["user_events"].as_u64().unwrap();
     let after = rss_kib(pid);
@@ -143,4 +148,33 @@ fn a_stalled_stdout_keeps_the_agent_bounded_and_the_drops_are_counted_and_report
     assert_eq!(line["total"].as_u64(), Some(dropped), "{line}");
     assert!(line["count"].as_u64().unwrap() > 0, "{line}");
     a.must_log("events dropped", Duration::from_secs(5));
+}
+
+/// A stalled stdout blocks only the agent's writer: a SIGTERM still makes it leave and exit 0
+/// (it used to hang in a blocked write, deaf to signals, until killed).
+#[test]
+fn a_stalled_stdout_does_not_keep_sigterm_from_leaving() {
+    let mut a = Agent::start_stalled("a", Agent::command("a", &[]));
+    flood(&a, 2 * Node::EVENT_QUEUE as u64);
+    // The node dropped events: the agent has stopped taking them, its stdout full.
+    let dropped = stats(&a)["events_dropped"].as_u64().unwrap_or(0);
+    assert!(dropped > 0, "the agent never stalled: {}", stats(&a));
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = a.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "status {status:?}; log: {:?}",
+        a.log
+    );
+    assert!(a.log.iter().any(|l| l == "rumor: left"), "{:?}", a.log);
+    assert!(
+        a.log.iter().any(|l| l.contains("stdout is not being read")),
+        "{:?}",
+        a.log
+    );
 }
