@@ -153,8 +153,12 @@ impl Job {
             ("RUMOR_INCARNATION".to_string(), m.incarnation.0.to_string()),
         ];
         if let Some(user) = &event.user {
-            // The payload itself comes on stdin only (in the JSON line): it may be binary.
-            env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
+            // The payload itself comes on stdin only (in the JSON line): it may be binary. A
+            // name with a NUL byte (anyone may send one) cannot be a variable, and would keep
+            // the handler from starting at all; it is still in the JSON line.
+            if !user.name.contains('\0') {
+                env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
+            }
             env.push(("RUMOR_LTIME".to_string(), user.ltime.0.to_string()));
         }
         // Keys that become the same variable (`role`, `ROLE`) set none: whichever came last
@@ -556,6 +560,21 @@ mod tests {
             env.contains(&("RUMOR_EVENT".into(), "user".into())),
             "{env:?}"
         );
+    }
+
+    /// A user event's name comes from whoever sent it; one with a NUL byte cannot be an
+    /// environment variable, and must not keep the handler from running at all.
+    #[test]
+    fn a_user_event_name_with_a_nul_byte_is_left_out_of_the_environment() {
+        let ev = event(EventKind::User, Some("deploy\0now"));
+        let env = Job::new("n2", &ev, String::new()).env;
+        assert!(
+            env.iter()
+                .all(|(k, v)| !v.contains('\0') && !k.contains('\0')),
+            "{env:?}"
+        );
+        assert!(env.iter().all(|(k, _)| k != "RUMOR_USER_EVENT"), "{env:?}");
+        assert!(env.contains(&("RUMOR_LTIME".into(), "1".into())), "{env:?}");
     }
 
     #[test]
