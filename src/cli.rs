@@ -197,12 +197,14 @@ pub fn parse_keys(text: &str, source: &str) -> Result<Keyring, String> {
     Keyring::from_keys(keys).map_err(|e| format!("{source}: {e}"))
 }
 
-/// Reads a key file, refusing one that its group or others may access (the keys are the
-/// cluster's only secret).
+/// Reads a key file, refusing one that its group or others may access, one owned by another
+/// user than this one or root, and one in a folder others may write to (where the file could be
+/// replaced): the keys are the cluster's only secret.
 pub fn read_key_file(path: &Path) -> Result<Keyring, String> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    file::check_owned_file(path, &meta).map_err(|why| format!("{shown}: {why}"))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(format!(

@@ -179,6 +179,11 @@ pub struct Stats {
     pub user_events_missed: u64,
     /// Bytes of user-event sections in the datagrams sent (piggybacked and in syncs).
     pub user_bytes_out: u64,
+    /// Events not handed to [`Node::events`](crate::Node::events) because its channel already
+    /// held [`Node::EVENT_QUEUE`](crate::Node::EVENT_QUEUE) unread ones (a reader that
+    /// stalled). Counted by the runtime, like `send_errors`; the same number as
+    /// [`Node::events_dropped`](crate::Node::events_dropped).
+    pub events_dropped: u64,
 }
 
 impl Stats {

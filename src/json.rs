@@ -127,6 +127,7 @@ pub fn stats(node: &str, summary: &Summary, ts_ms: u64) -> Value {
         "by_kind": by_kind(s),
         "dropped_by_reason": dropped_by_reason(s),
         "rtt_us": rtt_percentiles(&census.rtts_us),
+        "events_dropped": s.events_dropped,
     })
 }
 

@@ -12,6 +12,7 @@ mod join;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct Node {
     commands: Sender<Command>,
     waker: Arc<Waker>,
     events: Receiver<Event>,
+    /// Events the loop dropped on a full event channel.
+    events_dropped: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
     name: String,
@@ -177,6 +180,7 @@ impl Node {
             commands: handles.commands,
             waker: handles.waker,
             events: handles.events,
+            events_dropped: handles.events_dropped,
             thread: Some(thread),
             addr: handles.bound,
             name,
@@ -232,12 +236,28 @@ impl Node {
     /// observed them.
     ///
     /// Every call returns a clone of the same receiver, so each event goes to exactly one of
-    /// the clones that asks. The channel is unbounded and filled from the start, whether or not
-    /// anyone reads it; a long-running program should read it or drop its copies (the node keeps
-    /// one, so events accumulate at one per membership change until read). The channel
+    /// the clones that asks. The channel is filled from the start, whether or not anyone reads
+    /// it, and holds at most [`Node::EVENT_QUEUE`] unread events: other members (and, without
+    /// keys, anyone who can send UDP) decide how many events there are, so a reader that falls
+    /// that far behind loses the newer ones rather than letting the process grow without end.
+    /// Each lost event is counted in [`Node::events_dropped`] (and `Stats::events_dropped`); a
+    /// reader compares it before and after to know that it missed some, and can read
+    /// [`Node::members`] for the current view. The node never waits for a reader. The channel
     /// disconnects once the node has stopped and every event was read.
     pub fn events(&self) -> Receiver<Event> {
         self.events.clone()
+    }
+
+    /// Unread events [`Node::events`] holds at most. One event is a few hundred bytes (a
+    /// member's name, address and tags, or a user event and its payload up to
+    /// `max_user_payload`), so a full channel is a few MB; 16,384 is more than one push-pull's
+    /// worth of news in any but the largest clusters, so a reader that keeps up loses nothing.
+    pub const EVENT_QUEUE: usize = 16_384;
+
+    /// Events dropped so far because [`Node::events`] already held [`Node::EVENT_QUEUE`]
+    /// unread ones. Cheap: it reads a counter, without a round trip to the node's loop.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped.load(Ordering::Relaxed)
     }
 
     /// Every member this node knows, itself excluded, as the core sees them right now.

@@ -1,6 +1,6 @@
 //! Keys on real agents: a key file others can read is refused, a live cluster rotates its key
 //! with `rumor keys` and nobody is suspected, removing the primary is refused with the reason,
-//! and SIGHUP reloads the key file.
+//! and SIGHUP reloads the key file; keys given in RUMOR_KEYS never reach an event handler.
 
 mod agent;
 mod common;
@@ -129,4 +129,38 @@ fn agents_rotate_keys_live_and_reload_the_key_file_on_sighup() {
     a.must_log("reloaded", Duration::from_secs(5));
     assert!(wait_until(Duration::from_secs(5), || ids(&a).len() == 2));
     assert_eq!(ids(&a)[0], new[0]);
+}
+
+/// Issue 26, finding 9: an `--on-event` handler is a program the agent runs for every event,
+/// and must not be handed the cluster's only secret. The agent reads RUMOR_KEYS once; neither
+/// its handlers nor anything else it starts sees the variable or the key text.
+#[test]
+fn keys_given_in_rumor_keys_never_reach_a_handler() {
+    let dir = TempDir::new();
+    let out = dir.0.join("env");
+    let handler = format!(
+        r#"joined=env > "{0}.tmp" && mv "{0}.tmp" "{0}""#,
+        out.display()
+    );
+    let mut cmd = Agent::command("a", &["--on-event", &handler]);
+    cmd.env("RUMOR_KEYS", K1);
+    let mut a = Agent::start("a", cmd);
+    let seed = a.addr.to_string();
+    let mut b_cmd = Agent::command("b", &["--join", &seed]);
+    b_cmd.env("RUMOR_KEYS", K1);
+    let mut b = Agent::start("b", b_cmd);
+    see_each_other(&mut a, &mut b);
+    assert!(
+        wait_until(Duration::from_secs(5), || out.exists()),
+        "the handler never ran: {:?}",
+        a.log
+    );
+    let env = std::fs::read_to_string(&out).unwrap();
+    // The handler did get its own variables: the dump is the real one.
+    assert!(env.contains("RUMOR_EVENT=joined"), "{env}");
+    assert!(
+        !env.contains("RUMOR_KEYS"),
+        "the handler saw RUMOR_KEYS:\n{env}"
+    );
+    assert!(!env.contains(K1), "the handler saw the key:\n{env}");
 }

@@ -384,3 +384,25 @@ fn retry_join_max_gives_up_and_exits_1() {
     joiner.must_log("join attempt 2: no answer", Duration::ZERO);
     joiner.must_log("no seed answered 2 attempts", Duration::ZERO);
 }
+
+/// Issue 26, low: `role` and `ROLE` would be one handler variable, RUMOR_TAG_ROLE. The agent
+/// refuses such tags of its own, naming both keys and the variable (handlers get neither of a
+/// remote member's colliding tags; see the unit tests in src/bin/rumor/handlers.rs).
+#[test]
+fn tags_that_would_be_one_handler_variable_are_refused() {
+    let (status, stderr) = run(&[
+        "agent",
+        "--profile",
+        "test",
+        "--bind",
+        "127.0.0.1:0",
+        "--tag",
+        "role=web",
+        "--tag",
+        "ROLE=admin",
+    ]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    for wanted in ["--tag", "`ROLE`", "`role`", "RUMOR_TAG_ROLE"] {
+        assert!(stderr.contains(wanted), "wanted `{wanted}` in {stderr}");
+    }
+}

@@ -21,10 +21,17 @@
 //! table whose entries stand for `KEY=VALUE` values; a switch (`retry-join`) takes `true` or
 //! `false`. A flag on the command line replaces its key's value from the file, a list
 //! included.
+//!
+//! The file holds shell commands (`on-event`) that the agent runs, so it must be as safe as a
+//! script the service would run: owned by this user or root, not writable by group or others,
+//! in a folder others cannot write to (see [`check_owned_file`]). Anything else is refused,
+//! naming the file and the reason.
 
 use std::ffi::OsString;
 use std::fmt;
+use std::fs::Metadata;
 use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::error::ErrorKind;
@@ -112,6 +119,14 @@ pub enum ConfigFileError {
         /// The rule it breaks.
         reason: String,
     },
+    /// Another user could change the file (its owner, mode or folder): it is not used.
+    Unsafe {
+        /// The file.
+        path: PathBuf,
+        /// Who else could change it, and how to fix that; names the folder when it is the
+        /// folder.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ConfigFileError {
@@ -141,6 +156,11 @@ impl fmt::Display for ConfigFileError {
             } => write!(
                 f,
                 "config file {}: invalid value {value} for key `{key}`: {reason}",
+                path.display()
+            ),
+            ConfigFileError::Unsafe { path, reason } => write!(
+                f,
+                "config file {} not used: {reason} (it holds commands the agent runs)",
                 path.display()
             ),
         }
@@ -188,6 +208,21 @@ where
 }
 
 fn read(path: &Path) -> Result<Table, ConfigFileError> {
+    let unsafe_file = |reason| ConfigFileError::Unsafe {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|error| ConfigFileError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    check_owned_file(path, &meta).map_err(unsafe_file)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(unsafe_file(format!(
+            "mode {mode:04o} makes it writable by group or others; chmod go-w it"
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
         path: path.to_path_buf(),
         error,
@@ -318,6 +353,62 @@ fn reason(e: &clap::Error) -> String {
             first.trim_start_matches("error: ").to_string()
         }
     }
+}
+
+/// Checks what a file the agent trusts (the config file, the key file) needs besides its own
+/// mode: `meta` (the file's, symlinks followed) owned by this user or root, and the folder it
+/// is in (and, for a symlink, the folder of the real file) owned by this user or root and not
+/// writable by group or others, unless sticky (as /tmp is: there nobody can remove or rename
+/// another user's file). Otherwise someone else could replace what the agent reads. The error
+/// gives the reason, naming the folder when it is the folder's; the caller names the file.
+pub(crate) fn check_owned_file(path: &Path, meta: &Metadata) -> Result<(), String> {
+    let me = process_uid();
+    if meta.uid() != 0 && Some(meta.uid()) != me {
+        return Err(format!(
+            "owned by user {}, not by this user or root; chown it",
+            meta.uid()
+        ));
+    }
+    let given = path.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".").to_path_buf()
+        } else {
+            p.to_path_buf()
+        }
+    });
+    let real = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    for folder in given
+        .iter()
+        .chain(real.iter().filter(|r| Some(*r) != given.as_ref()))
+    {
+        let Ok(fmeta) = std::fs::metadata(folder) else {
+            continue;
+        };
+        let shown = folder.display();
+        if fmeta.uid() != 0 && Some(fmeta.uid()) != me {
+            return Err(format!(
+                "its folder {shown} is owned by user {}, who could replace the file",
+                fmeta.uid()
+            ));
+        }
+        let mode = fmeta.permissions().mode() & 0o7777;
+        let sticky = mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky {
+            return Err(format!(
+                "its folder {shown} (mode {mode:04o}) is writable by others, who could \
+                 replace the file; chmod go-w the folder"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// This process's user id: the owner of its own `/proc` entry (the crate denies the unsafe
+/// `getuid`); `None` where there is no /proc, and then only root's files pass.
+fn process_uid() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 #[cfg(test)]

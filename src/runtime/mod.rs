@@ -14,7 +14,8 @@
 //! 4. serve commands (snapshots, tags, leave, stop, faults), then (after sending what the core
 //!    has queued so far) control socket requests, for a bounded slice of time;
 //! 5. send every datagram `poll_transmit` hands out;
-//! 6. forward every `poll_event` into the event channel.
+//! 6. forward every `poll_event` into the event channel (bounded: on a full channel the event
+//!    is dropped and counted, never waited for).
 //!
 //! The loop never spins: with no deadline and no input it blocks in `poll` indefinitely.
 
@@ -27,10 +28,11 @@ mod seal;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -140,6 +142,9 @@ pub(crate) struct Runtime {
     events: Sender<Event>,
     /// False once every event receiver is gone: the core's events are then drained and dropped.
     events_open: bool,
+    /// Events dropped on a full event channel; shared with the handle, which reads it without
+    /// a round trip to this loop.
+    events_dropped: Arc<AtomicU64>,
     /// The last drain stopped at its bound with datagrams possibly left in the socket.
     backlog: bool,
     /// Told the status once a join with seeds stops being `Joining`.
@@ -157,6 +162,7 @@ pub(crate) struct Handles {
     pub(crate) commands: Sender<Command>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) events: Receiver<Event>,
+    pub(crate) events_dropped: Arc<AtomicU64>,
     pub(crate) joined: Option<Receiver<Status>>,
     pub(crate) bound: SocketAddr,
     pub(crate) last: Arc<Mutex<Option<Snapshot>>>,
@@ -207,10 +213,12 @@ impl Runtime {
         swim.join(now(), &seeds);
 
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        // Unbounded: membership changes are rare and small, and a bounded channel would force
-        // the loop to either block (stalling the protocol) or drop events. A program that never
-        // reads its events grows by one Event per change; see `Node::events`.
-        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        // Bounded: remote peers drive events (user events, membership churn), so a reader that
+        // stalls (an agent whose stdout nobody reads) must not let them grow the process
+        // without end (issue 26, finding 7). Past the bound the loop drops and counts rather
+        // than block, which would stall the protocol; see `Node::events`.
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(crate::node::Node::EVENT_QUEUE);
+        let events_dropped = Arc::new(AtomicU64::new(0));
         let (join_waiter, joined) = if seeds.is_empty() {
             (None, None)
         } else {
@@ -229,6 +237,7 @@ impl Runtime {
             commands: cmd_rx,
             events: ev_tx,
             events_open: true,
+            events_dropped: Arc::clone(&events_dropped),
             backlog: false,
             join_waiter,
             leave_waiters: Vec::new(),
@@ -240,6 +249,7 @@ impl Runtime {
             commands: cmd_tx,
             waker,
             events: ev_rx,
+            events_dropped,
             joined,
             bound,
             last,
@@ -445,6 +455,7 @@ impl Runtime {
         let mut stats = self.swim.stats().clone();
         stats.dropped_fault += self.faults.dropped();
         stats.send_errors += self.send_errors;
+        stats.events_dropped += self.events_dropped.load(Ordering::Relaxed);
         #[cfg(feature = "encryption")]
         if let Some(seal) = &self.seal {
             seal.count_into(&mut stats);
@@ -480,10 +491,19 @@ impl Runtime {
             if let Some(control) = &mut self.control {
                 control.publish(now, &event);
             }
-            if self.events_open && self.events.send(event).is_err() {
+            if !self.events_open {
+                continue;
+            }
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                // The reader is behind by a whole queue: this event is lost to it, and counted
+                // where it (and the stats) can see.
+                Err(TrySendError::Full(_)) => {
+                    self.events_dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 // Every receiver is gone (the program stopped listening): keep running the
                 // protocol, just stop reporting.
-                self.events_open = false;
+                Err(TrySendError::Disconnected(_)) => self.events_open = false,
             }
         }
     }

@@ -41,6 +41,8 @@ pub(crate) struct Agent {
     pub(crate) runtime_dir: PathBuf,
     /// The runtime folder when it is the agent's own, removed after the agent is killed.
     own_dir: Option<TempDir>,
+    /// The stdout nobody reads yet ([`Agent::start_stalled`]).
+    stalled: Option<std::process::ChildStdout>,
 }
 
 impl Drop for Agent {
@@ -115,6 +117,40 @@ impl Agent {
         );
     }
 
+    /// Like [`Agent::start`], but nobody reads the agent's stdout: a pipe that fills and then
+    /// blocks every write, as a stalled reader's would. Its lines are read only once the test
+    /// calls [`Agent::read_stdout`].
+    pub(crate) fn start_stalled(name: &str, mut cmd: Command) -> Agent {
+        let dir = TempDir::new();
+        cmd.env("XDG_RUNTIME_DIR", &dir.0);
+        let mut child = spawn_piped(&mut cmd);
+        let stalled = child.stdout.take();
+        let stderr = text_lines(child.stderr.take().unwrap());
+        let mut agent = Agent {
+            name: name.to_string(),
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            lines: crossbeam_channel::never(),
+            seen: Vec::new(),
+            stderr,
+            log: Vec::new(),
+            runtime_dir: dir.0.clone(),
+            own_dir: Some(dir),
+            stalled,
+        };
+        let line = agent.must_log("listening on ", Duration::from_secs(5));
+        let addr = line.split("listening on ").nth(1).unwrap_or_default();
+        agent.addr = addr.trim().parse().expect("address in the log line");
+        agent
+    }
+
+    /// Starts reading the stdout of an agent started with [`Agent::start_stalled`].
+    pub(crate) fn read_stdout(&mut self) {
+        if let Some(out) = self.stalled.take() {
+            self.lines = json_lines(out);
+        }
+    }
+
     /// Spawns `cmd` with its output read by threads of their own, so the pipes never fill.
     fn launch(name: &str, cmd: &mut Command) -> Agent {
         let mut child = spawn_piped(cmd);
@@ -130,6 +166,7 @@ impl Agent {
             log: Vec::new(),
             runtime_dir: PathBuf::new(),
             own_dir: None,
+            stalled: None,
         }
     }
 

@@ -47,8 +47,10 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=500))]
     demo: Option<u16>,
 
-    /// Where the dashboard writes its log and every membership event
-    /// [default: <temp dir>/rumor-tui-<name>.log]
+    /// Where the dashboard writes its log and every membership event: a new file (0600), or
+    /// a plain file of this user's, appended to; a symlink is refused
+    /// [default: rumor-tui-<name>.log in $XDG_STATE_HOME/rumor, ~/.local/state/rumor, or a
+    /// fresh private folder in the temp dir]
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
 }
@@ -108,12 +110,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             (Node::start(config)?, None, timeout + LEAVE_GRACE, control)
         }
     };
-    let log_path = cli
-        .log_file
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("rumor-tui-{}.log", watched.name())));
     let origin = (clock(), wall_clock());
-    let log = LogFile::create(&log_path, origin)
-        .map_err(|e| format!("cannot create the log file {}: {e}", log_path.display()))?;
+    let (log_path, log) = match cli.log_file {
+        Some(path) => {
+            let log = LogFile::open_named(&path, origin);
+            (path, log)
+        }
+        None => {
+            let path = rumor_tui::logfile::default_path(watched.name())
+                .map_err(|e| format!("cannot make a private folder for the log file: {e}"))?;
+            let log = LogFile::create(&path, origin);
+            (path, log)
+        }
+    };
+    let mut log =
+        log.map_err(|e| format!("cannot create the log file {}: {e}", log_path.display()))?;
 
     let mut app = App::new(origin.0, watched.local());
     app.log_path = Some(log_path.display().to_string());
@@ -135,6 +146,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             format!("demo: {n} nodes; select one and press x, r, p; +/- for loss"),
         );
     }
+    // In the file before the terminal is taken over, so a dashboard that cannot get one
+    // still leaves a log of its start.
+    log.sync(&app)?;
 
     let (panic_tx, panics) = crossbeam_channel::unbounded();
     let signals = spawn_signal_listener()?;
@@ -153,6 +167,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         watched,
         demo,
         leave_timeout,
+        events_dropped: 0,
     };
     let result = input::spawn_terminal_reader()
         .map_err(Box::<dyn Error>::from)
@@ -222,6 +237,9 @@ struct Session {
     watched: Node,
     demo: Option<Demo>,
     leave_timeout: Duration,
+    /// The watched node's count of events it dropped because this loop fell a whole
+    /// `Node::EVENT_QUEUE` behind, as last logged.
+    events_dropped: u64,
 }
 
 impl Session {
@@ -331,6 +349,19 @@ impl Session {
     /// Asks the node for what events do not carry: counters, RTTs, its table, its health.
     fn sample(&mut self, now: Instant) {
         self.app.handle_sample(now, self.watched.snapshot());
+        // The table comes from the snapshot and stays right; only the event log has gaps.
+        let dropped = self.watched.events_dropped();
+        if dropped > self.events_dropped {
+            self.app.log(
+                Level::Warn,
+                format!(
+                    "{} events not shown: the dashboard fell {} events behind ({dropped} in all)",
+                    dropped - self.events_dropped,
+                    Node::EVENT_QUEUE
+                ),
+            );
+            self.events_dropped = dropped;
+        }
     }
 
     /// Demo: reads every running node's view for the Spread pane; true if the pane changed.

@@ -8,8 +8,15 @@
 //! runs one event at a time, in order, as `sh -c CMD` in a process group of its own, so that
 //! its timeout kills everything it started. It gets the event's JSON line on stdin and the
 //! event in `RUMOR_*` variables; its stdout and stderr go to the agent's stderr, never into the
-//! JSON lines.
+//! JSON lines. It inherits the agent's environment except `RUMOR_KEYS`: a handler never sees a
+//! key.
+//!
+//! A tag `KEY=VALUE` is `RUMOR_TAG_<KEY>`, the key upper-cased with anything but letters and
+//! digits as `_`. Keys that give the same name (`role` and `ROLE`, `build-id` and `build_id`)
+//! set no variable at all, and `RUMOR_TAG_CONFLICTS` lists such names (blank-separated): a
+//! handler reads those tags from the JSON line. The agent refuses such tags of its own.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -146,16 +153,35 @@ impl Job {
             ("RUMOR_INCARNATION".to_string(), m.incarnation.0.to_string()),
         ];
         if let Some(user) = &event.user {
-            // The payload itself comes on stdin only (in the JSON line): it may be binary.
-            env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
+            // The payload itself comes on stdin only (in the JSON line): it may be binary. A
+            // name with a NUL byte (anyone may send one) cannot be a variable, and would keep
+            // the handler from starting at all; it is still in the JSON line.
+            if !user.name.contains('\0') {
+                env.push(("RUMOR_USER_EVENT".to_string(), user.name.clone()));
+            }
             env.push(("RUMOR_LTIME".to_string(), user.ltime.0.to_string()));
         }
+        // Keys that become the same variable (`role`, `ROLE`) set none: whichever came last
+        // would win, and a member could add one to shadow another. The handler is told which.
+        let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (key, value) in m.tags.iter() {
-            // A value with a NUL byte cannot be an environment variable; it is still in the
-            // JSON line on stdin.
-            if !value.contains('\0') {
-                env.push((format!("RUMOR_TAG_{}", env_name(key)), value.to_string()));
+            by_name.entry(env_name(key)).or_default().push(value);
+        }
+        let mut conflicts = Vec::new();
+        for (name, values) in by_name {
+            match values[..] {
+                // A value with a NUL byte cannot be an environment variable; it is still in
+                // the JSON line on stdin.
+                [value] if !value.contains('\0') => {
+                    env.push((format!("RUMOR_TAG_{name}"), value.to_string()));
+                }
+                [_] => {}
+                _ => conflicts.push(name),
             }
+        }
+        if !conflicts.is_empty() {
+            // Variable names are [A-Z0-9_]: a blank separates them unambiguously.
+            env.push(("RUMOR_TAG_CONFLICTS".to_string(), conflicts.join(" ")));
         }
         Job {
             what: format!("{} {}", event.kind.as_str(), m.name),
@@ -166,14 +192,33 @@ impl Job {
 }
 
 /// A tag key as a variable name: upper case, anything but letters and digits as `_`
-/// (`build-id` is `RUMOR_TAG_BUILD_ID`).
-fn env_name(key: &str) -> String {
+/// (`build-id` is `RUMOR_TAG_BUILD_ID`). Distinct keys can give one name; see [`Job::new`]
+/// and [`colliding_tags`].
+pub(crate) fn env_name(key: &str) -> String {
     key.chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_ascii_uppercase(),
             _ => '_',
         })
         .collect()
+}
+
+/// The first two of `tags`' keys that would become the same handler variable, with it: the
+/// agent refuses such tags of its own, since no handler anywhere could read either.
+pub(crate) fn colliding_tags(tags: &rumor::Tags) -> Option<(String, String, String)> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (key, _) in tags.iter() {
+        let name = env_name(key);
+        if let Some(first) = seen.get(&name) {
+            return Some((
+                first.to_string(),
+                key.to_string(),
+                format!("RUMOR_TAG_{name}"),
+            ));
+        }
+        seen.insert(name, key);
+    }
+    None
 }
 
 /// The handlers of one agent: their queues on the agent's side, their threads behind.
@@ -382,6 +427,9 @@ impl Worker {
         Command::new("sh")
             .arg("-c")
             .arg(&self.spec.command)
+            // Never the keys, even if something put them back in the agent's environment
+            // after it removed them at start (issue 26, finding 9).
+            .env_remove(rumor::cli::KEYS_ENV)
             .envs(job.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             // stdout carries the agent's JSON lines; a handler's output is a log.
@@ -514,6 +562,21 @@ mod tests {
         );
     }
 
+    /// A user event's name comes from whoever sent it; one with a NUL byte cannot be an
+    /// environment variable, and must not keep the handler from running at all.
+    #[test]
+    fn a_user_event_name_with_a_nul_byte_is_left_out_of_the_environment() {
+        let ev = event(EventKind::User, Some("deploy\0now"));
+        let env = Job::new("n2", &ev, String::new()).env;
+        assert!(
+            env.iter()
+                .all(|(k, v)| !v.contains('\0') && !k.contains('\0')),
+            "{env:?}"
+        );
+        assert!(env.iter().all(|(k, _)| k != "RUMOR_USER_EVENT"), "{env:?}");
+        assert!(env.contains(&("RUMOR_LTIME".into(), "1".into())), "{env:?}");
+    }
+
     #[test]
     fn the_command_keeps_its_own_equals_signs() {
         let spec = HandlerSpec::parse("failed=./x.sh --level=warn").unwrap();
@@ -545,6 +608,38 @@ mod tests {
                 .contains("no command")
         );
         assert!(HandlerSpec::parse("  ").unwrap_err().contains("no command"));
+    }
+
+    /// Issue 26, low: `role` and `ROLE` (or `build-id` and `build_id`) would both be
+    /// RUMOR_TAG_ROLE, and which one a handler saw depended on their order: a member could add
+    /// `ROLE` to shadow what `role` says. Neither is set; RUMOR_TAG_CONFLICTS names the
+    /// variable, and the tags themselves are in the JSON line on stdin.
+    #[test]
+    fn tag_keys_that_collide_as_variables_set_none_and_are_named() {
+        use rumor::Tags;
+        let mut ev = event(EventKind::Joined, None);
+        ev.member.tags = Tags::new([
+            ("role", "web"),
+            ("ROLE", "admin"),
+            ("zone", "a"),
+            ("build-id", "7"),
+            ("build_id", "8"),
+        ])
+        .unwrap();
+        let env = Job::new("n2", &ev, String::new()).env;
+        let var = |k: &str| -> Vec<&str> {
+            env.iter()
+                .filter(|(name, _)| name == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(var("RUMOR_TAG_ZONE"), ["a"], "{env:?}");
+        assert!(var("RUMOR_TAG_ROLE").is_empty(), "{env:?}");
+        assert!(var("RUMOR_TAG_BUILD_ID").is_empty(), "{env:?}");
+        assert_eq!(var("RUMOR_TAG_CONFLICTS"), ["BUILD_ID ROLE"], "{env:?}");
+        // Without a collision there is no such variable.
+        let plain = Job::new("n2", &event(EventKind::Joined, None), String::new()).env;
+        assert!(plain.iter().all(|(k, _)| k != "RUMOR_TAG_CONFLICTS"));
     }
 
     #[test]

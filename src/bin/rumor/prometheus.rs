@@ -59,6 +59,7 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("control_monitors", "gauge", Count("/control/monitors"), "Control clients following the node's events."),
     ("control_requests_total", "counter", Count("/control/requests"), "Well-formed control requests served."),
     ("control_errors_total", "counter", Each("/control/errors", "kind"), "Control socket trouble, by kind."),
+    ("events_dropped_total", "counter", Count("/stats/events_dropped"), "Events dropped because the node's event channel was full (a stalled reader)."),
 ];
 
 /// Renders the answer to a `stats` request.
