@@ -252,7 +252,7 @@ impl Node {
     /// member's name, address and tags, or a user event and its payload up to
     /// `max_user_payload`), so a full channel is a few MB; 16,384 is more than one push-pull's
     /// worth of news in any but the largest clusters, so a reader that keeps up loses nothing.
-    pub const EVENT_QUEUE: usize = 16_384;
+    pub const EVENT_QUEUE: usize = crate::runtime::EVENT_QUEUE;
 
     /// Events dropped so far because [`Node::events`] already held [`Node::EVENT_QUEUE`]
     /// unread ones. Cheap: it reads a counter, without a round trip to the node's loop.

@@ -125,6 +125,9 @@ fn bind(addr: SocketAddr) -> Result<std::net::UdpSocket, StartError> {
     Ok(socket.into())
 }
 
+/// Unread events the event channel holds at most (see `Node::EVENT_QUEUE`, which is this).
+pub(crate) const EVENT_QUEUE: usize = 16_384;
+
 /// Everything the loop thread owns. Built on the caller's thread so that every setup error is
 /// returned from `Node::start` before any thread exists.
 pub(crate) struct Runtime {
@@ -217,7 +220,7 @@ impl Runtime {
         // stalls (an agent whose stdout nobody reads) must not let them grow the process
         // without end (issue 26, finding 7). Past the bound the loop drops and counts rather
         // than block, which would stall the protocol; see `Node::events`.
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(crate::node::Node::EVENT_QUEUE);
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
         let events_dropped = Arc::new(AtomicU64::new(0));
         let (join_waiter, joined) = if seeds.is_empty() {
             (None, None)
