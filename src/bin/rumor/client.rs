@@ -4,6 +4,11 @@
 //!
 //! Exit codes: 0 when the agent did what was asked, 1 when no agent answers at the path or it
 //! refused the request (the reason on stderr), 2 for bad flags.
+//!
+//! Nothing is sent before the client has checked whom it talks to: the socket's folder as the
+//! agent checks it (this user's, no access for others) and the serving process's user (this
+//! one or root, by SO_PEERCRED). To reach an agent of another user, run the client as that
+//! user (`sudo -u USER rumor members`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -361,6 +366,10 @@ impl Agent {
             }
             _ => Failure(format!("cannot reach the agent at {}: {e}", path.display())),
         })?;
+        // Before a byte is sent (a key, perhaps): is this the agent of this user?
+        rumor::cli::check_control_folder(&path)
+            .and_then(|()| rumor::cli::check_control_peer(&stream))
+            .map_err(|why| Failure(format!("refusing to use {}: {why}", path.display())))?;
         stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
         let reader = BufReader::new(stream.try_clone()?);
         Ok(Agent {

@@ -14,7 +14,7 @@
 mod conn;
 mod request;
 mod serve;
-mod socket;
+pub(crate) mod socket;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -55,6 +55,7 @@ struct Counters {
     long_lines: u64,
     half_lines: u64,
     dropped_monitors: u64,
+    foreign_clients: u64,
 }
 
 /// The control socket of one node: its listener, its clients, and who waits for what.
@@ -67,6 +68,8 @@ pub(crate) struct Control {
     /// Clients waiting for the leave they asked for to finish.
     leaving: Vec<usize>,
     node: String,
+    /// This process's user id, whom clients must run as (or root).
+    uid: u32,
     counters: Counters,
     scratch: Box<[u8]>,
 }
@@ -84,6 +87,7 @@ impl Control {
             ready: Vec::new(),
             leaving: Vec::new(),
             node: node.to_string(),
+            uid: socket::own_uid(),
             counters: Counters::default(),
             scratch: vec![0; 4096].into_boxed_slice(),
         })
@@ -110,6 +114,15 @@ impl Control {
                 // at the next connection.
                 Err(_) => return,
             };
+            // The socket's 0600 and its private folder keep other users out; this holds if
+            // either is loosened by hand.
+            let peer = socket::peer_uid(&stream);
+            if !peer.is_ok_and(|uid| socket::trusted_peer(uid, self.uid)) {
+                self.counters.foreign_clients += 1;
+                let line = error("this agent serves only its own user (and root)");
+                let _ = stream.write(format!("{line}\n").as_bytes());
+                continue;
+            }
             let Some(slot) = self.clients.iter().position(Option::is_none) else {
                 self.counters.rejected_clients += 1;
                 let line = error(&format!("too many control clients (at most {MAX_CLIENTS})"));
@@ -261,7 +274,7 @@ impl Control {
 
     /// The socket's own counters, as reported by `stats`: `errors` counts trouble by kind
     /// (malformed requests, over-long lines, requests cut by a hang-up, clients refused for
-    /// being too many, monitors dropped for being too slow).
+    /// being too many, monitors dropped for being too slow, clients of another user refused).
     fn counters_json(&self) -> Value {
         let c = &self.counters;
         let clients = || self.clients.iter().flatten();
@@ -276,6 +289,7 @@ impl Control {
                 "half_line": c.half_lines,
                 "rejected_client": c.rejected_clients,
                 "dropped_monitor": c.dropped_monitors,
+                "foreign_client": c.foreign_clients,
             },
         })
     }

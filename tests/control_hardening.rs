@@ -1,0 +1,175 @@
+//! What another local user, or a stranger's data shown on a terminal, can do through the control
+//! socket and its client (issue 26): real agents and the real `rumor` client, each wait bounded.
+
+mod agent;
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use agent::{Agent, BIN, Run, TempDir};
+
+/// A KEY for `rumor keys install`, base64 of 32 bytes.
+const KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// `rumor agent` with the test profile and `runtime_dir` as its XDG_RUNTIME_DIR, run to its end
+/// (a test failure if it is still running after 5 s).
+fn agent_in(runtime_dir: &Path) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "agent",
+        "--name",
+        "n1",
+        "--bind",
+        "127.0.0.1:0",
+        "--profile",
+        "test",
+    ])
+    .env("XDG_RUNTIME_DIR", runtime_dir);
+    Run::to_end(cmd, Duration::from_secs(5))
+}
+
+/// This test process's user id: the owner of what it creates.
+fn own_uid(dir: &Path) -> u32 {
+    std::fs::metadata(dir).unwrap().uid()
+}
+
+#[test]
+fn the_agent_refuses_a_control_folder_others_may_write_naming_it() {
+    let runtime = TempDir::new();
+    let folder = runtime.0.join("rumor");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = agent_in(&runtime.0);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    let want = format!("the control folder {} has mode 0777", folder.display());
+    assert!(run.stderr.contains(&want), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--control"),
+        "says how to fix it: {}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        0,
+        "no socket made there"
+    );
+}
+
+#[test]
+fn a_file_where_the_control_folder_goes_is_a_clear_error() {
+    let runtime = TempDir::new();
+    let folder = runtime.0.join("rumor");
+    std::fs::write(&folder, "someone's file").unwrap();
+    let run = agent_in(&runtime.0);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    let want = format!("the control folder {} is not a directory", folder.display());
+    assert!(run.stderr.contains(&want), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&folder).unwrap(), "someone's file");
+}
+
+#[test]
+fn the_agent_refuses_a_control_folder_of_another_user() {
+    let runtime = TempDir::new();
+    if own_uid(&runtime.0) != 0 {
+        // Only root can give a folder away; the rule itself is unit-tested (control::socket).
+        return;
+    }
+    let folder = runtime.0.join("rumor");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&folder)
+        .unwrap();
+    std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).unwrap();
+    let run = agent_in(&runtime.0);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    let want = format!(
+        "the control folder {} is owned by uid 65534",
+        folder.display()
+    );
+    assert!(run.stderr.contains(&want), "{}", run.stderr);
+}
+
+/// The attack: a socket someone else could have put there waits for a key. The client checks
+/// the folder first, so the key never reaches it.
+#[test]
+fn the_client_sends_nothing_through_a_folder_others_may_write() {
+    let runtime = TempDir::new();
+    let folder = runtime.0.join("rumor");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let trap = UnixListener::bind(folder.join("n1.sock")).unwrap();
+    trap.set_nonblocking(true).unwrap();
+
+    let mut cmd = Command::new(BIN);
+    cmd.args(["keys", "install", KEY, "--name", "n1"])
+        .env("XDG_RUNTIME_DIR", &runtime.0);
+    let run = Run::to_end(cmd, Duration::from_secs(10));
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("refusing to use") && run.stderr.contains("has mode 0777"),
+        "{}",
+        run.stderr
+    );
+    // What reached the socket: at most a connection, never a byte.
+    if let Ok((mut conn, _)) = trap.accept() {
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let _ = conn.read_to_end(&mut got);
+        assert!(
+            got.is_empty(),
+            "the key reached a stranger's socket: {got:?}"
+        );
+    }
+}
+
+/// The server's side of the same check: a socket bound by another user's process, even in a
+/// folder of this user's, is not talked to (SO_PEERCRED). Needs root, to run that process.
+#[test]
+fn the_client_refuses_an_agent_of_another_user() {
+    let runtime = TempDir::new();
+    if own_uid(&runtime.0) != 0 {
+        return;
+    }
+    // The other user's agent, in a folder of its own.
+    let theirs = TempDir::new();
+    std::fs::set_permissions(&theirs.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = theirs.0.join("rumor");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&folder)
+        .unwrap();
+    std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).unwrap();
+    let mut cmd = Agent::command("n1", &[]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    cmd.env("XDG_RUNTIME_DIR", &theirs.0);
+    let agent = Agent::start("n1", cmd);
+    // Its socket moved into a private folder of this user's: only the peer check is left.
+    let ours = runtime.0.join("rumor");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&ours)
+        .unwrap();
+    std::fs::rename(agent.control_path(), ours.join("n1.sock")).unwrap();
+
+    let mut cmd = Command::new(BIN);
+    cmd.args(["keys", "install", KEY, "--name", "n1"])
+        .env("XDG_RUNTIME_DIR", &runtime.0);
+    let run = Run::to_end(cmd, Duration::from_secs(10));
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("served by uid 65534"), "{}", run.stderr);
+}
+
+/// This user's own agent is still reached as before, the checks passing.
+#[test]
+fn the_client_talks_to_its_own_agent() {
+    let agent = Agent::spawn("own", None);
+    let run = agent.ask(&["members", "--format", "json"]);
+    assert_eq!(run.json()["node"], "own");
+}
