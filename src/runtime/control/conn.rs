@@ -6,6 +6,8 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
+use super::rows::Rows;
+
 /// The longest request line accepted, newline excluded. Requests are small (the largest, a tag
 /// change, is bounded by the tags' own 512 bytes); the bound only stops a client that never
 /// sends a newline from growing the node's memory.
@@ -13,6 +15,8 @@ pub(super) const MAX_LINE: usize = 64 * 1024;
 
 /// While more than this many answer bytes wait to be written, no further request of the
 /// client is read: a client that asks faster than it reads is slowed down, not buffered for.
+/// A streamed answer ([`Rows`]) is rendered up to this much at a time, so a `members` answer
+/// of any size holds at most this much text (plus a row) for a client that reads slowly.
 pub(super) const SOFT_OUTPUT: usize = 64 * 1024;
 
 /// How many event bytes may wait for a monitor before it is dropped as too slow.
@@ -53,6 +57,8 @@ pub(super) struct Conn<S> {
     pub(super) monitor: bool,
     /// Listed among the connections with work left this loop iteration.
     pub(super) ready: bool,
+    /// The rest of a `members` answer being streamed; no request is read until it is out.
+    rows: Option<Rows>,
 }
 
 impl<S: Read + Write> Conn<S> {
@@ -67,6 +73,7 @@ impl<S: Read + Write> Conn<S> {
             closing: None,
             monitor: false,
             ready: false,
+            rows: None,
         }
     }
 
@@ -78,7 +85,11 @@ impl<S: Read + Write> Conn<S> {
     /// The next request line, reading as much as needed (and available).
     pub(super) fn next_line(&mut self, scratch: &mut [u8]) -> Next {
         loop {
-            if self.broken || self.closing.is_some() || self.pending() > SOFT_OUTPUT {
+            if self.broken
+                || self.closing.is_some()
+                || self.rows.is_some()
+                || self.pending() > SOFT_OUTPUT
+            {
                 return Next::Idle;
             }
             if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
@@ -145,6 +156,42 @@ impl<S: Read + Write> Conn<S> {
         }
     }
 
+    /// Starts a streamed answer: `head` is queued now, the rows by [`Conn::pump`].
+    pub(super) fn stream(&mut self, rows: Rows, head: &[u8]) {
+        if self.broken {
+            return;
+        }
+        self.output.extend_from_slice(head);
+        self.rows = Some(rows);
+    }
+
+    /// True while a streamed answer has rows left to render.
+    pub(super) fn streaming(&self) -> bool {
+        self.rows.is_some()
+    }
+
+    /// Renders more of a streamed answer while less than [`SOFT_OUTPUT`] waits to be written,
+    /// and writes what the kernel takes. True when it may be called again at once (rows are
+    /// left and the kernel took everything); false when done or when the client must read first.
+    pub(super) fn pump(&mut self) -> bool {
+        if self.broken {
+            self.rows = None;
+        }
+        let pending = self.pending();
+        let Some(rows) = self.rows.as_mut() else {
+            return false;
+        };
+        if pending < SOFT_OUTPUT {
+            let limit = self.output.len() + SOFT_OUTPUT - pending;
+            if rows.render(&mut self.output, limit) {
+                self.output.push(b'\n');
+                self.rows = None;
+            }
+        }
+        self.flush();
+        self.rows.is_some() && self.pending() < SOFT_OUTPUT
+    }
+
     /// Takes no further requests; the connection closes once its output is written, or at
     /// `now + CLOSE_GRACE` at the latest.
     pub(super) fn close_after(&mut self, now: Instant) {
@@ -181,7 +228,7 @@ impl<S: Read + Write> Conn<S> {
         // A client that stops sending is done once its answers are out, a monitor too: it
         // keeps its side open while it listens, so a hang-up frees its slot at once rather
         // than at the next event written into the void.
-        (self.closing.is_some() || self.eof) && self.pending() == 0
+        (self.closing.is_some() || self.eof) && self.pending() == 0 && self.rows.is_none()
     }
 }
 
@@ -347,5 +394,57 @@ mod tests {
         c.close_after(now);
         assert!(!c.finished(now));
         assert!(c.finished(now + CLOSE_GRACE));
+    }
+
+    #[test]
+    fn a_streamed_answer_waits_for_a_slow_reader_with_bounded_output() {
+        use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
+        let members: Vec<Member> = (0..5_000)
+            .map(|i| Member {
+                name: NodeName::new(&format!("member-{i}")).unwrap(),
+                addr: "127.0.0.1:7946".parse().unwrap(),
+                incarnation: Incarnation(0),
+                state: MemberState::Alive,
+                tags: Tags::default(),
+                since: crate::test_epoch(),
+                rtt: None,
+            })
+            .collect();
+        let now = crate::test_epoch();
+        // The client asked, then closed its side; it reads 1,000 bytes at a time.
+        let mut c = conn(
+            &[b"{\"cmd\":\"members\"}\n", b"{\"cmd\":\"stats\"}\n"],
+            true,
+        );
+        let mut scratch = [0u8; 64];
+        assert!(matches!(c.next_line(&mut scratch), Next::Line(_)));
+        let (rows, head) = Rows::new("n1", members, None);
+        c.stream(rows, &head);
+        let mut rounds = 0;
+        while c.streaming() {
+            c.stream.room = 1_000;
+            while c.pump() {}
+            assert!(
+                c.pending() <= SOFT_OUTPUT + 200,
+                "{} bytes held",
+                c.pending()
+            );
+            assert!(!c.finished(now), "closed in the middle of its answer");
+            if c.streaming() {
+                let next = c.next_line(&mut scratch);
+                assert_eq!(next, Next::Idle, "no request read meanwhile");
+            }
+            rounds += 1;
+        }
+        c.stream.room = usize::MAX;
+        c.flush();
+        let answer: serde_json::Value = serde_json::from_slice(&c.stream.written).unwrap();
+        assert_eq!(answer["members"].as_array().unwrap().len(), 5_000);
+        assert!(rounds > 100, "written as read, {rounds} rounds");
+        // Then the next request.
+        assert_eq!(
+            c.next_line(&mut scratch),
+            Next::Line(b"{\"cmd\":\"stats\"}".to_vec())
+        );
     }
 }
