@@ -173,3 +173,68 @@ fn the_client_talks_to_its_own_agent() {
     let run = agent.ask(&["members", "--format", "json"]);
     assert_eq!(run.json()["node"], "own");
 }
+
+/// True for a byte a terminal could act on in UTF-8 output: C0 controls but the newline, DEL,
+/// and the C1 controls (U+0080 to U+009F, encoded 0xC2 0x80 to 0xC2 0x9F).
+fn raw_controls(out: &str) -> Vec<char> {
+    out.chars()
+        .filter(|&c| c != '\n' && (c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)))
+        .collect()
+}
+
+/// Terminal escape injection: a tag value and an event payload carrying ESC, CR, an 8-bit CSI
+/// and a bidi override reach the operator's screen escaped, in tables and in JSON.
+#[test]
+fn tables_and_json_show_no_raw_control_character() {
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\rred\u{9b}31m\u{202e}txt\u{7f}";
+    let tag = format!("note={hostile}");
+    let agent = Agent::spawn_with("esc", &["--tag", &tag]);
+    let mut monitor = agent.client(&["monitor", "--format", "table"]);
+    let mut monitor = agent::spawn_piped(&mut monitor);
+    let lines = agent::text_lines(monitor.stdout.take().unwrap());
+    let subscribed = common::wait_until(Duration::from_secs(5), || {
+        let stats = agent.ask(&["stats", "--format", "json"]);
+        stats.code() == Some(0) && stats.json()["control"]["monitors"] == 1
+    });
+    assert!(subscribed, "the monitor never connected");
+    let sent = agent.ask(&["event", "deploy", hostile]);
+    assert_eq!(sent.code(), Some(0), "{sent:?}");
+    let deadline = common::now() + Duration::from_secs(5);
+    let row = std::iter::from_fn(|| lines.recv_deadline(deadline).ok())
+        .find(|line| line.contains("deploy"))
+        .expect("the monitor shows the event");
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(row.contains("deploy") && row.contains("\\u{1b}"), "{row:?}");
+    assert_eq!(raw_controls(&row), [], "monitor table: {row:?}");
+
+    let table = agent.ask(&["members"]);
+    assert_eq!(table.code(), Some(0), "{table:?}");
+    assert!(
+        table.stdout.contains("note=\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        table.stdout
+    );
+    assert_eq!(
+        raw_controls(&table.stdout),
+        [],
+        "members table: {:?}",
+        table.stdout
+    );
+
+    for args in [
+        &["members", "--format", "json"][..],
+        &["tags", "set", "x=y", "--format", "json"],
+    ] {
+        let run = agent.ask(args);
+        assert_eq!(raw_controls(&run.stdout), [], "{args:?}: {:?}", run.stdout);
+        // Still the same JSON to a parser.
+        let value = run.json();
+        let tags = if args[0] == "members" {
+            &value["members"][0]["tags"]
+        } else {
+            &value["tags"]
+        };
+        assert_eq!(tags["note"], hostile, "{args:?}");
+    }
+}
