@@ -301,6 +301,7 @@ fn bad_requests_are_answered_counted_and_do_not_disturb_probing() {
             "rejected_client": 1,
             "dropped_monitor": 0,
             "foreign_client": 0,
+            "idle_client": 0,
         });
         c["errors"] == want
     });

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -237,4 +237,138 @@ fn tables_and_json_show_no_raw_control_character() {
         };
         assert_eq!(tags["note"], hostile, "{args:?}");
     }
+}
+
+/// A raw connection to `agent`'s control socket that sends nothing.
+fn held(agent: &Agent) -> UnixStream {
+    let conn = UnixStream::connect(agent.control_path()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn
+}
+
+/// The agent's control counters, over a connection of their own.
+fn control_stats(agent: &Agent) -> Option<serde_json::Value> {
+    let run = agent.ask(&["stats", "--format", "json"]);
+    (run.code() == Some(0)).then(|| run.json()["control"].clone())
+}
+
+/// 32 held connections used to lock the operator out until one was dropped: now a newcomer
+/// takes the place of one idle for a second, which is told why.
+#[test]
+fn idle_connections_give_way_to_the_operator() {
+    let agent = Agent::spawn("idle", None);
+    let holders: Vec<UnixStream> = (0..32).map(|_| held(&agent)).collect();
+    let served = common::wait_until(Duration::from_secs(5), || {
+        agent.ask(&["members"]).code() == Some(0)
+    });
+    assert!(served, "the operator's command was never served");
+    let stats = control_stats(&agent).expect("stats served too");
+    assert!(
+        stats["errors"]["idle_client"].as_u64() >= Some(1),
+        "{stats}"
+    );
+    // The ones that gave way heard why, and the connection ended.
+    let told = holders.into_iter().find_map(|conn| {
+        conn.set_nonblocking(true).unwrap();
+        let mut text = String::new();
+        let _ = (&conn).read_to_string(&mut text);
+        text.contains("closed as idle").then_some(text)
+    });
+    let told = told.expect("an evicted connection is told why");
+    assert!(told.contains("another client needed its place"), "{told}");
+}
+
+/// A connection that never sends a whole request is closed after the idle timeout, saying so.
+#[test]
+fn a_connection_that_sends_no_request_is_closed_after_the_timeout() {
+    let agent = Agent::spawn("quiet", None);
+    let mut conn = held(&agent);
+    std::io::Write::write_all(&mut conn, b"{\"cmd\":").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).expect("closed within 20 s");
+    assert!(
+        text.contains("closed as idle (no request in 10 s)"),
+        "{text:?}"
+    );
+    let stats = control_stats(&agent).unwrap();
+    assert_eq!(stats["errors"]["idle_client"], 1, "{stats}");
+}
+
+/// A monitor too slow to keep up is dropped; when even the notice cannot reach it, the client
+/// still must not exit 0 as if the agent had ended the stream on purpose.
+#[test]
+fn a_dropped_slow_monitor_exits_1_saying_so() {
+    let agent = Agent::spawn("slow", None);
+    // Its stdout is a pipe nobody reads until the agent has dropped it.
+    let mut monitor = agent::spawn_piped(&mut agent.client(&["monitor"]));
+    let subscribed = common::wait_until(Duration::from_secs(5), || {
+        control_stats(&agent).is_some_and(|c| c["monitors"] == 1)
+    });
+    assert!(subscribed, "the monitor never connected");
+
+    // Events: 4,000 of about 700 bytes, far past the monitor's 1 MiB backlog.
+    let mut conn = UnixStream::connect(agent.control_path()).unwrap();
+    let reader = conn.try_clone().unwrap();
+    let answers = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(reader).lines().take(4000).count()
+    });
+    let payload = "x".repeat(500);
+    for i in 0..4000 {
+        let line = format!("{{\"cmd\":\"event\",\"name\":\"e{i}\",\"payload\":\"{payload}\"}}\n");
+        std::io::Write::write_all(&mut conn, line.as_bytes()).unwrap();
+    }
+    assert_eq!(answers.join().unwrap(), 4000);
+    drop(conn);
+    // Dropped, and its connection closed (its grace to read the notice over).
+    let dropped = common::wait_until(Duration::from_secs(10), || {
+        control_stats(&agent)
+            .is_some_and(|c| c["errors"]["dropped_monitor"] == 1 && c["monitors"] == 0)
+    });
+    assert!(dropped, "{:?}", control_stats(&agent));
+    let gone = common::wait_until(Duration::from_secs(10), || {
+        control_stats(&agent).is_some_and(|c| c["connected"] == 1)
+    });
+    assert!(gone, "{:?}", control_stats(&agent));
+
+    // Now it reads: what was buffered, then the end.
+    let mut out = monitor.stdout.take().unwrap();
+    let drain = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let mut err = String::new();
+    monitor
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = monitor.wait().unwrap();
+    drain.join().unwrap().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("fell") || err.contains("without a word"),
+        "says why: {err}"
+    );
+}
+
+/// A monitor whose agent leaves hears that the stream ends on purpose and exits 0.
+#[test]
+fn a_monitor_exits_0_when_its_agent_leaves() {
+    let mut agent = Agent::spawn("leaver", None);
+    let mut monitor = agent::spawn_piped(&mut agent.client(&["monitor"]));
+    let subscribed = common::wait_until(Duration::from_secs(5), || {
+        control_stats(&agent).is_some_and(|c| c["monitors"] == 1)
+    });
+    assert!(subscribed, "the monitor never connected");
+    assert_eq!(agent.ask(&["leave"]).code(), Some(0));
+    assert!(agent.wait_exit(Duration::from_secs(10)).is_some());
+    let mut err = String::new();
+    monitor
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = monitor.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
 }

@@ -289,11 +289,20 @@ fn execute(command: Command) -> Result<(), Failure> {
             let format = target.format.unwrap_or(Format::Json);
             loop {
                 let Some(event) = agent.read()? else {
-                    // The agent stopped (it left, or was stopped): nothing more will come.
-                    return Ok(());
+                    // An agent that ends a monitor on purpose says so first (below).
+                    return Err(Failure(format!(
+                        "the agent at {} ended the event stream without a word: it died, or \
+                         dropped this monitor for reading too slowly and its notice was lost; \
+                         events since are missing",
+                        agent.path.display()
+                    )));
                 };
                 if event["event"] == "monitor-dropped" {
                     return Err(Failure(text(&event["error"])));
+                }
+                if event["event"] == "monitor-end" {
+                    // The agent left or was stopped: nothing more will come, none was lost.
+                    return Ok(());
                 }
                 let shown = match format {
                     Format::Json => writeln!(out, "{}", json_line(&event)),

@@ -26,6 +26,13 @@ pub(super) const MONITOR_OUTPUT: usize = 1024 * 1024;
 /// take to read its last answer before it is closed anyway.
 pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// How long a connection may go without sending a complete request or reading any of its
+/// answer before it is closed (monitors, which only listen, and clients waiting for a leave
+/// excepted). Every `rumor` command sends its request at once and reads its answer at once;
+/// the bound stops held connections from taking the [`MAX_CLIENTS`](super::MAX_CLIENTS)
+/// places an operator needs, while leaving a person typing into `socat` some time.
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What [`Conn::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Next {
@@ -59,10 +66,15 @@ pub(super) struct Conn<S> {
     pub(super) ready: bool,
     /// The rest of a `members` answer being streamed; no request is read until it is out.
     rows: Option<Rows>,
+    /// When the client last sent a complete request or took some of its answer (or connected).
+    active: Instant,
+    /// It did one of those since `active` was last set.
+    progressed: bool,
 }
 
 impl<S: Read + Write> Conn<S> {
-    pub(super) fn new(stream: S) -> Self {
+    /// A connection accepted at `now`.
+    pub(super) fn new(stream: S, now: Instant) -> Self {
         Conn {
             stream,
             input: Vec::new(),
@@ -74,6 +86,8 @@ impl<S: Read + Write> Conn<S> {
             monitor: false,
             ready: false,
             rows: None,
+            active: now,
+            progressed: false,
         }
     }
 
@@ -97,6 +111,7 @@ impl<S: Read + Write> Conn<S> {
                     self.input.clear();
                     return Next::TooLong;
                 }
+                self.progressed = true;
                 let mut line: Vec<u8> = self.input.drain(..=end).collect();
                 line.pop();
                 if line.last() == Some(&b'\r') {
@@ -140,7 +155,10 @@ impl<S: Read + Write> Conn<S> {
         while !self.broken && self.sent < self.output.len() {
             match self.stream.write(&self.output[self.sent..]) {
                 Ok(0) => self.broken = true,
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.progressed = true;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.broken = true,
@@ -215,6 +233,31 @@ impl<S: Read + Write> Conn<S> {
         self.flush();
     }
 
+    /// Notes at `now` whether the client did anything since the last call, and returns when
+    /// it counts as idle ([`IDLE_TIMEOUT`] after that), `None` for a monitor or a closing one.
+    pub(super) fn idle_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if std::mem::take(&mut self.progressed) {
+            self.active = now;
+        }
+        (!self.monitor && self.closing.is_none()).then_some(self.active + IDLE_TIMEOUT)
+    }
+
+    /// Closes an idle connection: told why when its output is at a line's end, its streamed
+    /// answer (if any) dropped.
+    pub(super) fn close_idle(&mut self, now: Instant, notice: &[u8]) {
+        if self.rows.take().is_none() {
+            self.output.extend_from_slice(notice);
+            self.output.push(b'\n');
+            self.flush();
+        }
+        self.close_after(now);
+    }
+
+    /// When the client last sent a request or took some of its answer, as last noted.
+    pub(super) fn active_since(&self) -> Instant {
+        self.active
+    }
+
     /// The deadline by which a closing connection is closed anyway.
     pub(super) fn deadline(&self) -> Option<Instant> {
         self.closing
@@ -281,12 +324,13 @@ mod tests {
     }
 
     fn conn(chunks: &[&[u8]], eof: bool) -> Conn<Peer> {
-        Conn::new(Peer {
+        let peer = Peer {
             chunks: chunks.iter().map(|c| c.to_vec()).collect(),
             eof,
             room: usize::MAX,
             written: Vec::new(),
-        })
+        };
+        Conn::new(peer, crate::test_epoch())
     }
 
     fn lines(c: &mut Conn<Peer>) -> Vec<Next> {
@@ -446,5 +490,38 @@ mod tests {
             c.next_line(&mut scratch),
             Next::Line(b"{\"cmd\":\"stats\"}".to_vec())
         );
+    }
+
+    #[test]
+    fn a_client_that_neither_asks_nor_reads_is_idle_after_the_timeout() {
+        // Connected, sent half a request: idle from the start.
+        let mut c = conn(&[b"{\"cmd\":"], false);
+        let start = c.active_since();
+        let later = start + IDLE_TIMEOUT;
+        let mut scratch = [0u8; 16];
+        assert_eq!(c.next_line(&mut scratch), Next::Idle);
+        assert_eq!(c.idle_deadline(start), Some(later));
+        // A complete request, answered and read, restarts the clock.
+        c.stream.chunks.push_back(b"\"stats\"}\n".to_vec());
+        assert!(matches!(c.next_line(&mut scratch), Next::Line(_)));
+        c.send(b"answer");
+        assert_eq!(c.idle_deadline(later), Some(later + IDLE_TIMEOUT));
+        // An answer it does not read does not.
+        c.stream.room = 0;
+        c.send(b"unread");
+        assert_eq!(
+            c.idle_deadline(later + IDLE_TIMEOUT),
+            Some(later + IDLE_TIMEOUT)
+        );
+        // Closed: told why after its last whole line.
+        c.close_idle(later + IDLE_TIMEOUT, b"idle");
+        c.stream.room = usize::MAX;
+        c.flush();
+        assert_eq!(c.stream.written, b"answer\nunread\nidle\n");
+        assert!(c.finished(later + IDLE_TIMEOUT));
+        // A monitor only listens: never idle.
+        let mut m = conn(&[], false);
+        m.monitor = true;
+        assert_eq!(m.idle_deadline(later), None);
     }
 }

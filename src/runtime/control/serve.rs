@@ -43,7 +43,7 @@ impl Runtime {
         let Some(mut control) = self.control.take() else {
             return;
         };
-        control.handle_events(self.poll.registry(), events);
+        control.handle_events(now, self.poll.registry(), events);
         let mut budget = Budget::new();
         while let Some((slot, request)) = control.next_request(now, &mut budget) {
             if let Some(answer) = self.answer(now, &mut control, slot, request) {
