@@ -372,3 +372,49 @@ fn a_monitor_exits_0_when_its_agent_leaves() {
     let status = monitor.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+/// Run by [`the_agent_refuses_a_client_of_another_user`] as another user: connects to the socket
+/// named in RUMOR_TEST_CONNECT, asks for stats and prints the answer. Does nothing otherwise.
+#[test]
+#[ignore = "a helper, run as another user by the_agent_refuses_a_client_of_another_user"]
+fn connect_as_given() {
+    let Some(path) = std::env::var_os("RUMOR_TEST_CONNECT") else {
+        return;
+    };
+    let mut conn = UnixStream::connect(path).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = std::io::Write::write_all(&mut conn, b"{\"cmd\":\"stats\"}\n");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    print!("ANSWER {answer}");
+}
+
+/// The agent's side: even with its socket's modes loosened by hand, a process of another user
+/// that connects is refused and counted. Needs root, to run that process.
+#[test]
+fn the_agent_refuses_a_client_of_another_user() {
+    let agent = Agent::spawn("guarded", None);
+    if own_uid(&agent.runtime_dir) != 0 {
+        return;
+    }
+    let path = agent.control_path();
+    std::fs::set_permissions(&agent.runtime_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = path.parent().unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "connect_as_given", "--ignored", "--nocapture"])
+        .env("RUMOR_TEST_CONNECT", &path);
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
+    let run = Run::to_end(cmd, Duration::from_secs(10));
+    assert!(
+        run.stdout
+            .contains("ANSWER {\"error\":\"this agent serves only its own user"),
+        "{run:?}"
+    );
+    // This user's client checks the folder: tightened again for it.
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stats = control_stats(&agent).unwrap();
+    assert_eq!(stats["errors"]["foreign_client"], 1, "{stats}");
+}
