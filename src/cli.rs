@@ -328,12 +328,36 @@ pub fn default_control_path(name: &str) -> PathBuf {
 }
 
 /// The folder of default control sockets: `$XDG_RUNTIME_DIR/rumor` (the session's private
-/// runtime folder), else `rumor-UID` in the temp dir, one folder per user since the node
-/// creates it 0700.
+/// runtime folder), else `rumor-UID` in the temp dir. The node creates it 0700 and refuses it,
+/// naming it, unless it is this user's with no access for others ([`check_control_folder`]):
+/// in a temp dir shared by every user, another one may have made it first.
 pub fn default_control_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir).join("rumor"),
         None => std::env::temp_dir().join(format!("rumor-{}", user_id())),
+    }
+}
+
+/// Checks the folder of the control socket at `socket` as the agent checks it before binding:
+/// a real directory (not a symlink) owned by this user, with no access for group or others.
+/// A client checks it before it sends anything, since whoever can write to the folder can put
+/// their own socket there. `Err` names the folder and what is wrong.
+pub fn check_control_folder(socket: &Path) -> Result<(), String> {
+    use crate::runtime::control::socket;
+    socket::check_folder(socket::folder_of(socket))
+}
+
+/// Checks that the process serving a control socket runs as this user or as root (SO_PEERCRED),
+/// so that a key or a request never reaches another user's program. `Err` says whose it is.
+pub fn check_control_peer(stream: &std::os::unix::net::UnixStream) -> Result<(), String> {
+    use crate::runtime::control::socket;
+    let me = socket::own_uid();
+    match socket::peer_uid(stream) {
+        Ok(uid) if socket::trusted_peer(uid, me) => Ok(()),
+        Ok(uid) => Err(format!(
+            "the socket is served by uid {uid}, not by this user (uid {me}) or root"
+        )),
+        Err(e) => Err(format!("cannot tell who serves the socket: {e}")),
     }
 }
 

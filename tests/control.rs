@@ -300,6 +300,8 @@ fn bad_requests_are_answered_counted_and_do_not_disturb_probing() {
             "half_line": 1,
             "rejected_client": 1,
             "dropped_monitor": 0,
+            "foreign_client": 0,
+            "idle_client": 0,
         });
         c["errors"] == want
     });

@@ -266,3 +266,25 @@ fn flags_are_named_after_config_fields() {
         "--suspicion-max-timeout-mult"
     );
 }
+
+#[test]
+fn a_client_checks_the_control_folder_as_the_agent_does() {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("rumor-cli-{}-folder", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+    let socket = dir.join("n1.sock");
+    assert_eq!(check_control_folder(&socket), Ok(()));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let err = check_control_folder(&socket).unwrap_err();
+    assert!(
+        err.contains(&dir.display().to_string()) && err.contains("0750"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = check_control_folder(&socket).unwrap_err();
+    assert!(err.contains("cannot be read"), "{err}");
+    // The peer check on a socket this process serves itself.
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    assert_eq!(check_control_peer(&a), Ok(()));
+}

@@ -20,7 +20,7 @@
 //! The loop never spins: with no deadline and no input it blocks in `poll` indefinitely.
 
 #[cfg(feature = "control")]
-mod control;
+pub(crate) mod control;
 mod fault;
 #[cfg(feature = "encryption")]
 mod seal;

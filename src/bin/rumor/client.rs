@@ -4,6 +4,11 @@
 //!
 //! Exit codes: 0 when the agent did what was asked, 1 when no agent answers at the path or it
 //! refused the request (the reason on stderr), 2 for bad flags.
+//!
+//! Nothing is sent before the client has checked whom it talks to: the socket's folder as the
+//! agent checks it (this user's, no access for others) and the serving process's user (this
+//! one or root, by SO_PEERCRED). To reach an agent of another user, run the client as that
+//! user (`sudo -u USER rumor members`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -171,9 +176,13 @@ fn execute(command: Command) -> Result<(), Failure> {
             if let Some(status) = status {
                 request["status"] = Value::from(status);
             }
-            let answer = Agent::connect(&target)?.ask(&request)?;
+            let mut answer = Agent::connect(&target)?.ask(&request)?;
+            // The agent lists them in its table's order, sparing its loop the sort.
+            if let Some(list) = answer["members"].as_array_mut() {
+                list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            }
             match target.format() {
-                Format::Json => writeln!(out, "{answer}")?,
+                Format::Json => writeln!(out, "{}", json_line(&answer))?,
                 Format::Table => write!(out, "{}", members_table(&answer))?,
             }
         }
@@ -183,7 +192,7 @@ fn execute(command: Command) -> Result<(), Failure> {
                 write!(out, "{}", prometheus::render(&answer))?;
             } else {
                 match target.format() {
-                    Format::Json => writeln!(out, "{answer}")?,
+                    Format::Json => writeln!(out, "{}", json_line(&answer))?,
                     Format::Table => {
                         let parts = [("", &answer["stats"]), ("control", &answer["control"])];
                         write!(out, "{}", key_value_table(&parts))?;
@@ -204,7 +213,7 @@ fn execute(command: Command) -> Result<(), Failure> {
             };
             let answer = Agent::connect(&target)?.ask(&request)?;
             match target.format() {
-                Format::Json => writeln!(out, "{answer}")?,
+                Format::Json => writeln!(out, "{}", json_line(&answer))?,
                 Format::Table => write!(out, "{}", key_value_table(&[("", &answer)]))?,
             }
         }
@@ -225,7 +234,7 @@ fn execute(command: Command) -> Result<(), Failure> {
             }
             let answer = Agent::connect(&target)?.ask(&request)?;
             match target.format() {
-                Format::Json => writeln!(out, "{answer}")?,
+                Format::Json => writeln!(out, "{}", json_line(&answer))?,
                 Format::Table => writeln!(
                     out,
                     "{} broadcast {} at Lamport time {}",
@@ -255,7 +264,7 @@ fn execute(command: Command) -> Result<(), Failure> {
             }
             let answer = Agent::connect(&target)?.ask(&request)?;
             match target.format() {
-                Format::Json => writeln!(out, "{answer}")?,
+                Format::Json => writeln!(out, "{}", json_line(&answer))?,
                 Format::Table => {
                     let ids = answer["keys"].as_array().cloned().unwrap_or_default();
                     for (i, id) in ids.iter().enumerate() {
@@ -268,7 +277,7 @@ fn execute(command: Command) -> Result<(), Failure> {
         Command::Leave { target } => {
             let answer = Agent::connect(&target)?.ask(&json!({"cmd": "leave"}))?;
             match target.format() {
-                Format::Json => writeln!(out, "{answer}")?,
+                Format::Json => writeln!(out, "{}", json_line(&answer))?,
                 Format::Table => writeln!(out, "{} left the cluster", text(&answer["node"]))?,
             }
         }
@@ -280,14 +289,23 @@ fn execute(command: Command) -> Result<(), Failure> {
             let format = target.format.unwrap_or(Format::Json);
             loop {
                 let Some(event) = agent.read()? else {
-                    // The agent stopped (it left, or was stopped): nothing more will come.
-                    return Ok(());
+                    // An agent that ends a monitor on purpose says so first (below).
+                    return Err(Failure(format!(
+                        "the agent at {} ended the event stream without a word: it died, or \
+                         dropped this monitor for reading too slowly and its notice was lost; \
+                         events since are missing",
+                        agent.path.display()
+                    )));
                 };
                 if event["event"] == "monitor-dropped" {
                     return Err(Failure(text(&event["error"])));
                 }
+                if event["event"] == "monitor-end" {
+                    // The agent left or was stopped: nothing more will come, none was lost.
+                    return Ok(());
+                }
                 let shown = match format {
-                    Format::Json => writeln!(out, "{event}"),
+                    Format::Json => writeln!(out, "{}", json_line(&event)),
                     Format::Table => writeln!(out, "{}", event_row(&event)),
                 };
                 // A closed stdout (`rumor monitor | head`) ends the monitor quietly.
@@ -361,6 +379,10 @@ impl Agent {
             }
             _ => Failure(format!("cannot reach the agent at {}: {e}", path.display())),
         })?;
+        // Before a byte is sent (a key, perhaps): is this the agent of this user?
+        rumor::cli::check_control_folder(&path)
+            .and_then(|()| rumor::cli::check_control_peer(&stream))
+            .map_err(|why| Failure(format!("refusing to use {}: {why}", path.display())))?;
         stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
         let reader = BufReader::new(stream.try_clone()?);
         Ok(Agent {
@@ -414,13 +436,60 @@ impl Agent {
     }
 }
 
-/// A JSON value as plain text: strings without their quotes.
+/// A JSON value as plain text for a terminal: strings without their quotes, every character
+/// a terminal could act on escaped ([`printable`]).
 fn text(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s),
         Value::Null => "-".into(),
-        other => other.to_string(),
+        other => json_line(other),
     }
+}
+
+/// Whether a terminal could act on `c` rather than show it: C0 and C1 controls and DEL (ESC
+/// starts a colour, a cursor move, a title change or a paste; CR overwrites the line; U+009B is
+/// an 8-bit CSI), and the marks that reorder text on screen (bidi embeddings, overrides and
+/// isolates).
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with each character a terminal could act on written as `\u{1b}`: tag values,
+/// names and event payloads come from other members, so a stranger's bytes must never drive
+/// the operator's terminal.
+fn printable(text: &str) -> String {
+    if !text.chars().any(acts_on_terminal) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acts_on_terminal(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON value as one line. serde_json escapes C0 controls already; DEL, C1 controls and the
+/// bidi marks it leaves raw are escaped here too (`\u009b`), which is the same JSON to a
+/// parser, since outside strings its output holds none of them.
+fn json_line(value: &Value) -> String {
+    let line = value.to_string();
+    if !line.chars().any(acts_on_terminal) {
+        return line;
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if acts_on_terminal(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// NAME ADDRESS STATE INCARNATION RTT TAGS, one member a row, this node marked with `*`.
@@ -433,7 +502,7 @@ fn members_table(answer: &Value) -> String {
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| format!("{k}={}", text(v)))
+            .map(|(k, v)| format!("{}={}", printable(k), text(v)))
             .collect();
         let rtt = m["rtt_us"]
             .as_u64()
@@ -492,7 +561,7 @@ fn key_value_table(parts: &[(&str, &Value)]) -> String {
                     flatten(join(&key, k), v, rows);
                 }
             }
-            other => rows.push([key, text(other)]),
+            other => rows.push([printable(&key), text(other)]),
         }
     }
     let mut rows = Vec::new();
@@ -536,4 +605,32 @@ fn event_row(event: &Value) -> String {
         text(&event["node"]),
         text(&event["event"]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_for_a_terminal_escapes_what_a_terminal_acts_on_and_nothing_else() {
+        assert_eq!(printable("db-1 é ✓"), "db-1 é ✓");
+        assert_eq!(printable("a\u{1b}[2J\rb"), "a\\u{1b}[2J\\u{d}b");
+        assert_eq!(
+            printable("\u{9b}\u{7f}\u{202e}\t"),
+            "\\u{9b}\\u{7f}\\u{202e}\\u{9}"
+        );
+        assert_eq!(text(&json!(["\u{1b}"])), r#"["\u001b"]"#);
+    }
+
+    #[test]
+    fn json_lines_escape_c1_and_bidi_and_parse_the_same() {
+        let value = json!({"v": "x\u{1b}\u{9b}\u{7f}\u{2066}y", "n": 1});
+        let line = json_line(&value);
+        assert!(line.is_ascii(), "{line}");
+        assert!(
+            line.contains(r"\u009b") && line.contains(r"\u2066"),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), value);
+    }
 }

@@ -6,6 +6,8 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
+use super::rows::Rows;
+
 /// The longest request line accepted, newline excluded. Requests are small (the largest, a tag
 /// change, is bounded by the tags' own 512 bytes); the bound only stops a client that never
 /// sends a newline from growing the node's memory.
@@ -13,6 +15,8 @@ pub(super) const MAX_LINE: usize = 64 * 1024;
 
 /// While more than this many answer bytes wait to be written, no further request of the
 /// client is read: a client that asks faster than it reads is slowed down, not buffered for.
+/// A streamed answer ([`Rows`]) is rendered up to this much at a time, so a `members` answer
+/// of any size holds at most this much text (plus a row) for a client that reads slowly.
 pub(super) const SOFT_OUTPUT: usize = 64 * 1024;
 
 /// How many event bytes may wait for a monitor before it is dropped as too slow.
@@ -21,6 +25,13 @@ pub(super) const MONITOR_OUTPUT: usize = 1024 * 1024;
 /// How long a connection that is being closed (it misbehaved, or its monitor was dropped) may
 /// take to read its last answer before it is closed anyway.
 pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection may go without sending a complete request or reading any of its
+/// answer before it is closed (monitors, which only listen, and clients waiting for a leave
+/// excepted). Every `rumor` command sends its request at once and reads its answer at once;
+/// the bound stops held connections from taking the [`MAX_CLIENTS`](super::MAX_CLIENTS)
+/// places an operator needs, while leaving a person typing into `socat` some time.
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What [`Conn::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,10 +64,17 @@ pub(super) struct Conn<S> {
     pub(super) monitor: bool,
     /// Listed among the connections with work left this loop iteration.
     pub(super) ready: bool,
+    /// The rest of a `members` answer being streamed; no request is read until it is out.
+    rows: Option<Rows>,
+    /// When the client last sent a complete request or took some of its answer (or connected).
+    active: Instant,
+    /// It did one of those since `active` was last set.
+    progressed: bool,
 }
 
 impl<S: Read + Write> Conn<S> {
-    pub(super) fn new(stream: S) -> Self {
+    /// A connection accepted at `now`.
+    pub(super) fn new(stream: S, now: Instant) -> Self {
         Conn {
             stream,
             input: Vec::new(),
@@ -67,6 +85,9 @@ impl<S: Read + Write> Conn<S> {
             closing: None,
             monitor: false,
             ready: false,
+            rows: None,
+            active: now,
+            progressed: false,
         }
     }
 
@@ -78,7 +99,11 @@ impl<S: Read + Write> Conn<S> {
     /// The next request line, reading as much as needed (and available).
     pub(super) fn next_line(&mut self, scratch: &mut [u8]) -> Next {
         loop {
-            if self.broken || self.closing.is_some() || self.pending() > SOFT_OUTPUT {
+            if self.broken
+                || self.closing.is_some()
+                || self.rows.is_some()
+                || self.pending() > SOFT_OUTPUT
+            {
                 return Next::Idle;
             }
             if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
@@ -86,6 +111,7 @@ impl<S: Read + Write> Conn<S> {
                     self.input.clear();
                     return Next::TooLong;
                 }
+                self.progressed = true;
                 let mut line: Vec<u8> = self.input.drain(..=end).collect();
                 line.pop();
                 if line.last() == Some(&b'\r') {
@@ -129,7 +155,10 @@ impl<S: Read + Write> Conn<S> {
         while !self.broken && self.sent < self.output.len() {
             match self.stream.write(&self.output[self.sent..]) {
                 Ok(0) => self.broken = true,
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.progressed = true;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.broken = true,
@@ -143,6 +172,42 @@ impl<S: Read + Write> Conn<S> {
             self.output.drain(..self.sent);
             self.sent = 0;
         }
+    }
+
+    /// Starts a streamed answer: `head` is queued now, the rows by [`Conn::pump`].
+    pub(super) fn stream(&mut self, rows: Rows, head: &[u8]) {
+        if self.broken {
+            return;
+        }
+        self.output.extend_from_slice(head);
+        self.rows = Some(rows);
+    }
+
+    /// True while a streamed answer has rows left to render.
+    pub(super) fn streaming(&self) -> bool {
+        self.rows.is_some()
+    }
+
+    /// Renders more of a streamed answer while less than [`SOFT_OUTPUT`] waits to be written,
+    /// and writes what the kernel takes. True when it may be called again at once (rows are
+    /// left and the kernel took everything); false when done or when the client must read first.
+    pub(super) fn pump(&mut self) -> bool {
+        if self.broken {
+            self.rows = None;
+        }
+        let pending = self.pending();
+        let Some(rows) = self.rows.as_mut() else {
+            return false;
+        };
+        if pending < SOFT_OUTPUT {
+            let limit = self.output.len() + SOFT_OUTPUT - pending;
+            if rows.render(&mut self.output, limit) {
+                self.output.push(b'\n');
+                self.rows = None;
+            }
+        }
+        self.flush();
+        self.rows.is_some() && self.pending() < SOFT_OUTPUT
     }
 
     /// Takes no further requests; the connection closes once its output is written, or at
@@ -168,6 +233,31 @@ impl<S: Read + Write> Conn<S> {
         self.flush();
     }
 
+    /// Notes at `now` whether the client did anything since the last call, and returns when
+    /// it counts as idle ([`IDLE_TIMEOUT`] after that), `None` for a monitor or a closing one.
+    pub(super) fn idle_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if std::mem::take(&mut self.progressed) {
+            self.active = now;
+        }
+        (!self.monitor && self.closing.is_none()).then_some(self.active + IDLE_TIMEOUT)
+    }
+
+    /// Closes an idle connection: told why when its output is at a line's end, its streamed
+    /// answer (if any) dropped.
+    pub(super) fn close_idle(&mut self, now: Instant, notice: &[u8]) {
+        if self.rows.take().is_none() {
+            self.output.extend_from_slice(notice);
+            self.output.push(b'\n');
+            self.flush();
+        }
+        self.close_after(now);
+    }
+
+    /// When the client last sent a request or took some of its answer, as last noted.
+    pub(super) fn active_since(&self) -> Instant {
+        self.active
+    }
+
     /// The deadline by which a closing connection is closed anyway.
     pub(super) fn deadline(&self) -> Option<Instant> {
         self.closing
@@ -181,7 +271,7 @@ impl<S: Read + Write> Conn<S> {
         // A client that stops sending is done once its answers are out, a monitor too: it
         // keeps its side open while it listens, so a hang-up frees its slot at once rather
         // than at the next event written into the void.
-        (self.closing.is_some() || self.eof) && self.pending() == 0
+        (self.closing.is_some() || self.eof) && self.pending() == 0 && self.rows.is_none()
     }
 }
 
@@ -234,12 +324,13 @@ mod tests {
     }
 
     fn conn(chunks: &[&[u8]], eof: bool) -> Conn<Peer> {
-        Conn::new(Peer {
+        let peer = Peer {
             chunks: chunks.iter().map(|c| c.to_vec()).collect(),
             eof,
             room: usize::MAX,
             written: Vec::new(),
-        })
+        };
+        Conn::new(peer, crate::test_epoch())
     }
 
     fn lines(c: &mut Conn<Peer>) -> Vec<Next> {
@@ -347,5 +438,90 @@ mod tests {
         c.close_after(now);
         assert!(!c.finished(now));
         assert!(c.finished(now + CLOSE_GRACE));
+    }
+
+    #[test]
+    fn a_streamed_answer_waits_for_a_slow_reader_with_bounded_output() {
+        use crate::member::{Incarnation, Member, MemberState, NodeName, Tags};
+        let members: Vec<Member> = (0..5_000)
+            .map(|i| Member {
+                name: NodeName::new(&format!("member-{i}")).unwrap(),
+                addr: "127.0.0.1:7946".parse().unwrap(),
+                incarnation: Incarnation(0),
+                state: MemberState::Alive,
+                tags: Tags::default(),
+                since: crate::test_epoch(),
+                rtt: None,
+            })
+            .collect();
+        let now = crate::test_epoch();
+        // The client asked, then closed its side; it reads 1,000 bytes at a time.
+        let mut c = conn(
+            &[b"{\"cmd\":\"members\"}\n", b"{\"cmd\":\"stats\"}\n"],
+            true,
+        );
+        let mut scratch = [0u8; 64];
+        assert!(matches!(c.next_line(&mut scratch), Next::Line(_)));
+        let (rows, head) = Rows::new("n1", members, None);
+        c.stream(rows, &head);
+        let mut rounds = 0;
+        while c.streaming() {
+            c.stream.room = 1_000;
+            while c.pump() {}
+            assert!(
+                c.pending() <= SOFT_OUTPUT + 200,
+                "{} bytes held",
+                c.pending()
+            );
+            assert!(!c.finished(now), "closed in the middle of its answer");
+            if c.streaming() {
+                let next = c.next_line(&mut scratch);
+                assert_eq!(next, Next::Idle, "no request read meanwhile");
+            }
+            rounds += 1;
+        }
+        c.stream.room = usize::MAX;
+        c.flush();
+        let answer: serde_json::Value = serde_json::from_slice(&c.stream.written).unwrap();
+        assert_eq!(answer["members"].as_array().unwrap().len(), 5_000);
+        assert!(rounds > 100, "written as read, {rounds} rounds");
+        // Then the next request.
+        assert_eq!(
+            c.next_line(&mut scratch),
+            Next::Line(b"{\"cmd\":\"stats\"}".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_client_that_neither_asks_nor_reads_is_idle_after_the_timeout() {
+        // Connected, sent half a request: idle from the start.
+        let mut c = conn(&[b"{\"cmd\":"], false);
+        let start = c.active_since();
+        let later = start + IDLE_TIMEOUT;
+        let mut scratch = [0u8; 16];
+        assert_eq!(c.next_line(&mut scratch), Next::Idle);
+        assert_eq!(c.idle_deadline(start), Some(later));
+        // A complete request, answered and read, restarts the clock.
+        c.stream.chunks.push_back(b"\"stats\"}\n".to_vec());
+        assert!(matches!(c.next_line(&mut scratch), Next::Line(_)));
+        c.send(b"answer");
+        assert_eq!(c.idle_deadline(later), Some(later + IDLE_TIMEOUT));
+        // An answer it does not read does not.
+        c.stream.room = 0;
+        c.send(b"unread");
+        assert_eq!(
+            c.idle_deadline(later + IDLE_TIMEOUT),
+            Some(later + IDLE_TIMEOUT)
+        );
+        // Closed: told why after its last whole line.
+        c.close_idle(later + IDLE_TIMEOUT, b"idle");
+        c.stream.room = usize::MAX;
+        c.flush();
+        assert_eq!(c.stream.written, b"answer\nunread\nidle\n");
+        assert!(c.finished(later + IDLE_TIMEOUT));
+        // A monitor only listens: never idle.
+        let mut m = conn(&[], false);
+        m.monitor = true;
+        assert_eq!(m.idle_deadline(later), None);
     }
 }

@@ -8,13 +8,17 @@
 //! the requests served per loop iteration are bounded, and a client that misbehaves is answered
 //! with an error where possible, counted, and closed.
 //!
-//! Parts: [`socket`] (the file: permissions, stale or live, removal), [`conn`] (framing and
-//! buffers), [`request`] (parsing), [`serve`] (answering, with the runtime's state).
+//! Parts: [`socket`] (the file: permissions, whom to trust, stale or live, removal), [`conn`]
+//! (framing and buffers), [`request`] (parsing), [`serve`] (answering, with the runtime's
+//! state), [`rows`] (a `members` answer streamed a slice at a time).
 
 mod conn;
+#[cfg(test)]
+mod large_tests;
 mod request;
+mod rows;
 mod serve;
-mod socket;
+pub(crate) mod socket;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -26,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::error::StartError;
 use crate::event::Event;
-use conn::{Conn, MONITOR_OUTPUT, Next};
+use conn::{Conn, IDLE_TIMEOUT, MONITOR_OUTPUT, Next};
 use request::Request;
 use socket::Bound;
 
@@ -34,10 +38,18 @@ use socket::Bound;
 const LISTENER: Token = Token(2);
 const FIRST_CLIENT: usize = 3;
 
-/// The most clients served at once; one more is told so and closed.
+/// The most clients served at once; one more takes the place of the one idle longest if that
+/// one has been idle for [`EVICT_AFTER`], else it is told so and closed.
 const MAX_CLIENTS: usize = 32;
 
-/// Requests served per loop iteration, all clients together, and the time they may take: a
+/// How long a client must have done nothing (no request, none of its answer read) before a
+/// newcomer may take its place when all [`MAX_CLIENTS`] are taken: long past the moment a
+/// `rumor` command sends its request, so only held connections give way, and the operator's
+/// command is served at once rather than after [`IDLE_TIMEOUT`].
+const EVICT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Requests served per loop iteration, all clients together (a slice of a streamed `members`
+/// answer counts as one), and the time they may take: a
 /// client asking as fast as it can gets the socket's share, and the protocol's datagrams and
 /// timers still get theirs between two slices (the loop comes straight back while requests
 /// wait). A slice well under the test profile's 25 ms probe timeout keeps acks prompt.
@@ -55,6 +67,8 @@ struct Counters {
     long_lines: u64,
     half_lines: u64,
     dropped_monitors: u64,
+    foreign_clients: u64,
+    idle_clients: u64,
 }
 
 /// The control socket of one node: its listener, its clients, and who waits for what.
@@ -67,6 +81,8 @@ pub(crate) struct Control {
     /// Clients waiting for the leave they asked for to finish.
     leaving: Vec<usize>,
     node: String,
+    /// This process's user id, whom clients must run as (or root).
+    uid: u32,
     counters: Counters,
     scratch: Box<[u8]>,
 }
@@ -84,6 +100,7 @@ impl Control {
             ready: Vec::new(),
             leaving: Vec::new(),
             node: node.to_string(),
+            uid: socket::own_uid(),
             counters: Counters::default(),
             scratch: vec![0; 4096].into_boxed_slice(),
         })
@@ -91,17 +108,17 @@ impl Control {
 
     /// Notes the readiness events that concern the socket: new clients are accepted, clients
     /// with an event are listed as ready.
-    fn handle_events(&mut self, registry: &Registry, events: &Events) {
+    fn handle_events(&mut self, now: Instant, registry: &Registry, events: &Events) {
         for event in events {
             match event.token() {
-                LISTENER => self.accept(registry),
+                LISTENER => self.accept(now, registry),
                 Token(t) if t >= FIRST_CLIENT => self.mark_ready(t - FIRST_CLIENT),
                 _ => {}
             }
         }
     }
 
-    fn accept(&mut self, registry: &Registry) {
+    fn accept(&mut self, now: Instant, registry: &Registry) {
         loop {
             let mut stream = match self.bound.listener.accept() {
                 Ok((stream, _)) => stream,
@@ -110,7 +127,17 @@ impl Control {
                 // at the next connection.
                 Err(_) => return,
             };
-            let Some(slot) = self.clients.iter().position(Option::is_none) else {
+            // The socket's 0600 and its private folder keep other users out; this holds if
+            // either is loosened by hand.
+            let peer = socket::peer_uid(&stream);
+            if !peer.is_ok_and(|uid| socket::trusted_peer(uid, self.uid)) {
+                self.counters.foreign_clients += 1;
+                let line = error("this agent serves only its own user (and root)");
+                let _ = stream.write(format!("{line}\n").as_bytes());
+                continue;
+            }
+            let free = self.clients.iter().position(Option::is_none);
+            let Some(slot) = free.or_else(|| self.evict_idle(now, registry)) else {
                 self.counters.rejected_clients += 1;
                 let line = error(&format!("too many control clients (at most {MAX_CLIENTS})"));
                 // Best effort: a fresh socket's buffer has room for one short line.
@@ -125,10 +152,36 @@ impl Control {
                 continue;
             }
             self.counters.clients += 1;
-            self.clients[slot] = Some(Conn::new(stream));
+            self.clients[slot] = Some(Conn::new(stream, now));
             // It may have written its request before we registered it: no edge would tell.
             self.mark_ready(slot);
         }
+    }
+
+    /// Frees the place of the client idle longest, if it has been idle for [`EVICT_AFTER`];
+    /// returns its slot.
+    fn evict_idle(&mut self, now: Instant, registry: &Registry) -> Option<usize> {
+        let (slot, since) = self
+            .clients
+            .iter_mut()
+            .enumerate()
+            .filter(|(slot, _)| !self.leaving.contains(slot))
+            .filter_map(|(slot, c)| {
+                let deadline = c.as_mut()?.idle_deadline(now)?;
+                Some((slot, deadline.checked_sub(IDLE_TIMEOUT)?))
+            })
+            .min_by_key(|&(_, since)| since)?;
+        if now.saturating_duration_since(since) < EVICT_AFTER {
+            return None;
+        }
+        let mut conn = self.clients[slot].take()?;
+        self.counters.idle_clients += 1;
+        conn.close_idle(
+            now,
+            idle_notice("another client needed its place").as_bytes(),
+        );
+        let _ = registry.deregister(&mut conn.stream);
+        Some(slot)
     }
 
     fn mark_ready(&mut self, slot: usize) {
@@ -150,6 +203,16 @@ impl Control {
                 continue;
             };
             conn.flush();
+            if conn.streaming() {
+                // A slice of a `members` answer costs about what a request does.
+                budget.requests -= 1;
+                if !conn.pump() && conn.streaming() {
+                    // The client must read first: its writable edge brings it back.
+                    conn.ready = false;
+                    self.ready.pop();
+                }
+                continue;
+            }
             match conn.next_line(&mut self.scratch) {
                 Next::Line(line) => {
                     budget.requests -= 1;
@@ -225,6 +288,15 @@ impl Control {
     /// closing deadline).
     fn sweep(&mut self, now: Instant, registry: &Registry) {
         for slot in 0..self.clients.len() {
+            let waits_for_leave = self.leaving.contains(&slot);
+            if let Some(conn) = self.clients[slot].as_mut()
+                && !waits_for_leave
+                && conn.idle_deadline(now).is_some_and(|d| now >= d)
+            {
+                self.counters.idle_clients += 1;
+                let why = format!("no request in {} s", IDLE_TIMEOUT.as_secs());
+                conn.close_idle(now, idle_notice(&why).as_bytes());
+            }
             if self.clients[slot].as_ref().is_some_and(|c| c.finished(now))
                 && let Some(mut conn) = self.clients[slot].take()
             {
@@ -234,12 +306,18 @@ impl Control {
         }
     }
 
-    /// The earliest closing deadline of a client, for the loop's poll timeout.
+    /// The earliest closing or idle deadline of a client, for the loop's poll timeout.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.clients
             .iter()
             .flatten()
-            .filter_map(Conn::deadline)
+            .filter_map(|c| match c.deadline() {
+                Some(closing) => Some(closing),
+                // An estimate (activity since the last sweep is not in it yet): the loop
+                // only wakes early, and the sweep then looks again.
+                None if c.monitor => None,
+                None => Some(c.active_since() + IDLE_TIMEOUT),
+            })
             .min()
     }
 
@@ -254,14 +332,26 @@ impl Control {
         for slot in std::mem::take(&mut self.leaving) {
             self.reply(slot, &answer);
         }
+        // A monitor's last line says that the stream ends here on purpose: a stream that ends
+        // without it was cut (the node died, or dropped the monitor and its notice was lost).
+        let end = json!({
+            "event": "monitor-end",
+            "node": self.node,
+            "reason": if left { "the node left the cluster" } else { "the node stopped" },
+        })
+        .to_string();
         for conn in self.clients.iter_mut().flatten() {
+            if conn.monitor {
+                conn.send(end.as_bytes());
+            }
             conn.flush();
         }
     }
 
     /// The socket's own counters, as reported by `stats`: `errors` counts trouble by kind
     /// (malformed requests, over-long lines, requests cut by a hang-up, clients refused for
-    /// being too many, monitors dropped for being too slow).
+    /// being too many, monitors dropped for being too slow, clients of another user refused,
+    /// clients closed for being idle).
     fn counters_json(&self) -> Value {
         let c = &self.counters;
         let clients = || self.clients.iter().flatten();
@@ -276,6 +366,8 @@ impl Control {
                 "half_line": c.half_lines,
                 "rejected_client": c.rejected_clients,
                 "dropped_monitor": c.dropped_monitors,
+                "foreign_client": c.foreign_clients,
+                "idle_client": c.idle_clients,
             },
         })
     }
@@ -302,6 +394,11 @@ impl Budget {
     fn left(&self) -> bool {
         self.requests > 0 && super::now() < self.until
     }
+}
+
+/// The line an idle client is closed with.
+fn idle_notice(why: &str) -> String {
+    error(&format!("closed as idle ({why})"))
 }
 
 /// An error answer.
@@ -347,7 +444,7 @@ mod tests {
         let mut control = Control::new(&dir.join("n1.sock"), "n1", poll.registry()).unwrap();
         let mut client = StdStream::connect(dir.join("n1.sock")).unwrap();
         client.write_all(b"{\"cmd\":\"monitor\"}\n").unwrap();
-        control.accept(poll.registry());
+        control.accept(crate::test_epoch(), poll.registry());
         let now = crate::test_epoch();
         let mut budget = Budget::new();
         let (slot, request) = control.next_request(now, &mut budget).expect("the request");

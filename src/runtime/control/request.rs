@@ -15,7 +15,7 @@ const COMMANDS: &str = "members, stats, tags, event, keys, leave, monitor";
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Request {
     /// `{"cmd":"members"}`, optionally `"status":"alive"` (or suspect, dead, left): the
-    /// members, this node included, with that state only when given.
+    /// members, this node included, with that state only when given, in the table's order.
     Members { status: Option<MemberState> },
     /// `{"cmd":"stats"}`: every counter, health, RTT percentiles, the socket's own counters.
     Stats,

@@ -7,6 +7,7 @@ use mio::Events;
 use serde_json::{Value, json};
 
 use super::request::Request;
+use super::rows::Rows;
 use super::{Budget, Control};
 use crate::json;
 use crate::member::Tags;
@@ -42,7 +43,7 @@ impl Runtime {
         let Some(mut control) = self.control.take() else {
             return;
         };
-        control.handle_events(self.poll.registry(), events);
+        control.handle_events(now, self.poll.registry(), events);
         let mut budget = Budget::new();
         while let Some((slot, request)) = control.next_request(now, &mut budget) {
             if let Some(answer) = self.answer(now, &mut control, slot, request) {
@@ -65,15 +66,22 @@ impl Runtime {
         let node = local.name.as_str();
         let answer = match request {
             Request::Members { status } => {
+                let Some(Some(conn)) = control.clients.get_mut(slot) else {
+                    return None;
+                };
+                if conn.monitor {
+                    // Its events would land in the middle of the answer's line.
+                    return Some(json!({
+                        "ok": false,
+                        "error": "this connection monitors events; ask for members on another",
+                    }));
+                }
+                // A snapshot now, rendered a slice per iteration (see `rows`).
                 let mut members = self.swim.members();
                 members.push(local.clone());
-                members.sort_by(|a, b| a.name.cmp(&b.name));
-                let list: Vec<Value> = members
-                    .iter()
-                    .filter(|m| status.is_none_or(|s| m.state == s))
-                    .map(json::member)
-                    .collect();
-                json!({"ok": true, "node": node, "members": list})
+                let (rows, head) = Rows::new(node, members, status);
+                conn.stream(rows, &head);
+                return None;
             }
             Request::Stats => json!({
                 "ok": true,
