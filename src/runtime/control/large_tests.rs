@@ -80,7 +80,7 @@ impl Drop for Big {
 
 /// Asks for the members, and while the answer is pending (the client reads nothing for a
 /// while, then everything) measures the loop's round trips. Returns the answer, the longest
-/// round trip, and how many round trips were measured.
+/// round trip, and how many round trips were measured while the client held off.
 fn members_while_probing(big: &Big, hold: Duration) -> (String, Duration, usize) {
     let mut client = UnixStream::connect(&big.path).unwrap();
     client.write_all(b"{\"cmd\":\"members\"}\n").unwrap();
@@ -91,6 +91,7 @@ fn members_while_probing(big: &Big, hold: Duration) -> (String, Duration, usize)
         worst = worst.max(big.round_trip());
         probes += 1;
     }
+    let held = probes;
     let reader = std::thread::spawn(move || {
         client
             .set_read_timeout(Some(Duration::from_secs(60)))
@@ -101,9 +102,8 @@ fn members_while_probing(big: &Big, hold: Duration) -> (String, Duration, usize)
     });
     while !reader.is_finished() {
         worst = worst.max(big.round_trip());
-        probes += 1;
     }
-    (reader.join().unwrap(), worst, probes)
+    (reader.join().unwrap(), worst, held)
 }
 
 #[test]
@@ -127,11 +127,13 @@ fn a_members_answer_of_a_large_table_is_whole_and_the_loop_keeps_serving() {
     assert_eq!(names.len(), MEMBERS + 1, "each once");
     assert!(names.contains("big") && names.contains("member-029999"));
     assert_eq!(members[0]["tags"]["zone"], "eu-west-1a");
-    // The loop answered its handle promptly all along: no iteration was held up by the
-    // answer (a generous bound for a loaded debug build; the answer costs seconds unsliced).
+    // The loop kept answering its handle while the answer waited for the client: built at
+    // once, the answer held the loop for the whole hold (one or two round trips in 300 ms of a
+    // debug build); sliced, each round trip costs at most one 64 KiB slice. Counted rather
+    // than timed, so a loaded machine's single slow round trip does not fail it.
     assert!(
-        worst < Duration::from_millis(250),
-        "the loop stalled {worst:?} (over {probes} probes)"
+        probes >= 20,
+        "the loop answered only {probes} round trips in 300 ms (longest {worst:?})"
     );
 }
 
