@@ -179,6 +179,15 @@ pub struct Stats {
     pub user_events_missed: u64,
     /// Bytes of user-event sections in the datagrams sent (piggybacked and in syncs).
     pub user_bytes_out: u64,
+    /// Records dropped as implausible jumps: news about a member (this one included) whose
+    /// incarnation runs more than `MAX_INCARNATION_JUMP` past the one held here. One forged
+    /// record at the top of the range would otherwise pin that member's state for good.
+    pub dropped_implausible: u64,
+    /// Times this node had to raise its own incarnation (to refute, rejoin or change tags)
+    /// and could not because it was at the top of its range: the refutation or tag change was
+    /// refused, not sent at a stuck number. Any count here needs an operator (restart the
+    /// member under a new name or after the cluster forgot it).
+    pub incarnation_exhausted: u64,
 }
 
 impl Stats {

@@ -21,6 +21,28 @@ use crate::wire::Update;
 /// simulator). The cost: on a healed network it is back after eight periods, not six.
 pub(crate) const REJOIN_AFTER: u32 = 8;
 
+/// How far news may put a member's incarnation past the one this node holds for it (itself
+/// included) and still be believed. Only the member raises its incarnation, by one per
+/// refutation, tag change or rejoin, and gossip plus push-pull tell every member of each
+/// step within seconds; a jump this long means an observer missed that many steps of one
+/// member, about a thousand refutations or tag changes while cut off from every member
+/// that knew. Anything further is a forgery: one record "n2 dead at 2^32-1" would otherwise
+/// pin n2 dead everywhere (no refutation can outbid it), and "n2 alive at 2^32-1" would
+/// silently swallow every later change of n2's. Dropped and counted (`dropped_implausible`).
+///
+/// The cost, for an honest observer that did miss that many: it keeps the older number,
+/// so it drops that member's news until it forgets the member (`dead_node_reclaim`) and
+/// learns it again as new. Without keys a stranger can still move a member by up to this
+/// much per datagram (the member refutes above it), so about four million datagrams would
+/// take one to the top of its range, where `incarnation_exhausted` says so; with keys only
+/// a key holder can.
+pub(crate) const MAX_INCARNATION_JUMP: u32 = 1024;
+
+/// Whether `heard` runs implausibly far past `held` (see [`MAX_INCARNATION_JUMP`]).
+pub(crate) fn implausible_jump(held: Incarnation, heard: Incarnation) -> bool {
+    heard.0 > held.0.saturating_add(MAX_INCARNATION_JUMP)
+}
+
 impl Swim {
     pub(super) fn on_reclaim(&mut self, member: NodeName, incarnation: Incarnation) {
         if let Some(i) = self.members.find(member.as_str())
@@ -63,6 +85,10 @@ impl Swim {
             return;
         };
         let (cur, ci) = (e.state, e.incarnation);
+        if implausible_jump(ci, inc) {
+            self.stats.dropped_implausible += 1;
+            return;
+        }
         use MemberState::{Alive, Dead, Left, Suspect};
         match state {
             Alive => {
@@ -148,8 +174,21 @@ impl Swim {
 
     /// Someone says something about us. A suspicion, a death, a leave we did not ask for, or
     /// an Alive newer than ours (from before a restart) is refuted with a higher incarnation.
+    ///
+    /// News about us further past our incarnation than [`MAX_INCARNATION_JUMP`] is dropped
+    /// and counted, not adopted: refuting it would hand our last numbers to a forger. Except
+    /// while joining through a member or seed we know: a node restarted with its numbers lost
+    /// (at 0) may be held by the cluster at any incarnation from its earlier life, and that
+    /// record in the join reply is what it must refute, or the cluster would never take its
+    /// new Alive. A stranger's datagram while joining gets no such trust.
     pub(super) fn on_news_about_self(&mut self, now: Instant, update: Update) {
         if matches!(self.status, Status::Leaving | Status::Left) {
+            return;
+        }
+        let from_known = self.heard_source.is_some_and(|(from, _)| self.knows(from));
+        let catching_up = self.status == Status::Joining && from_known;
+        if !catching_up && implausible_jump(self.incarnation, update.incarnation) {
+            self.stats.dropped_implausible += 1;
             return;
         }
         if update.state != MemberState::Alive && self.stand_down(now, update.incarnation) {
@@ -177,12 +216,14 @@ impl Swim {
             }
             return;
         }
+        if !self.raise_incarnation(update.incarnation) {
+            return;
+        }
         if update.state != MemberState::Alive {
             self.stats.refutations += 1;
             // Lifeguard: being suspected hints that we are the slow one.
             self.awareness.apply(1);
         }
-        self.incarnation = update.incarnation.max(self.incarnation).next();
         self.gossip
             .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
         // Under the evidence rule a confirmed suspicion may end within a couple of periods:
@@ -250,9 +291,27 @@ impl Swim {
         }
         self.stood_down = None;
         self.prompt_acks = 0;
-        self.incarnation = at.max(self.incarnation).next();
+        if !self.raise_incarnation(at) {
+            return;
+        }
         self.gossip
             .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
+    }
+
+    /// Takes our incarnation past `past` (and past our own). At the top of the range it
+    /// refuses, counts `incarnation_exhausted` and returns false: sending the same number
+    /// again would be ignored by everyone, a refutation or tag change lost without a word.
+    pub(super) fn raise_incarnation(&mut self, past: Incarnation) -> bool {
+        match past.max(self.incarnation).checked_next() {
+            Some(next) => {
+                self.incarnation = next;
+                true
+            }
+            None => {
+                self.stats.incarnation_exhausted += 1;
+                false
+            }
+        }
     }
 
     /// Member `i` failed (`Dead`) or left (`Left`) at `inc`: its suspicion ends, it is

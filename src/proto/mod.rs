@@ -268,14 +268,17 @@ impl Swim {
         self.wake_gossip(now);
     }
 
-    /// Changes this node's tags; the change is gossiped with a new incarnation.
+    /// Changes this node's tags; the change is gossiped with a new incarnation. At the top
+    /// of the incarnation range the change is refused and counted (`incarnation_exhausted`).
     pub fn set_tags(&mut self, now: Instant, tags: Tags) {
+        if !self.raise_incarnation(self.incarnation) {
+            return;
+        }
         self.local = Arc::new(Identity {
             name: self.local.name.clone(),
             addr: self.local.addr,
             tags,
         });
-        self.incarnation = self.incarnation.next();
         self.gossip.enqueue(self.local_update(MemberState::Alive));
         self.wake_gossip(now);
     }

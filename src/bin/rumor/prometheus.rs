@@ -59,6 +59,8 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("control_monitors", "gauge", Count("/control/monitors"), "Control clients following the node's events."),
     ("control_requests_total", "counter", Count("/control/requests"), "Well-formed control requests served."),
     ("control_errors_total", "counter", Each("/control/errors", "kind"), "Control socket trouble, by kind."),
+    ("dropped_implausible_total", "counter", Count("/stats/dropped_implausible"), "Records dropped as implausible jumps of an incarnation or event clock."),
+    ("incarnation_exhausted_total", "counter", Count("/stats/incarnation_exhausted"), "Raises of this node's own incarnation refused at the top of its range."),
 ];
 
 /// Renders the answer to a `stats` request.

@@ -1,0 +1,149 @@
+//! Issue 26's rules about counters and identities: implausible jumps of an incarnation or an
+//! event clock, names claimed at a second address, and what departures leave behind.
+
+use super::me;
+use crate::member::{Incarnation, MemberState};
+use crate::proto::Status;
+use crate::proto::merge::MAX_INCARNATION_JUMP;
+use crate::proto::testing::*;
+use crate::wire::Message;
+
+const TOP: u32 = u32::MAX;
+
+fn join_reply() -> Message {
+    Message::Sync {
+        reply: false,
+        join: true,
+    }
+}
+
+#[test]
+fn a_death_at_the_top_of_the_range_is_dropped_and_counted() {
+    let mut h = Harness::with_peers(3);
+    let forged = with_state(alive(2, TOP), MemberState::Dead, None);
+    h.deliver(stranger(), Message::Gossip, vec![forged]);
+    assert_eq!(h.state_of(2), Some((MemberState::Alive, Incarnation(0))));
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    // Honest news still moves p2: a suspicion, and its refutation one higher.
+    let suspect = with_state(alive(2, 0), MemberState::Suspect, Some(1));
+    h.deliver(peer_addr(1), Message::Gossip, vec![suspect]);
+    assert_eq!(h.state_of(2), Some((MemberState::Suspect, Incarnation(0))));
+    h.deliver(peer_addr(2), Message::Gossip, vec![alive(2, 1)]);
+    assert_eq!(h.state_of(2), Some((MemberState::Alive, Incarnation(1))));
+}
+
+#[test]
+fn an_alive_at_the_top_of_the_range_cannot_swallow_later_changes() {
+    let mut h = Harness::with_peers(3);
+    h.deliver(stranger(), Message::Gossip, vec![alive(2, TOP)]);
+    assert_eq!(h.state_of(2), Some((MemberState::Alive, Incarnation(0))));
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    let mut tagged = alive(2, 1);
+    tagged.tags = crate::member::Tags::new([("role", "db")]).unwrap();
+    h.deliver(peer_addr(2), Message::Gossip, vec![tagged]);
+    assert_eq!(h.state_of(2), Some((MemberState::Alive, Incarnation(1))));
+    assert_eq!(
+        h.events_about(&peer_name(2)),
+        [crate::event::EventKind::Updated]
+    );
+}
+
+#[test]
+fn a_jump_of_exactly_the_bound_is_believed_one_more_is_not() {
+    let mut h = Harness::with_peers(3);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![alive(2, MAX_INCARNATION_JUMP)],
+    );
+    assert_eq!(
+        h.state_of(2),
+        Some((MemberState::Alive, Incarnation(MAX_INCARNATION_JUMP)))
+    );
+    let next = 2 * MAX_INCARNATION_JUMP + 1;
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(2, next)]);
+    assert_eq!(
+        h.state_of(2),
+        Some((MemberState::Alive, Incarnation(MAX_INCARNATION_JUMP)))
+    );
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+}
+
+fn about_me(inc: u32, state: MemberState) -> crate::wire::Update {
+    let mut u = alive(0, inc);
+    u.name = me();
+    u.addr = my_addr();
+    u.state = state;
+    u
+}
+
+#[test]
+fn news_about_us_far_past_our_incarnation_is_not_adopted_while_running() {
+    let mut h = Harness::with_peers(3);
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![about_me(TOP, MemberState::Dead)],
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(0));
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    assert_eq!(h.swim.stats().refutations, 0);
+    // An honest suspicion is still refuted, one higher.
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![about_me(0, MemberState::Suspect)],
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(1));
+    assert_eq!(h.swim.stats().refutations, 1);
+}
+
+#[test]
+fn a_joiner_takes_its_old_record_from_a_seed_but_not_from_a_stranger() {
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![about_me(50_000, MemberState::Dead)],
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(0));
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    // The seed's reply holds us from before a restart, far past 0: that is refuted.
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![alive(1, 0), about_me(50_000, MemberState::Dead)],
+    );
+    assert_eq!(h.status(), Status::Running);
+    assert_eq!(h.swim.local().incarnation, Incarnation(50_001));
+}
+
+#[test]
+fn an_incarnation_at_the_top_is_refused_and_counted_not_stuck_silently() {
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![alive(1, 0), about_me(TOP - 1, MemberState::Suspect)],
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(TOP));
+    assert_eq!(h.swim.stats().incarnation_exhausted, 0);
+    h.deliver(
+        peer_addr(1),
+        Message::Gossip,
+        vec![about_me(TOP, MemberState::Suspect)],
+    );
+    assert_eq!(h.swim.stats().incarnation_exhausted, 1);
+    assert_eq!(h.swim.stats().refutations, 1, "only the first one");
+    let tags = crate::member::Tags::new([("a", "b")]).unwrap();
+    h.swim.set_tags(h.now, tags);
+    assert_eq!(h.swim.stats().incarnation_exhausted, 2);
+    assert!(h.swim.local().tags.is_empty(), "the change is refused");
+    assert_eq!(h.swim.local().incarnation, Incarnation(TOP));
+}
+
+fn stranger() -> std::net::SocketAddr {
+    "10.9.9.9:9".parse().unwrap()
+}

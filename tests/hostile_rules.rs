@@ -1,0 +1,87 @@
+//! Issue 26's rules over real UDP: what one stranger's datagram, sent from a plain socket on
+//! loopback, can no longer do to a cluster's counters and identities.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use rumor::wire::{self, Message, Packet, Update};
+use rumor::{Incarnation, MemberState, NodeName, Tags};
+
+use common::cluster::{Cluster, SLACK, converge};
+use common::wait_until;
+
+/// Long enough for a forged death to be gossiped to all and reported, many times over at the
+/// test profile's 50 ms period.
+const SETTLE: Duration = Duration::from_secs(3);
+
+fn stranger() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").expect("bind a stranger's socket")
+}
+
+/// A gossip datagram carrying one record about node `about` of `c`.
+fn forged(c: &Cluster, about: usize, state: MemberState, incarnation: u32) -> Vec<u8> {
+    let update = Update {
+        name: NodeName::new(&c.names[about]).unwrap(),
+        addr: c.addr(about),
+        incarnation: Incarnation(incarnation),
+        state,
+        tags: Tags::default(),
+        from: None,
+    };
+    wire::encode(None, &Packet::new(Message::Gossip, vec![update]))
+}
+
+fn send_to_all(c: &Cluster, bytes: &[u8]) {
+    let s = stranger();
+    for i in c.live() {
+        s.send_to(bytes, c.addr(i)).expect("send on loopback");
+    }
+}
+
+fn implausible(c: &Cluster) -> u64 {
+    c.live()
+        .iter()
+        .map(|&i| c.node(i).stats().dropped_implausible)
+        .sum()
+}
+
+#[test]
+fn a_death_at_the_top_of_the_range_is_dropped_and_the_member_stays_alive() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(10));
+    send_to_all(&c, &forged(&c, 2, MemberState::Dead, u32::MAX));
+    assert!(
+        wait_until(SETTLE, || implausible(&c) >= 3),
+        "every member counts the forgery: {}",
+        implausible(&c)
+    );
+    // Nobody took it: nobody reports n2 failed, and n2 kept its incarnation.
+    let failed = wait_until(SETTLE, || {
+        c.collect();
+        !c.failed_about(&[2]).is_empty()
+    });
+    assert!(!failed, "{:?}", c.failed_about(&[2]));
+    assert!(c.all_see(&[0, 1], &[2], MemberState::Alive));
+    assert!(c.node(2).local().incarnation.0 < 1024);
+}
+
+#[test]
+fn an_alive_at_the_top_of_the_range_does_not_swallow_a_tag_change() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(10));
+    send_to_all(&c, &forged(&c, 2, MemberState::Alive, u32::MAX));
+    assert!(wait_until(SETTLE, || implausible(&c) >= 3));
+    c.node(2).set_tags(Tags::new([("role", "db")]).unwrap());
+    let seen = |c: &Cluster, v: usize| {
+        c.node(v)
+            .members()
+            .into_iter()
+            .any(|m| m.name.as_str() == "n2" && m.tags.get("role") == Some("db"))
+    };
+    assert!(
+        wait_until(SETTLE + SLACK, || seen(&c, 0) && seen(&c, 1)),
+        "n2's tag change reaches the others"
+    );
+}
