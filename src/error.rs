@@ -125,6 +125,10 @@ pub enum BroadcastError {
     },
     /// The node is not a running member: still joining, leaving or gone.
     NotRunning,
+    /// The user-event clock is at the top of its range, so the event could not get a time
+    /// of its own and would be delivered nowhere (only a clock dragged there by a forged
+    /// record from before issue 26's fix can be: restart the cluster's members).
+    ClockExhausted,
 }
 
 impl fmt::Display for BroadcastError {
@@ -141,6 +145,9 @@ impl fmt::Display for BroadcastError {
             BroadcastError::NotRunning => {
                 f.write_str("the node is not a running member (joining, leaving or stopped)")
             }
+            BroadcastError::ClockExhausted => f.write_str(
+                "the user-event clock is at the top of its range: the event would reach nobody",
+            ),
         }
     }
 }

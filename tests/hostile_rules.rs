@@ -4,10 +4,11 @@
 mod common;
 
 use std::net::UdpSocket;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rumor::wire::{self, Message, Packet, Update};
-use rumor::{Incarnation, MemberState, NodeName, Tags};
+use rumor::wire::{self, Message, Packet, Update, UserBody, UserRecord, UserSection};
+use rumor::{Incarnation, LamportTime, MemberState, NodeName, Tags};
 
 use common::cluster::{Cluster, SLACK, converge};
 use common::wait_until;
@@ -84,4 +85,46 @@ fn an_alive_at_the_top_of_the_range_does_not_swallow_a_tag_change() {
         wait_until(SETTLE + SLACK, || seen(&c, 0) && seen(&c, 1)),
         "n2's tag change reaches the others"
     );
+}
+
+#[test]
+fn an_event_clock_at_the_top_of_the_range_is_dropped_and_a_broadcast_still_reaches_everyone() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(10));
+    let poison = Packet {
+        message: Message::Gossip,
+        updates: vec![],
+        user: Some(UserSection {
+            clock: LamportTime(u64::MAX),
+            records: vec![UserRecord {
+                origin: NodeName::new("n1").unwrap(),
+                ltime: LamportTime(u64::MAX),
+                body: Some(Arc::new(UserBody {
+                    addr: c.addr(1),
+                    name: "poison".into(),
+                    payload: vec![],
+                })),
+            }],
+        }),
+    };
+    send_to_all(&c, &wire::encode(None, &poison));
+    assert!(
+        wait_until(SETTLE, || implausible(&c) >= 6),
+        "every member counts the clock and the record: {}",
+        implausible(&c)
+    );
+    let t = c.node(0).broadcast("deploy", b"v2").expect("broadcast");
+    assert!(t.0 < 1 << 20, "the clock was not dragged: {t}");
+    let delivered = |rx: &crossbeam_channel::Receiver<rumor::Event>| {
+        wait_until(SETTLE, || {
+            rx.try_iter().any(|e| {
+                e.user
+                    .as_ref()
+                    .is_some_and(|u| u.name == "deploy" && u.ltime == t)
+            })
+        })
+    };
+    for (i, rx) in c.events.iter().enumerate() {
+        assert!(delivered(rx), "n{i} got the broadcast");
+    }
 }

@@ -2,10 +2,13 @@
 //! event clock, names claimed at a second address, and what departures leave behind.
 
 use super::me;
+use crate::error::BroadcastError;
+use crate::event::LamportTime;
 use crate::member::{Incarnation, MemberState};
 use crate::proto::Status;
 use crate::proto::merge::MAX_INCARNATION_JUMP;
 use crate::proto::testing::*;
+use crate::proto::user::MAX_CLOCK_JUMP;
 use crate::wire::Message;
 
 const TOP: u32 = u32::MAX;
@@ -146,4 +149,72 @@ fn an_incarnation_at_the_top_is_refused_and_counted_not_stuck_silently() {
 
 fn stranger() -> std::net::SocketAddr {
     "10.9.9.9:9".parse().unwrap()
+}
+
+#[test]
+fn an_event_clock_at_the_top_of_the_range_is_dropped_and_broadcasts_still_arrive() {
+    let mut h = Harness::with_peers(3);
+    // One record at 2^64-1 in a section whose clock is there too: both dropped.
+    let forged = user_event(2, u64::MAX, Some(b"x"));
+    h.deliver_events(stranger(), Message::Gossip, u64::MAX, vec![forged]);
+    assert_eq!(h.swim.stats().dropped_implausible, 2);
+    assert!(h.take_user_events().is_empty());
+    // Honest events still move the clock, and our own broadcast is delivered here.
+    h.deliver_events(
+        peer_addr(1),
+        Message::Gossip,
+        6,
+        vec![user_event(1, 5, Some(b"y"))],
+    );
+    assert_eq!(h.take_user_events().len(), 1);
+    let t = h.swim.broadcast(h.now, "deploy", b"v2").unwrap();
+    assert_eq!(t, LamportTime(6));
+    h.flush();
+    assert_eq!(h.take_user_events().len(), 1, "delivered here at once");
+    assert!(h.sent_events().iter().any(|&(_, t, body)| t == 6 && body));
+}
+
+#[test]
+fn a_jump_of_the_clock_up_to_the_bound_is_believed() {
+    let mut h = Harness::with_peers(3);
+    let far = MAX_CLOCK_JUMP;
+    h.deliver_events(
+        peer_addr(1),
+        Message::Gossip,
+        far,
+        vec![user_event(1, far - 1, Some(b""))],
+    );
+    assert_eq!(h.swim.stats().dropped_implausible, 0);
+    assert_eq!(h.take_user_events().len(), 1);
+    assert_eq!(h.swim.broadcast(h.now, "e", b"").unwrap(), LamportTime(far));
+}
+
+#[test]
+fn a_joiner_takes_its_start_clock_from_a_seed_but_not_from_a_stranger() {
+    let far = 1u64 << 40;
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver_events(stranger(), join_reply(), u64::MAX, vec![]);
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    h.deliver(peer_addr(1), join_reply(), vec![alive(1, 0)]);
+    assert_eq!(h.status(), Status::Running);
+    h.deliver_events(peer_addr(1), join_reply(), far, vec![]);
+    assert_eq!(h.swim.stats().dropped_implausible, 1);
+    assert_eq!(h.swim.broadcast(h.now, "e", b"").unwrap(), LamportTime(far));
+    h.flush();
+    assert_eq!(h.take_user_events().len(), 1);
+}
+
+#[test]
+fn a_broadcast_that_cannot_get_a_time_of_its_own_is_an_error() {
+    // A cluster poisoned before the fix hands its joiner a clock at the top.
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver(peer_addr(1), join_reply(), vec![alive(1, 0)]);
+    h.deliver_events(peer_addr(1), join_reply(), u64::MAX, vec![]);
+    assert_eq!(
+        h.swim.broadcast(h.now, "e", b""),
+        Err(BroadcastError::ClockExhausted)
+    );
+    assert!(h.take_user_events().is_empty());
 }
