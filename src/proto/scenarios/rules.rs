@@ -1,7 +1,7 @@
 //! Issue 26's rules about counters and identities: implausible jumps of an incarnation or an
 //! event clock, names claimed at a second address, and what departures leave behind.
 
-use super::me;
+use super::{SEC, me};
 use crate::error::BroadcastError;
 use crate::event::LamportTime;
 use crate::member::{Incarnation, MemberState};
@@ -217,4 +217,25 @@ fn a_broadcast_that_cannot_get_a_time_of_its_own_is_an_error() {
         Err(BroadcastError::ClockExhausted)
     );
     assert!(h.take_user_events().is_empty());
+}
+
+#[test]
+fn flipping_a_member_between_alive_and_dead_keeps_the_timers_bounded() {
+    let mut h = Harness::with_peers(3);
+    let quiet = h.swim.timers.len();
+    for inc in 1..=5_000u32 {
+        let dead = with_state(alive(2, inc), MemberState::Dead, None);
+        h.deliver(stranger(), Message::Gossip, vec![alive(2, inc), dead]);
+    }
+    assert_eq!(h.state_of(2), Some((MemberState::Dead, Incarnation(5_000))));
+    // At most one live reclaim, plus what a sweep at twice the live count lets wait.
+    let timers = h.swim.timers.len();
+    assert!(
+        timers <= 2 * (quiet + 1) + 64,
+        "{timers} timers after 5,000 flips"
+    );
+    // The one that matters still fires: p2 is forgotten after dead_node_reclaim.
+    h.responsive.remove(&peer_addr(2));
+    h.advance(h.swim.config.dead_node_reclaim + SEC);
+    assert_eq!(h.state_of(2), None);
 }
