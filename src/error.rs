@@ -59,6 +59,14 @@ pub enum StartError {
         /// How long the node waited.
         waited: Duration,
     },
+    /// The cluster holds this node's name for a live member at another address, and did so
+    /// until `join_timeout`: two processes must not share a name (issue 26).
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// Where the member holding it answers.
+        holder: SocketAddr,
+    },
 }
 
 impl fmt::Display for StartError {
@@ -81,6 +89,12 @@ impl fmt::Display for StartError {
                     list.join(", ")
                 )
             }
+            StartError::NameTaken { name, holder } => write!(
+                f,
+                "the name {name} is held by a live member at {holder}: give this node another \
+                 name, or stop that one (a crashed one is released once the cluster declares \
+                 it failed)"
+            ),
         }
     }
 }

@@ -188,6 +188,11 @@ pub struct Stats {
     /// refused, not sent at a stuck number. Any count here needs an operator (restart the
     /// member under a new name or after the cluster forgot it).
     pub incarnation_exhausted: u64,
+    /// News that would move a member held Alive or Suspect (this node included) to another
+    /// address: two processes with one name, or a stranger claiming it. Dropped; the holder
+    /// keeps the name (and refutes when the claim is about itself), and a joiner that finds
+    /// its name so held is refused ([`Status::NameTaken`](crate::Status::NameTaken)).
+    pub name_conflicts: u64,
 }
 
 impl Stats {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumor::wire::{self, Message, Packet, Update, UserBody, UserRecord, UserSection};
-use rumor::{Incarnation, LamportTime, MemberState, NodeName, Tags};
+use rumor::{Incarnation, LamportTime, MemberState, Node, NodeName, StartError, Tags};
 
-use common::cluster::{Cluster, SLACK, converge};
+use common::cluster::{Cluster, SLACK, config, converge};
 use common::wait_until;
 
 /// Long enough for a forged death to be gossiped to all and reported, many times over at the
@@ -127,4 +127,75 @@ fn an_event_clock_at_the_top_of_the_range_is_dropped_and_a_broadcast_still_reach
     for (i, rx) in c.events.iter().enumerate() {
         assert!(delivered(rx), "n{i} got the broadcast");
     }
+}
+
+#[test]
+fn a_second_node_with_a_live_members_name_is_refused_naming_the_holder() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(10));
+    let holder = c.addr(1);
+    let second = Node::start(config("n1", vec![c.addr(0)]));
+    match second {
+        Err(StartError::NameTaken { name, holder: at }) => {
+            assert_eq!((name.as_str(), at), ("n1", holder));
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(n) => panic!("a second n1 joined at {}", n.addr()),
+    }
+    // The holder kept its name, its address and its state everywhere.
+    assert!(c.all_see(&[0, 2], &[1], MemberState::Alive));
+    for v in [0, 2] {
+        let n1 = c
+            .node(v)
+            .members()
+            .into_iter()
+            .find(|m| m.name.as_str() == "n1");
+        assert_eq!(n1.map(|m| m.addr), Some(holder));
+    }
+    assert_eq!(c.false_failures(), Vec::<String>::new());
+}
+
+#[test]
+fn a_strangers_claim_on_a_live_name_is_dropped_and_the_holder_refutes_it() {
+    let mut c = Cluster::start(3);
+    converge(&mut c, Duration::from_secs(10));
+    let thief = stranger();
+    let holder = c.addr(2);
+    let claim = Update {
+        name: NodeName::new("n2").unwrap(),
+        addr: thief.local_addr().unwrap(),
+        incarnation: Incarnation(c.node(2).local().incarnation.0 + 1),
+        state: MemberState::Alive,
+        tags: Tags::default(),
+        from: None,
+    };
+    let bytes = wire::encode(None, &Packet::new(Message::Gossip, vec![claim]));
+    for i in c.live() {
+        thief.send_to(&bytes, c.addr(i)).unwrap();
+    }
+    let conflicts = |c: &Cluster| -> Vec<u64> {
+        c.live()
+            .iter()
+            .map(|&i| c.node(i).stats().name_conflicts)
+            .collect()
+    };
+    assert!(
+        wait_until(SETTLE, || conflicts(&c).iter().all(|&n| n >= 1)),
+        "every member reports the claim: {:?}",
+        conflicts(&c)
+    );
+    // n2 refuted it and is still probed at its own address: alive there everywhere.
+    assert!(c.node(2).local().incarnation.0 >= 2);
+    for v in [0, 1] {
+        let n2 = c
+            .node(v)
+            .members()
+            .into_iter()
+            .find(|m| m.name.as_str() == "n2");
+        assert_eq!(
+            n2.map(|m| (m.addr, m.state)),
+            Some((holder, MemberState::Alive))
+        );
+    }
+    assert_eq!(c.false_failures(), Vec::<String>::new());
 }

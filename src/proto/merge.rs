@@ -95,6 +95,14 @@ impl Swim {
                 if inc <= ci {
                     return;
                 }
+                // A live holder keeps its name: news moving it to another address is a
+                // second process with that name, or a stranger's claim (memberlist does the
+                // same). The holder is probed as before; once it is Dead or Left, the new
+                // address may take the name (a restart on another port).
+                if matches!(cur, Alive | Suspect) && e.id.addr != update.addr {
+                    self.stats.name_conflicts += 1;
+                    return;
+                }
                 let changed = e.id.addr != update.addr || e.id.tags != update.tags;
                 if changed {
                     let id = self
@@ -190,6 +198,31 @@ impl Swim {
         if !catching_up && implausible_jump(self.incarnation, update.incarnation) {
             self.stats.dropped_implausible += 1;
             return;
+        }
+        let elsewhere = update.addr != self.local.addr;
+        if self.status == Status::Joining
+            && elsewhere
+            && matches!(update.state, MemberState::Alive | MemberState::Suspect)
+        {
+            // The cluster holds our name for a live member at another address. If it is a
+            // crashed earlier run of ours it will be declared failed, and a later answer says
+            // so: the join waits (retried) for that. If it is alive, the join ends in
+            // `Status::NameTaken` at `join_timeout`. A stranger's say-so changes nothing.
+            self.stats.name_conflicts += 1;
+            if from_known {
+                self.name_holder = Some(update.addr);
+            }
+            return;
+        }
+        if catching_up {
+            // The cluster's record of us no longer shows a live holder elsewhere.
+            self.name_holder = None;
+        }
+        if update.state == MemberState::Alive && elsewhere && update.incarnation >= self.incarnation
+        {
+            // Running, and our name claimed Alive at another address: a second process with
+            // our name, or a stranger. We keep our address and refute, below.
+            self.stats.name_conflicts += 1;
         }
         if update.state != MemberState::Alive && self.stand_down(now, update.incarnation) {
             return;

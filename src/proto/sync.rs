@@ -194,7 +194,9 @@ impl Swim {
             joiner,
             records,
         } = sync;
-        let joining = self.status == Status::Joining;
+        // Not while the cluster holds our name for a live member elsewhere (issue 26): the
+        // join waits, retried at its own pace, not at once on every answer.
+        let joining = self.status == Status::Joining && self.name_holder.is_none();
         if joining {
             self.status = Status::Running;
         }

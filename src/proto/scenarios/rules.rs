@@ -239,3 +239,114 @@ fn flipping_a_member_between_alive_and_dead_keeps_the_timers_bounded() {
     h.advance(h.swim.config.dead_node_reclaim + SEC);
     assert_eq!(h.state_of(2), None);
 }
+
+fn at(mut u: crate::wire::Update, addr: std::net::SocketAddr) -> crate::wire::Update {
+    u.addr = addr;
+    u
+}
+
+#[test]
+fn a_live_member_keeps_its_address_against_a_claim_from_elsewhere() {
+    let mut h = Harness::with_peers(3);
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![at(alive(2, 1), stranger())],
+    );
+    let p2 = h
+        .swim
+        .members()
+        .into_iter()
+        .find(|m| m.name == peer_name(2));
+    assert_eq!(
+        p2.map(|m| (m.addr, m.incarnation)),
+        Some((peer_addr(2), Incarnation(0)))
+    );
+    assert_eq!(h.swim.stats().name_conflicts, 1);
+    // Suspected, it still holds the name.
+    let suspect = with_state(alive(2, 0), MemberState::Suspect, Some(1));
+    h.deliver(peer_addr(1), Message::Gossip, vec![suspect]);
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![at(alive(2, 1), stranger())],
+    );
+    assert_eq!(h.swim.stats().name_conflicts, 2);
+    assert_eq!(h.state_of(2), Some((MemberState::Suspect, Incarnation(0))));
+    // Once it is dead, a restart elsewhere takes the name.
+    let dead = with_state(alive(2, 0), MemberState::Dead, Some(1));
+    h.deliver(peer_addr(1), Message::Gossip, vec![dead]);
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![at(alive(2, 1), stranger())],
+    );
+    let p2 = h
+        .swim
+        .members()
+        .into_iter()
+        .find(|m| m.name == peer_name(2));
+    assert_eq!(
+        p2.map(|m| (m.addr, m.state)),
+        Some((stranger(), MemberState::Alive))
+    );
+    assert_eq!(h.swim.stats().name_conflicts, 2);
+}
+
+#[test]
+fn the_holder_hearing_its_name_claimed_elsewhere_reports_it_and_refutes_from_its_own_address() {
+    let mut h = Harness::with_peers(3);
+    h.deliver(
+        stranger(),
+        Message::Gossip,
+        vec![at(about_me(1, MemberState::Alive), stranger())],
+    );
+    assert_eq!(h.swim.stats().name_conflicts, 1);
+    assert_eq!(h.swim.local().incarnation, Incarnation(2));
+    assert_eq!(h.swim.local().addr, my_addr());
+    h.advance(SEC);
+    assert!(
+        h.sent_updates()
+            .any(|u| u.name == me() && u.addr == my_addr() && u.incarnation == Incarnation(2)),
+        "the refutation goes out with our own address"
+    );
+}
+
+#[test]
+fn a_joiner_whose_name_a_live_member_holds_is_refused_naming_the_holder() {
+    let holder = stranger();
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![at(about_me(4, MemberState::Alive), holder), alive(1, 0)],
+    );
+    assert_eq!(h.status(), Status::Joining, "not in while the name is held");
+    assert_eq!(h.swim.local().incarnation, Incarnation(0), "no refutation");
+    assert_eq!(h.swim.stats().name_conflicts, 1);
+    h.advance(h.swim.config.join_timeout);
+    assert_eq!(h.status(), Status::NameTaken(holder));
+    assert_eq!(h.swim.poll_timeout(), None);
+}
+
+#[test]
+fn a_joiner_whose_earlier_run_was_declared_dead_takes_its_name_back() {
+    let old = stranger();
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![at(about_me(4, MemberState::Alive), old), alive(1, 0)],
+    );
+    assert_eq!(h.status(), Status::Joining);
+    // A later answer: the crashed earlier run was declared dead meanwhile.
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![at(about_me(4, MemberState::Dead), old), alive(1, 0)],
+    );
+    assert_eq!(h.status(), Status::Running);
+    assert_eq!(h.swim.local().incarnation, Incarnation(5));
+}
