@@ -143,6 +143,9 @@ pub enum BroadcastError {
     /// of its own and would be delivered nowhere (only a clock dragged there by a forged
     /// record from before issue 26's fix can be: restart the cluster's members).
     ClockExhausted,
+    /// The name holds a control character (NUL, newline, escape...): names reach handlers'
+    /// environments, logs and terminals, where such characters would forge or garble output.
+    NameControlCharacter,
 }
 
 impl fmt::Display for BroadcastError {
@@ -162,6 +165,9 @@ impl fmt::Display for BroadcastError {
             BroadcastError::ClockExhausted => f.write_str(
                 "the user-event clock is at the top of its range: the event would reach nobody",
             ),
+            BroadcastError::NameControlCharacter => {
+                f.write_str("a user event name must not contain control characters")
+            }
         }
     }
 }

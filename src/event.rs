@@ -7,7 +7,8 @@ use std::time::Instant;
 use crate::member::{Member, NodeName};
 
 /// The longest user event name accepted by [`Swim::broadcast`](crate::Swim::broadcast), in
-/// bytes. Names ride with every copy of an event, so they are kept short.
+/// bytes. Names ride with every copy of an event, so they are kept short. Like member names
+/// they hold no control characters: refused by `broadcast`, dropped (malformed) when decoded.
 pub const MAX_USER_EVENT_NAME: usize = 64;
 
 /// The kind of membership change an [`Event`] reports.

@@ -218,6 +218,9 @@ impl Swim {
                 max: MAX_USER_EVENT_NAME,
             });
         }
+        if name.chars().any(char::is_control) {
+            return Err(BroadcastError::NameControlCharacter);
+        }
         if payload.len() > self.config.max_user_payload {
             return Err(BroadcastError::PayloadTooLarge {
                 len: payload.len(),

@@ -350,3 +350,30 @@ fn a_joiner_whose_earlier_run_was_declared_dead_takes_its_name_back() {
     assert_eq!(h.status(), Status::Running);
     assert_eq!(h.swim.local().incarnation, Incarnation(5));
 }
+
+#[test]
+fn user_event_names_with_control_characters_are_refused_and_dropped() {
+    let mut h = Harness::with_peers(3);
+    for name in ["a\0b", "two\nlines", "\u{1b}[2Jclear"] {
+        assert_eq!(
+            h.swim.broadcast(h.now, name, b""),
+            Err(BroadcastError::NameControlCharacter),
+            "{name:?}"
+        );
+    }
+    h.flush();
+    assert!(h.take_user_events().is_empty());
+    assert!(h.sent_events().is_empty(), "nothing was sent");
+    // One arriving from elsewhere is counted and dropped with its datagram.
+    let mut bad = user_event(1, 3, Some(b"x"));
+    if let Some(body) = &mut bad.body {
+        std::sync::Arc::make_mut(body).name = "a\0b".into();
+    }
+    h.deliver_events(peer_addr(1), Message::Gossip, 4, vec![bad]);
+    assert_eq!(h.swim.stats().dropped_malformed, 1);
+    assert!(h.take_user_events().is_empty());
+    assert_eq!(
+        h.swim.broadcast(h.now, "fine-name", b"").unwrap(),
+        LamportTime(0)
+    );
+}
