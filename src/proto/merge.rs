@@ -185,16 +185,18 @@ impl Swim {
     ///
     /// News about us further past our incarnation than [`MAX_INCARNATION_JUMP`] is dropped
     /// and counted, not adopted: refuting it would hand our last numbers to a forger. Except
-    /// while joining through a member or seed we know: a node restarted with its numbers lost
-    /// (at 0) may be held by the cluster at any incarnation from its earlier life, and that
-    /// record in the join reply is what it must refute, or the cluster would never take its
-    /// new Alive. A stranger's datagram while joining gets no such trust.
+    /// in the answers to our join (from a seed, or the member we pulled the table from, see
+    /// `answers_our_join`; a background `retry_join` too): a node restarted with its numbers
+    /// lost (at 0) may be held by the cluster at any incarnation from its earlier life, and
+    /// that record is what it must refute, or the cluster would never take its new Alive. A
+    /// stranger's datagram while joining gets no such trust.
     pub(super) fn on_news_about_self(&mut self, now: Instant, update: Update) {
         if matches!(self.status, Status::Leaving | Status::Left) {
             return;
         }
-        let from_known = self.heard_source.is_some_and(|(from, _)| self.knows(from));
-        let catching_up = self.status == Status::Joining && from_known;
+        let catching_up = self
+            .heard_source
+            .is_some_and(|(from, _)| self.answers_our_join(from));
         if !catching_up && implausible_jump(self.incarnation, update.incarnation) {
             self.stats.dropped_implausible += 1;
             return;
@@ -209,7 +211,7 @@ impl Swim {
             // so: the join waits (retried) for that. If it is alive, the join ends in
             // `Status::NameTaken` at `join_timeout`. A stranger's say-so changes nothing.
             self.stats.name_conflicts += 1;
-            if from_known {
+            if catching_up {
                 self.name_holder = Some(update.addr);
             }
             return;

@@ -255,12 +255,15 @@ impl Swim {
     ///
     /// A clock or event time implausibly far past ours (see [`MAX_CLOCK_JUMP`]) is dropped
     /// and counted; the rest of the section still counts. One exception: a joiner's first sync
-    /// from a seed or member it knows sets where its events start, whatever the cluster's
-    /// clock (a new member's is 0); a stranger's datagram never does.
+    /// from a seed or the member it pulled the table from (`answers_our_join`) sets where its
+    /// events start, whatever the cluster's clock (a new member's is 0); a stranger's datagram
+    /// never does, even one carrying a record that names its own address.
     pub(super) fn on_user_section(&mut self, now: Instant, section: UserSection, from_sync: bool) {
         let join_clock = from_sync
             && self.user.awaiting_join_clock
-            && self.heard_source.is_some_and(|(from, _)| self.knows(from));
+            && self
+                .heard_source
+                .is_some_and(|(from, _)| self.answers_our_join(from));
         if join_clock {
             self.user.awaiting_join_clock = false;
             self.user.joined_at = self.user.joined_at.max(section.clock);

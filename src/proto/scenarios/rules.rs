@@ -377,3 +377,45 @@ fn user_event_names_with_control_characters_are_refused_and_dropped() {
         LamportTime(0)
     );
 }
+
+#[test]
+fn a_strangers_datagram_cannot_vouch_for_itself_while_we_join() {
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    // A sync from a stranger whose first record names the stranger's own address.
+    let vouch = at(alive(9, 0), stranger());
+    let packet = crate::wire::Packet {
+        message: join_reply(),
+        updates: vec![vouch, about_me(50_000, MemberState::Dead)],
+        user: Some(crate::wire::UserSection {
+            clock: LamportTime(u64::MAX),
+            records: vec![],
+        }),
+    };
+    let now = h.now;
+    h.swim
+        .handle_datagram(now, stranger(), &crate::wire::encode(None, &packet));
+    h.flush();
+    assert_eq!(h.swim.local().incarnation, Incarnation(0));
+    assert_eq!(
+        h.swim.stats().dropped_implausible,
+        2,
+        "our record and the clock"
+    );
+}
+
+#[test]
+fn a_running_node_joining_in_the_background_takes_its_old_record_from_the_seed() {
+    // retry_join: a cluster of one that asks seeds later.
+    let mut h = Harness::new();
+    h.swim.join(h.now, &[peer_addr(1)]);
+    h.flush();
+    assert_eq!(h.status(), Status::Running);
+    h.deliver(
+        peer_addr(1),
+        join_reply(),
+        vec![about_me(50_000, MemberState::Dead), alive(1, 0)],
+    );
+    assert_eq!(h.swim.local().incarnation, Incarnation(50_001));
+    assert_eq!(h.swim.stats().dropped_implausible, 0);
+}
