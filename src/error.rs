@@ -59,6 +59,14 @@ pub enum StartError {
         /// How long the node waited.
         waited: Duration,
     },
+    /// The cluster holds this node's name for a live member at another address, and did so
+    /// until `join_timeout`: two processes must not share a name (issue 26).
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// Where the member holding it answers.
+        holder: SocketAddr,
+    },
 }
 
 impl fmt::Display for StartError {
@@ -81,6 +89,12 @@ impl fmt::Display for StartError {
                     list.join(", ")
                 )
             }
+            StartError::NameTaken { name, holder } => write!(
+                f,
+                "the name {name} is held by a live member at {holder}: give this node another \
+                 name, or stop that one (a crashed one is released once the cluster declares \
+                 it failed)"
+            ),
         }
     }
 }
@@ -125,6 +139,13 @@ pub enum BroadcastError {
     },
     /// The node is not a running member: still joining, leaving or gone.
     NotRunning,
+    /// The user-event clock is at the top of its range, so the event could not get a time
+    /// of its own and would be delivered nowhere (only a clock dragged there by a forged
+    /// record from before issue 26's fix can be: restart the cluster's members).
+    ClockExhausted,
+    /// The name holds a control character (NUL, newline, escape...): names reach handlers'
+    /// environments, logs and terminals, where such characters would forge or garble output.
+    NameControlCharacter,
 }
 
 impl fmt::Display for BroadcastError {
@@ -140,6 +161,12 @@ impl fmt::Display for BroadcastError {
             ),
             BroadcastError::NotRunning => {
                 f.write_str("the node is not a running member (joining, leaving or stopped)")
+            }
+            BroadcastError::ClockExhausted => f.write_str(
+                "the user-event clock is at the top of its range: the event would reach nobody",
+            ),
+            BroadcastError::NameControlCharacter => {
+                f.write_str("a user event name must not contain control characters")
             }
         }
     }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use crate::member::{Member, NodeName};
 
 /// The longest user event name accepted by [`Swim::broadcast`](crate::Swim::broadcast), in
-/// bytes. Names ride with every copy of an event, so they are kept short.
+/// bytes. Names ride with every copy of an event, so they are kept short. Like member names
+/// they hold no control characters: refused by `broadcast`, dropped (malformed) when decoded.
 pub const MAX_USER_EVENT_NAME: usize = 64;
 
 /// The kind of membership change an [`Event`] reports.
@@ -184,6 +185,20 @@ pub struct Stats {
     /// stalled). Counted by the runtime, like `send_errors`; the same number as
     /// [`Node::events_dropped`](crate::Node::events_dropped).
     pub events_dropped: u64,
+    /// Records dropped as implausible jumps: news about a member (this one included) whose
+    /// incarnation runs more than `MAX_INCARNATION_JUMP` past the one held here. One forged
+    /// record at the top of the range would otherwise pin that member's state for good.
+    pub dropped_implausible: u64,
+    /// Times this node had to raise its own incarnation (to refute, rejoin or change tags)
+    /// and could not because it was at the top of its range: the refutation or tag change was
+    /// refused, not sent at a stuck number. Any count here needs an operator (restart the
+    /// member under a new name or after the cluster forgot it).
+    pub incarnation_exhausted: u64,
+    /// News that would move a member held Alive or Suspect (this node included) to another
+    /// address: two processes with one name, or a stranger claiming it. Dropped; the holder
+    /// keeps the name (and refutes when the claim is about itself), and a joiner that finds
+    /// its name so held is refused ([`Status::NameTaken`](crate::Status::NameTaken)).
+    pub name_conflicts: u64,
 }
 
 impl Stats {

@@ -124,6 +124,9 @@ pub fn stats(node: &str, summary: &Summary, ts_ms: u64) -> Value {
         "user_events_oversize": s.user_events_oversize,
         "user_events_missed": s.user_events_missed,
         "user_bytes_out": s.user_bytes_out,
+        "dropped_implausible": s.dropped_implausible,
+        "incarnation_exhausted": s.incarnation_exhausted,
+        "name_conflicts": s.name_conflicts,
         "by_kind": by_kind(s),
         "dropped_by_reason": dropped_by_reason(s),
         "rtt_us": rtt_percentiles(&census.rtts_us),
@@ -191,6 +194,7 @@ pub fn status(status: Status) -> &'static str {
         Status::JoinFailed => "join-failed",
         Status::Leaving => "leaving",
         Status::Left => "left",
+        Status::NameTaken(_) => "name-taken",
     }
 }
 

@@ -89,9 +89,10 @@ impl std::borrow::Borrow<str> for NodeName {
 pub struct Incarnation(pub u32);
 
 impl Incarnation {
-    /// The next incarnation (saturating: a member that refuted four billion times stays put).
-    pub fn next(self) -> Self {
-        Self(self.0.saturating_add(1))
+    /// The next incarnation, or `None` at the top of the range: a member must not go on at a
+    /// number it can no longer raise, so its caller refuses and says so.
+    pub fn checked_next(self) -> Option<Self> {
+        self.0.checked_add(1).map(Self)
     }
 }
 

@@ -190,6 +190,11 @@ impl Node {
         };
         if let Some(joined) = handles.joined {
             let verdict = joined.recv_timeout(join_timeout + JOIN_GRACE);
+            if let Ok(Status::NameTaken(holder)) = verdict {
+                let name = node.name.clone();
+                node.stop_now();
+                return Err(StartError::NameTaken { name, holder });
+            }
             if verdict != Ok(Status::Running) {
                 // JoinFailed, no verdict in time, or a loop that died: in each case the caller
                 // gets the error and nothing keeps running behind its back.

@@ -21,6 +21,28 @@ use crate::wire::Update;
 /// simulator). The cost: on a healed network it is back after eight periods, not six.
 pub(crate) const REJOIN_AFTER: u32 = 8;
 
+/// How far news may put a member's incarnation past the one this node holds for it (itself
+/// included) and still be believed. Only the member raises its incarnation, by one per
+/// refutation, tag change or rejoin, and gossip plus push-pull tell every member of each
+/// step within seconds; a jump this long means an observer missed that many steps of one
+/// member, about a thousand refutations or tag changes while cut off from every member
+/// that knew. Anything further is a forgery: one record "n2 dead at 2^32-1" would otherwise
+/// pin n2 dead everywhere (no refutation can outbid it), and "n2 alive at 2^32-1" would
+/// silently swallow every later change of n2's. Dropped and counted (`dropped_implausible`).
+///
+/// The cost, for an honest observer that did miss that many: it keeps the older number,
+/// so it drops that member's news until it forgets the member (`dead_node_reclaim`) and
+/// learns it again as new. Without keys a stranger can still move a member by up to this
+/// much per datagram (the member refutes above it), so about four million datagrams would
+/// take one to the top of its range, where `incarnation_exhausted` says so; with keys only
+/// a key holder can.
+pub(crate) const MAX_INCARNATION_JUMP: u32 = 1024;
+
+/// Whether `heard` runs implausibly far past `held` (see [`MAX_INCARNATION_JUMP`]).
+pub(crate) fn implausible_jump(held: Incarnation, heard: Incarnation) -> bool {
+    heard.0 > held.0.saturating_add(MAX_INCARNATION_JUMP)
+}
+
 impl Swim {
     pub(super) fn on_reclaim(&mut self, member: NodeName, incarnation: Incarnation) {
         if let Some(i) = self.members.find(member.as_str())
@@ -63,10 +85,22 @@ impl Swim {
             return;
         };
         let (cur, ci) = (e.state, e.incarnation);
+        if implausible_jump(ci, inc) {
+            self.stats.dropped_implausible += 1;
+            return;
+        }
         use MemberState::{Alive, Dead, Left, Suspect};
         match state {
             Alive => {
                 if inc <= ci {
+                    return;
+                }
+                // A live holder keeps its name: news moving it to another address is a
+                // second process with that name, or a stranger's claim (memberlist does the
+                // same). The holder is probed as before; once it is Dead or Left, the new
+                // address may take the name (a restart on another port).
+                if matches!(cur, Alive | Suspect) && e.id.addr != update.addr {
+                    self.stats.name_conflicts += 1;
                     return;
                 }
                 let changed = e.id.addr != update.addr || e.id.tags != update.tags;
@@ -148,9 +182,49 @@ impl Swim {
 
     /// Someone says something about us. A suspicion, a death, a leave we did not ask for, or
     /// an Alive newer than ours (from before a restart) is refuted with a higher incarnation.
+    ///
+    /// News about us further past our incarnation than [`MAX_INCARNATION_JUMP`] is dropped
+    /// and counted, not adopted: refuting it would hand our last numbers to a forger. Except
+    /// in the answers to our join (from a seed, or the member we pulled the table from, see
+    /// `answers_our_join`; a background `retry_join` too): a node restarted with its numbers
+    /// lost (at 0) may be held by the cluster at any incarnation from its earlier life, and
+    /// that record is what it must refute, or the cluster would never take its new Alive. A
+    /// stranger's datagram while joining gets no such trust.
     pub(super) fn on_news_about_self(&mut self, now: Instant, update: Update) {
         if matches!(self.status, Status::Leaving | Status::Left) {
             return;
+        }
+        let catching_up = self
+            .heard_source
+            .is_some_and(|(from, _)| self.answers_our_join(from));
+        if !catching_up && implausible_jump(self.incarnation, update.incarnation) {
+            self.stats.dropped_implausible += 1;
+            return;
+        }
+        let elsewhere = update.addr != self.local.addr;
+        if self.status == Status::Joining
+            && elsewhere
+            && matches!(update.state, MemberState::Alive | MemberState::Suspect)
+        {
+            // The cluster holds our name for a live member at another address. If it is a
+            // crashed earlier run of ours it will be declared failed, and a later answer says
+            // so: the join waits (retried) for that. If it is alive, the join ends in
+            // `Status::NameTaken` at `join_timeout`. A stranger's say-so changes nothing.
+            self.stats.name_conflicts += 1;
+            if catching_up {
+                self.name_holder = Some(update.addr);
+            }
+            return;
+        }
+        if catching_up {
+            // The cluster's record of us no longer shows a live holder elsewhere.
+            self.name_holder = None;
+        }
+        if update.state == MemberState::Alive && elsewhere && update.incarnation >= self.incarnation
+        {
+            // Running, and our name claimed Alive at another address: a second process with
+            // our name, or a stranger. We keep our address and refute, below.
+            self.stats.name_conflicts += 1;
         }
         if update.state != MemberState::Alive && self.stand_down(now, update.incarnation) {
             return;
@@ -177,12 +251,14 @@ impl Swim {
             }
             return;
         }
+        if !self.raise_incarnation(update.incarnation) {
+            return;
+        }
         if update.state != MemberState::Alive {
             self.stats.refutations += 1;
             // Lifeguard: being suspected hints that we are the slow one.
             self.awareness.apply(1);
         }
-        self.incarnation = update.incarnation.max(self.incarnation).next();
         self.gossip
             .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
         // Under the evidence rule a confirmed suspicion may end within a couple of periods:
@@ -250,9 +326,27 @@ impl Swim {
         }
         self.stood_down = None;
         self.prompt_acks = 0;
-        self.incarnation = at.max(self.incarnation).next();
+        if !self.raise_incarnation(at) {
+            return;
+        }
         self.gossip
             .enqueue_boosted(self.local_update(MemberState::Alive), REFUTATION_BOOST);
+    }
+
+    /// Takes our incarnation past `past` (and past our own). At the top of the range it
+    /// refuses, counts `incarnation_exhausted` and returns false: sending the same number
+    /// again would be ignored by everyone, a refutation or tag change lost without a word.
+    pub(super) fn raise_incarnation(&mut self, past: Incarnation) -> bool {
+        match past.max(self.incarnation).checked_next() {
+            Some(next) => {
+                self.incarnation = next;
+                true
+            }
+            None => {
+                self.stats.incarnation_exhausted += 1;
+                false
+            }
+        }
     }
 
     /// Member `i` failed (`Dead`) or left (`Left`) at `inc`: its suspicion ends, it is

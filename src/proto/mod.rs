@@ -67,6 +67,10 @@ pub enum Status {
     Leaving,
     /// Done leaving: the host may stop driving it.
     Left,
+    /// The join was refused: until `join_timeout` the cluster held this node's name for a
+    /// live member at this other address (a second process started with the same name).
+    /// The core does nothing more, as after `JoinFailed`.
+    NameTaken(SocketAddr),
 }
 
 /// How many ping-reqs this node relays at once; more are dropped (a flood must not grow memory).
@@ -153,6 +157,9 @@ pub struct Swim {
     heard: HeardLog,
     /// The datagram whose records are being merged, and how they came; `None` outside that.
     heard_source: Option<(SocketAddr, heard::Via)>,
+    /// While joining: the address of a live member the cluster holds our name for (see
+    /// `merge::on_news_about_self`); the join waits for it to be declared failed.
+    name_holder: Option<SocketAddr>,
 }
 
 impl Swim {
@@ -204,6 +211,7 @@ impl Swim {
             gossip_asleep: None,
             heard: HeardLog::default(),
             heard_source: None,
+            name_holder: None,
         })
     }
 
@@ -247,7 +255,7 @@ impl Swim {
     pub fn leave(&mut self, now: Instant) {
         match self.status {
             Status::Leaving | Status::Left => return,
-            Status::Idle | Status::JoinFailed => {
+            Status::Idle | Status::JoinFailed | Status::NameTaken(_) => {
                 self.status = Status::Left;
                 return;
             }
@@ -268,14 +276,17 @@ impl Swim {
         self.wake_gossip(now);
     }
 
-    /// Changes this node's tags; the change is gossiped with a new incarnation.
+    /// Changes this node's tags; the change is gossiped with a new incarnation. At the top
+    /// of the incarnation range the change is refused and counted (`incarnation_exhausted`).
     pub fn set_tags(&mut self, now: Instant, tags: Tags) {
+        if !self.raise_incarnation(self.incarnation) {
+            return;
+        }
         self.local = Arc::new(Identity {
             name: self.local.name.clone(),
             addr: self.local.addr,
             tags,
         });
-        self.incarnation = self.incarnation.next();
         self.gossip.enqueue(self.local_update(MemberState::Alive));
         self.wake_gossip(now);
     }
@@ -283,7 +294,10 @@ impl Swim {
     /// A datagram arrived from `from`. Bad datagrams are counted in [`Stats`] and dropped;
     /// nothing a peer sends can make this panic.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        if matches!(self.status, Status::Left | Status::JoinFailed) {
+        if matches!(
+            self.status,
+            Status::Left | Status::JoinFailed | Status::NameTaken(_)
+        ) {
             return;
         }
         let mut updates = std::mem::take(&mut self.rx_updates);
@@ -393,7 +407,10 @@ impl Swim {
     /// Acts on every deadline that has passed at `now`. Extra calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
-            if matches!(self.status, Status::Left | Status::JoinFailed) {
+            if matches!(
+                self.status,
+                Status::Left | Status::JoinFailed | Status::NameTaken(_)
+            ) {
                 continue;
             }
             match timer {
@@ -421,7 +438,10 @@ impl Swim {
                 Timer::TablePull => self.on_table_pull(now),
                 Timer::JoinDeadline => {
                     if self.status == Status::Joining {
-                        self.status = Status::JoinFailed;
+                        self.status = match self.name_holder {
+                            Some(holder) => Status::NameTaken(holder),
+                            None => Status::JoinFailed,
+                        };
                         self.outbox.clear();
                     }
                 }
@@ -463,7 +483,10 @@ impl Swim {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if matches!(self.status, Status::Left | Status::JoinFailed) {
+        if matches!(
+            self.status,
+            Status::Left | Status::JoinFailed | Status::NameTaken(_)
+        ) {
             return None;
         }
         self.timers.next()

@@ -124,6 +124,14 @@ pub(crate) fn scaled_interval(base: Duration, n: usize) -> Duration {
 }
 
 impl Swim {
+    /// Whether a datagram from `from` answers our join: from a seed or the member we pulled
+    /// the table from, while we are not yet sure our table is whole. Asked of the source
+    /// address, never of the records the datagram carries, which could vouch for it.
+    pub(super) fn answers_our_join(&self, from: SocketAddr) -> bool {
+        self.table_pull.wanted
+            && (self.seeds.contains(&from) || self.table_pull.asked == Some(from))
+    }
+
     /// Sends a join request (our own record, asking for the table) to every seed.
     pub(super) fn send_join(&mut self, now: Instant) {
         self.table_pull.wanted = true;
@@ -194,7 +202,9 @@ impl Swim {
             joiner,
             records,
         } = sync;
-        let joining = self.status == Status::Joining;
+        // Not while the cluster holds our name for a live member elsewhere (issue 26): the
+        // join waits, retried at its own pace, not at once on every answer.
+        let joining = self.status == Status::Joining && self.name_holder.is_none();
         if joining {
             self.status = Status::Running;
         }

@@ -37,6 +37,17 @@ use crate::wire::{PacketWriter, UserBody, UserRecord, UserSection};
 
 type EventKey = (LamportTime, NodeName);
 
+/// How far a Lamport time heard (a section's clock or an event's time) may run past this
+/// node's clock and still be believed. The cluster's clock moves by one per event broadcast
+/// anywhere, and this node's is past every time it has seen, so a gap means events it never
+/// heard of: this bound is about sixteen million of them, missed while cut off (far more than
+/// a `user_event_buffer` of any sensible size could have handed on anyway). Anything further
+/// is a forgery: one record at 2^64-1 used to pin every clock at the top, and every later
+/// event was then stamped with a time already taken and delivered nowhere. Dropped and counted
+/// (`Stats::dropped_implausible`); at this much per datagram, dragging a clock to the top would
+/// take a million million datagrams.
+pub(crate) const MAX_CLOCK_JUMP: u64 = 1 << 24;
+
 /// One remembered event: when this node heard it, and its body until that ages out.
 #[derive(Clone)]
 struct Held {
@@ -97,6 +108,11 @@ impl UserEvents {
     /// The next event has seeds to hear from: the first sync fixes where its events start.
     pub(super) fn expect_join_clock(&mut self) {
         self.awaiting_join_clock = true;
+    }
+
+    /// Whether `heard` runs implausibly far past this node's clock (see [`MAX_CLOCK_JUMP`]).
+    fn implausible(&self, heard: LamportTime) -> bool {
+        heard.0 > self.clock.0.saturating_add(MAX_CLOCK_JUMP)
     }
 
     /// Moves the clock past `seen` (serf's witness rule).
@@ -202,6 +218,9 @@ impl Swim {
                 max: MAX_USER_EVENT_NAME,
             });
         }
+        if name.chars().any(char::is_control) {
+            return Err(BroadcastError::NameControlCharacter);
+        }
         if payload.len() > self.config.max_user_payload {
             return Err(BroadcastError::PayloadTooLarge {
                 len: payload.len(),
@@ -209,6 +228,9 @@ impl Swim {
             });
         }
         let ltime = self.user.clock;
+        if ltime.0 == u64::MAX {
+            return Err(BroadcastError::ClockExhausted);
+        }
         let record = UserRecord {
             origin: self.local.name.clone(),
             ltime,
@@ -218,7 +240,11 @@ impl Swim {
                 payload: payload.to_vec(),
             })),
         };
-        self.merge_user(now, record);
+        // Below the top the clock is past every time seen, so our own event is new here:
+        // not delivered means a broken clock, said as an error rather than a silent success.
+        if !self.merge_user(now, record) {
+            return Err(BroadcastError::ClockExhausted);
+        }
         // Tell some members at once rather than at the next gossip tick.
         self.gossip_now(self.config.gossip_nodes);
         self.wake_gossip(now);
@@ -226,19 +252,40 @@ impl Swim {
     }
 
     /// A datagram's user events: the sender's clock, then each event.
+    ///
+    /// A clock or event time implausibly far past ours (see [`MAX_CLOCK_JUMP`]) is dropped
+    /// and counted; the rest of the section still counts. One exception: a joiner's first sync
+    /// from a seed or the member it pulled the table from (`answers_our_join`) sets where its
+    /// events start, whatever the cluster's clock (a new member's is 0); a stranger's datagram
+    /// never does, even one carrying a record that names its own address.
     pub(super) fn on_user_section(&mut self, now: Instant, section: UserSection, from_sync: bool) {
-        self.user.clock = self.user.clock.max(section.clock);
-        if from_sync && std::mem::take(&mut self.user.awaiting_join_clock) {
+        let join_clock = from_sync
+            && self.user.awaiting_join_clock
+            && self
+                .heard_source
+                .is_some_and(|(from, _)| self.answers_our_join(from));
+        if join_clock {
+            self.user.awaiting_join_clock = false;
             self.user.joined_at = self.user.joined_at.max(section.clock);
+        } else if self.user.implausible(section.clock) {
+            self.stats.dropped_implausible += 1;
+        }
+        if join_clock || !self.user.implausible(section.clock) {
+            self.user.clock = self.user.clock.max(section.clock);
         }
         for record in section.records {
+            if self.user.implausible(record.ltime) {
+                self.stats.dropped_implausible += 1;
+                continue;
+            }
             self.merge_user(now, record);
         }
     }
 
     /// One event record, from gossip, a sync, or this node itself: remembered once, delivered
-    /// if it is new, newer than our join and carries its payload, then passed on.
-    fn merge_user(&mut self, now: Instant, mut record: UserRecord) {
+    /// if it is new, newer than our join and carries its payload, then passed on. Returns
+    /// whether it was delivered here.
+    fn merge_user(&mut self, now: Instant, mut record: UserRecord) -> bool {
         self.user.witness(record.ltime);
         let oversize = record
             .body
@@ -258,9 +305,11 @@ impl Swim {
                     self.emit_user(now, &record, body);
                     record.body = Some(Arc::clone(body));
                     self.user.queue.enqueue(record);
+                    return true;
                 }
             },
         }
+        false
     }
 
     fn emit_user(&mut self, now: Instant, record: &UserRecord, body: &UserBody) {

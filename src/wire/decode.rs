@@ -188,6 +188,12 @@ where
                     name.len()
                 )));
             }
+            // As for member names: it reaches handlers, logs and terminals.
+            if name.chars().any(char::is_control) {
+                return Err(DecodeError::OtherString(
+                    "user event name with a control character".into(),
+                ));
+            }
             let payload: &[u8] = BorrowDecode::borrow_decode(d)?;
             if payload.len() > MAX_USER_PAYLOAD {
                 return Err(DecodeError::OtherString(

@@ -215,7 +215,14 @@ fn bad_user_event_names_and_lengths_are_malformed() {
     if let Some(b) = &mut empty.body {
         Arc::make_mut(b).name.clear();
     }
-    for bad in [long, empty] {
+    let control = ["a\0b", "line\nbreak", "\u{1b}[31mred"].map(|name| {
+        let mut r = record("a", 1, Some(b"x"));
+        if let Some(b) = &mut r.body {
+            Arc::make_mut(b).name = name.to_string();
+        }
+        r
+    });
+    for bad in [long, empty].into_iter().chain(control) {
         let bytes = encode(None, &with_events(Message::Gossip, vec![bad]));
         assert!(matches!(decode(&bytes, None), Err(WireError::Malformed(_))));
     }

@@ -60,6 +60,9 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("control_requests_total", "counter", Count("/control/requests"), "Well-formed control requests served."),
     ("control_errors_total", "counter", Each("/control/errors", "kind"), "Control socket trouble, by kind."),
     ("events_dropped_total", "counter", Count("/stats/events_dropped"), "Events dropped because the node's event channel was full (a stalled reader)."),
+    ("dropped_implausible_total", "counter", Count("/stats/dropped_implausible"), "Records dropped as implausible jumps of an incarnation or event clock."),
+    ("incarnation_exhausted_total", "counter", Count("/stats/incarnation_exhausted"), "Raises of this node's own incarnation refused at the top of its range."),
+    ("name_conflicts_total", "counter", Count("/stats/name_conflicts"), "News moving a live member's name to another address, dropped."),
 ];
 
 /// Renders the answer to a `stats` request.

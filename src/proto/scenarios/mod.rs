@@ -9,6 +9,7 @@ mod heard;
 mod hostile;
 mod membership;
 mod probe;
+mod rules;
 mod suspicion;
 mod sync;
 mod user;
