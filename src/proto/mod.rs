@@ -153,6 +153,24 @@ pub struct Swim {
     heard: HeardLog,
     /// The datagram whose records are being merged, and how they came; `None` outside that.
     heard_source: Option<(SocketAddr, heard::Via)>,
+    /// Who the datagram whose records are being merged may add to the table (see `admit`);
+    /// `None` outside that.
+    admission: Option<Admission>,
+}
+
+/// Who may enter the member table from one datagram's records (see [`Swim::admit`]).
+#[derive(Clone, Debug)]
+struct Admission {
+    /// The datagram's source.
+    from: SocketAddr,
+    /// Its sender was a stranger (see [`Swim::knows`]) when it arrived.
+    stranger: bool,
+    /// The name of a stranger's join request (its first record).
+    joiner: Option<NodeName>,
+    /// It is part of the table this joiner asked a seed (or a verified member) for.
+    vouched: bool,
+    /// A stranger's datagram already introduced its one new member.
+    admitted: bool,
 }
 
 impl Swim {
@@ -204,6 +222,7 @@ impl Swim {
             gossip_asleep: None,
             heard: HeardLog::default(),
             heard_source: None,
+            admission: None,
         })
     }
 
@@ -310,6 +329,11 @@ impl Swim {
                 return;
             }
         };
+        // Any decodable datagram from a member's own address verifies it: whoever is there
+        // answers for the name, so sending to it aims at no third party.
+        if let Some(i) = self.members.find_addr(from) {
+            self.members.verify(i);
+        }
         // Asked before the updates are merged: a datagram cannot vouch for its own sender.
         let known = self.knows(from);
         // What a stranger may be answered with: no more bytes than it sent, so that a forged
@@ -334,10 +358,18 @@ impl Swim {
             heard::Via::Piggyback
         };
         self.heard_source = Some((from, via));
+        self.admission = Some(Admission {
+            from,
+            stranger: !known,
+            joiner: joiner.clone(),
+            vouched: from_sync && known && self.vouches(from),
+            admitted: false,
+        });
         for update in updates.drain(..) {
             self.merge(now, update, from_sync);
         }
         self.rx_updates = updates;
+        self.admission = None;
         if let Some(section) = user {
             self.on_user_section(now, section, from_sync);
         }
@@ -498,6 +530,13 @@ impl Swim {
         self.members.alive()
     }
 
+    /// Members only heard of, none of whose own datagrams has arrived yet (in any state): they
+    /// are probed directly and sent nothing else, and there are at most
+    /// max(64, verified members) of them (see `Members::room_for_unverified`).
+    pub fn unverified_members(&self) -> usize {
+        self.members.unverified()
+    }
+
     /// The state this node holds member `name` in (`None` for a stranger, or itself), found in
     /// O(1): a host watching one member need not copy the table ([`Swim::members`]).
     pub fn member_state(&self, name: &str) -> Option<MemberState> {
@@ -596,6 +635,38 @@ impl Swim {
     /// are answered with no more bytes than they carried, and only to their source.
     fn knows(&self, addr: SocketAddr) -> bool {
         self.members.find_addr(addr).is_some() || self.seeds.contains(&addr)
+    }
+
+    /// Whether the record `update`, about a member the table does not hold, may enter it, and
+    /// if so whether verified (see `Entry::verified`); counts what it turns away.
+    ///
+    /// A stranger's datagram introduces at most one member, its sender (the record at the
+    /// datagram's source, or a join request's own record): the other names it carries are
+    /// dropped (`Stats::stranger_members_dropped`), so that one datagram cannot aim the
+    /// cluster at addresses its sender does not answer for. A record at the datagram's source
+    /// is verified; so are the records of the table a joiner asked for (a seed's or a
+    /// verified member's: `push_table` sends only verified members). Every other new member
+    /// is unverified, and past `Members::room_for_unverified` it is dropped
+    /// (`Stats::rejected_unverified`).
+    fn admit(&mut self, update: &Update) -> Option<bool> {
+        let Some(a) = self.admission.as_mut() else {
+            return Some(true);
+        };
+        let at_source = update.addr == a.from;
+        if a.stranger {
+            let sender = at_source || a.joiner.as_ref() == Some(&update.name);
+            if !sender || a.admitted {
+                self.stats.stranger_members_dropped += 1;
+                return None;
+            }
+            a.admitted = true;
+        }
+        let verified = at_source || a.vouched;
+        if !verified && !self.members.room_for_unverified() {
+            self.stats.rejected_unverified += 1;
+            return None;
+        }
+        Some(verified)
     }
 
     fn next_seq(&mut self) -> u32 {

@@ -242,6 +242,15 @@ impl Swim {
         }
     }
 
+    /// Whether a table from `from` is the one this joiner asked for (a seed's, or that of the
+    /// verified member it last pulled from): its records are taken as verified. A sender
+    /// sends only the members it verified itself (see `push_table`), so this vouches for no
+    /// name that nobody answered for.
+    pub(super) fn vouches(&self, from: SocketAddr) -> bool {
+        self.table_pull.wanted
+            && (self.seeds.contains(&from) || self.table_pull.asked == Some(from))
+    }
+
     fn schedule_table_pull(&mut self, now: Instant) {
         if self.table_pull.scheduled {
             return;
@@ -404,7 +413,15 @@ impl Swim {
         let theirs = first.and_then(|name| self.members.find(name.as_str()));
         records.extend(theirs.and_then(|i| self.shared_update(i, None)));
         records.push_back(self.local_update(MemberState::Alive));
-        records.extend((0..self.members.len()).filter_map(|i| self.shared_update(i, None)));
+        // Only verified members: a joiner takes this table as vouched for (see `vouches`),
+        // and names nobody answered for are not ours to spread in bulk. Departed ones cannot
+        // add a member, and a verified member's name spreads by gossip anyway.
+        let verified = |i: &usize| self.members.get(*i).is_some_and(|e| e.verified);
+        records.extend(
+            (0..self.members.len())
+                .filter(verified)
+                .filter_map(|i| self.shared_update(i, None)),
+        );
         let events = self.user_records();
         self.outbox.push_back(Outgoing {
             to,

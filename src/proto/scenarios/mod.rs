@@ -12,6 +12,7 @@ mod probe;
 mod suspicion;
 mod sync;
 mod user;
+mod verified;
 
 use std::time::Duration;
 
