@@ -386,7 +386,10 @@ impl Swim {
                     // The digest asks the prober to sync: only a member may be asked.
                     let digest = if known { self.quiet_digest() } else { None };
                     self.answer(from, Message::Ack { seq, digest }, limit);
-                    if self.status == Status::Joining {
+                    // Only a seed's ping says the cluster took us in: anyone else's, to a
+                    // joiner that knows no one else, is a stranger's, and must not make it
+                    // report "joined" or pull a table from whoever sent it.
+                    if self.status == Status::Joining && known {
                         self.joined_via(now, from);
                     }
                 }

@@ -194,8 +194,11 @@ impl Swim {
             joiner,
             records,
         } = sync;
+        // Only the answer of a seed, or of the member we pulled from, completes a join: a
+        // stranger's sync must not make a joiner report "joined" through a seed that never
+        // answered.
         let joining = self.status == Status::Joining;
-        if joining {
+        if joining && self.vouches(from) {
             self.status = Status::Running;
         }
         // Any table but a stranger's short answer (which leads with our own record) counts:

@@ -4,7 +4,7 @@
 //! else, costs no health, leaves the table when it never answers, and a table holds a bounded
 //! number of them.
 
-use super::SEC;
+use super::{MS, SEC, me};
 use crate::member::MemberState;
 use crate::proto::Status;
 use crate::proto::testing::*;
@@ -160,6 +160,36 @@ fn a_joiner_takes_its_seeds_table_as_verified() {
     assert_eq!(h.status(), Status::Running);
     assert_eq!(h.swim.members().len(), 100);
     assert_eq!(h.swim.unverified_members(), 0);
+}
+
+#[test]
+fn a_strangers_ping_or_table_does_not_complete_a_join() {
+    let mut h = Harness::joining(&[peer_addr(1)]);
+    h.flush();
+    h.sent.clear();
+    let stranger = peer_addr(40);
+    let ping = Message::Ping {
+        seq: 3,
+        target: me().id(),
+    };
+    h.deliver(stranger, ping, vec![]);
+    assert_eq!(h.status(), Status::Joining);
+    assert!(
+        !h.sent
+            .iter()
+            .any(|(to, p)| *to == stranger && matches!(p.message, Message::Sync { .. })),
+        "no table is pulled from a stranger"
+    );
+    let table = Message::Sync {
+        reply: false,
+        join: false,
+    };
+    h.deliver(stranger, table, (40..=60).map(|i| alive(i, 0)).collect());
+    assert_eq!(h.status(), Status::Joining);
+    assert!(h.swim.members().len() <= 1, "at most the stranger itself");
+    // The seed never answers: the join fails instead of reporting "joined".
+    h.advance(10 * SEC + MS);
+    assert_eq!(h.status(), Status::JoinFailed);
 }
 
 /// Finding 8: a flood of datagrams naming many members leaves the table bounded. From one
