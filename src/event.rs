@@ -179,9 +179,6 @@ pub struct Stats {
     pub user_events_missed: u64,
     /// Bytes of user-event sections in the datagrams sent (piggybacked and in syncs).
     pub user_bytes_out: u64,
-    /// News of new members dropped because a stranger's datagram named them: a stranger may
-    /// introduce only itself (issue 26, finding 4).
-    pub stranger_members_dropped: u64,
     /// News of new, unverified members dropped because the table already holds as many
     /// unverified members as it makes room for (see `Swim::unverified_members`).
     pub rejected_unverified: u64,

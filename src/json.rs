@@ -124,7 +124,6 @@ pub fn stats(node: &str, summary: &Summary, ts_ms: u64) -> Value {
         "user_events_oversize": s.user_events_oversize,
         "user_events_missed": s.user_events_missed,
         "user_bytes_out": s.user_bytes_out,
-        "stranger_members_dropped": s.stranger_members_dropped,
         "rejected_unverified": s.rejected_unverified,
         "by_kind": by_kind(s),
         "dropped_by_reason": dropped_by_reason(s),

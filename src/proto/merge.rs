@@ -57,6 +57,9 @@ impl Swim {
                 let mut entry = self.members.entry(id, inc, state, now);
                 entry.verified = verified;
                 let i = self.members.insert(entry);
+                if !verified {
+                    self.ask_to_verify(i);
+                }
                 self.emit(now, EventKind::Joined, i);
                 self.gossip.enqueue(update);
             }

@@ -59,7 +59,6 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("control_monitors", "gauge", Count("/control/monitors"), "Control clients following the node's events."),
     ("control_requests_total", "counter", Count("/control/requests"), "Well-formed control requests served."),
     ("control_errors_total", "counter", Each("/control/errors", "kind"), "Control socket trouble, by kind."),
-    ("stranger_members_dropped_total", "counter", Count("/stats/stranger_members_dropped"), "News of new members dropped: named by a stranger other than itself."),
     ("rejected_unverified_total", "counter", Count("/stats/rejected_unverified"), "News of new unverified members dropped: the table held as many as it makes room for."),
 ];
 

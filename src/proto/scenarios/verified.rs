@@ -19,50 +19,50 @@ fn alive_at(i: usize, addr: std::net::SocketAddr) -> Update {
 }
 
 #[test]
-fn a_strangers_datagram_adds_only_its_sender() {
+fn a_strangers_datagram_verifies_only_its_sender() {
     let mut h = Harness::with_peers(2);
     let stranger = peer_addr(50);
     // Its own record first, then 20 names at other addresses (a third party's, say).
     let mut records = vec![alive_at(50, stranger)];
     records.extend((100..120).map(|i| alive(i, 0)));
     h.deliver(stranger, Message::Gossip, records);
-    assert_eq!(
-        h.state_of(50),
-        Some((MemberState::Alive, crate::member::Incarnation(0)))
-    );
-    assert!(
-        (100..120).all(|i| h.state_of(i).is_none()),
-        "no fake entered"
-    );
-    assert_eq!(h.swim.stats().stranger_members_dropped, 20);
+    assert_eq!(h.swim.members().len(), 2 + 1 + 20);
     assert_eq!(
         h.swim.unverified_members(),
-        0,
-        "the sender answered for itself"
+        20,
+        "only the sender answered for itself"
     );
-
-    // A stranger's datagram without its own record adds no one at all.
-    h.deliver(peer_addr(60), Message::Gossip, vec![alive(101, 0)]);
-    assert_eq!(h.state_of(101), None);
-    assert_eq!(h.swim.stats().stranger_members_dropped, 21);
+    h.deliver(peer_addr(105), Message::Gossip, vec![]);
+    assert_eq!(h.swim.unverified_members(), 19);
 }
 
 #[test]
-fn a_strangers_join_request_adds_the_joiner_even_behind_an_address_it_does_not_advertise() {
+fn a_joiner_behind_an_address_it_does_not_advertise_is_unverified_until_heard_from_it() {
     let mut h = Harness::with_peers(2);
     let join = Message::Sync {
         reply: true,
         join: true,
     };
     // A joiner behind a NAT: it advertises peer_addr(70) but sends from another port.
-    h.deliver(peer_addr(71), join, vec![alive(70, 0), alive(80, 0)]);
+    h.deliver(peer_addr(71), join, vec![alive(70, 0)]);
     assert!(h.state_of(70).is_some());
-    assert_eq!(h.state_of(80), None);
-    assert_eq!(
-        h.swim.unverified_members(),
-        1,
-        "not yet heard from its own address"
-    );
+    assert_eq!(h.swim.unverified_members(), 1);
+    h.deliver(peer_addr(70), Message::Gossip, vec![]);
+    assert_eq!(h.swim.unverified_members(), 0);
+}
+
+#[test]
+fn a_member_heard_of_is_asked_once_at_once_and_its_answer_verifies_it() {
+    let mut h = Harness::with_peers(3);
+    h.responsive.insert(peer_addr(9));
+    h.deliver(peer_addr(1), Message::Gossip, vec![alive(9, 0)]);
+    let pings = h
+        .sent
+        .iter()
+        .filter(|(to, p)| *to == peer_addr(9) && matches!(p.message, Message::Ping { .. }))
+        .count();
+    assert_eq!(pings, 1, "one bare ping, before its turn in the round");
+    assert_eq!(h.swim.unverified_members(), 0, "its ack verified it");
 }
 
 #[test]
@@ -186,16 +186,16 @@ fn a_strangers_ping_or_table_does_not_complete_a_join() {
     };
     h.deliver(stranger, table, (40..=60).map(|i| alive(i, 0)).collect());
     assert_eq!(h.status(), Status::Joining);
-    assert!(h.swim.members().len() <= 1, "at most the stranger itself");
+    // Its table is not the one we asked for: only its own record is verified.
+    assert_eq!(h.swim.unverified_members(), h.swim.members().len() - 1);
     // The seed never answers: the join fails instead of reporting "joined".
     h.advance(10 * SEC + MS);
     assert_eq!(h.status(), Status::JoinFailed);
 }
 
-/// Finding 8: a flood of datagrams naming many members leaves the table bounded. From one
-/// source (a stranger that made itself a member first) it grows by the stranger and at most
-/// `MIN_UNVERIFIED_ROOM` names; what remains possible is one member per source address the
-/// attacker answers from.
+/// Finding 8: a flood of datagrams naming many members leaves the table bounded: it grows by
+/// the sender and at most `MIN_UNVERIFIED_ROOM` names nobody answered for. What remains
+/// possible is one verified member per source address the attacker answers from.
 #[test]
 fn a_flood_of_datagrams_naming_many_members_leaves_the_table_bounded() {
     let mut h = Harness::with_peers(3);
@@ -208,12 +208,7 @@ fn a_flood_of_datagrams_naming_many_members_leaves_the_table_bounded() {
     // 10,000 names sent: the attacker itself and 64 unverified names entered.
     assert_eq!(h.swim.members().len(), 3 + 1 + 64);
     assert_eq!(h.swim.unverified_members(), 64);
-    let s = h.swim.stats();
-    assert_eq!(
-        s.stranger_members_dropped, 50,
-        "its first datagram, as a stranger"
-    );
-    assert_eq!(s.rejected_unverified, 199 * 50 - 64);
+    assert_eq!(h.swim.stats().rejected_unverified, 200 * 50 - 64);
 
     // From many source ports, each adds itself: one row per address it answers from.
     for port in 0..100 {
@@ -222,5 +217,7 @@ fn a_flood_of_datagrams_naming_many_members_leaves_the_table_bounded() {
         records.extend((0..50).map(|k| alive(20_000 + port * 50 + k, 0)));
         h.deliver(from, Message::Gossip, records);
     }
-    assert_eq!(h.swim.members().len(), 3 + 1 + 64 + 100);
+    // Room for unverified names grows with the verified members: max(64, 104).
+    assert_eq!(h.swim.unverified_members(), 104);
+    assert_eq!(h.swim.members().len(), 3 + 1 + 100 + 104);
 }
