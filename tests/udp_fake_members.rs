@@ -180,11 +180,11 @@ fn fake_members_from_a_stranger_neither_aim_the_cluster_at_a_third_party_nor_bli
 }
 
 /// Bytes the third party may receive per byte injected: each member holds at most
-/// `MIN_UNVERIFIED_ROOM` (64) of the 250 fakes (5 members here), and pings each bare (~40
-/// bytes) once when it hears of it and twice when its turn comes, until it is suspected and
-/// declared dead: about 5 * 64 * 3 * 40 = 38 KB for a 5 KB datagram at most, x8. Measured
-/// about x3; the bound leaves room for a second turn on a slow machine. (Unfixed: x44 in
-/// 10 s and still growing.)
+/// `MIN_UNVERIFIED_ROOM` (64) of the 250 fakes (5 members here) and pings each bare (~40 bytes)
+/// at most three times (once when it hears of it, twice at its turn; a suspect unverified
+/// member is not pinged again): 5 * 64 * 3 * 40 = 38 KB for a 5 KB datagram, x8, at worst.
+/// Measured x1.04 (most fakes are suspected by another member's gossip before their turn).
+/// Unfixed: x44 in 10 s and still growing.
 const RATIO_BOUND: f64 = 8.0;
 
 #[test]

@@ -58,7 +58,7 @@ impl Swim {
                 entry.verified = verified;
                 let i = self.members.insert(entry);
                 if !verified {
-                    self.ask_to_verify(i);
+                    self.to_verify.push(update.name.clone());
                 }
                 self.emit(now, EventKind::Joined, i);
                 self.gossip.enqueue(update);

@@ -156,6 +156,9 @@ pub struct Swim {
     /// Who the datagram whose records are being merged may add to the table (see `admit`);
     /// `None` outside that.
     admission: Option<Admission>,
+    /// Members taken in unverified and not yet asked (see `probe::ask_to_verify`); at most
+    /// the table's room for unverified members.
+    to_verify: Vec<NodeName>,
 }
 
 /// Who may enter the member table verified from one datagram's records (see
@@ -218,6 +221,7 @@ impl Swim {
             heard: HeardLog::default(),
             heard_source: None,
             admission: None,
+            to_verify: Vec::new(),
         })
     }
 
@@ -371,6 +375,7 @@ impl Swim {
         // gossip_nodes members.
         if known {
             self.pass_on_verdicts();
+            self.ask_to_verify();
         }
         match message {
             Message::Ping { seq, target } => {
@@ -465,6 +470,7 @@ impl Swim {
         }
         self.expire_user_events(now);
         self.pass_on_verdicts();
+        self.ask_to_verify();
         self.check_leave();
         self.wake_gossip(now);
         self.prune_timers();

@@ -72,13 +72,24 @@ impl Swim {
         else {
             return;
         };
-        let Some((target, addr, incarnation, verified)) = self
-            .members
-            .get(i)
-            .map(|e| (e.id.name.clone(), e.id.addr, e.incarnation, e.verified))
-        else {
+        let Some((target, addr, incarnation, verified, state)) = self.members.get(i).map(|e| {
+            (
+                e.id.name.clone(),
+                e.id.addr,
+                e.incarnation,
+                e.verified,
+                e.state,
+            )
+        }) else {
             return;
         };
+        // An unverified suspect already failed its direct pings: its turn passes in silence,
+        // so a name at a third party's address costs that party three pings per member in
+        // all (see `ask_to_verify`, `unverified_silent`). A real one refutes as it hears of
+        // the suspicion from the members it is verified with.
+        if !verified && state == MemberState::Suspect {
+            return;
+        }
         let seq = self.next_seq();
         self.send_probe_ping(addr, seq, &target, verified);
         self.stats.probes += 1;
@@ -266,18 +277,28 @@ impl Swim {
         });
     }
 
-    /// One bare ping to a member just heard of, so that a real one answers, and is verified,
-    /// within a round trip rather than when its turn in the probe round comes (a round is N
-    /// periods: at 200 members joining at once, waiting for it made convergence 50 times
-    /// slower, since nothing but pings is sent to an unverified member). Its ack verifies it
-    /// by its source; the sequence number matches no probe. One ping per name heard of, and
-    /// the names a table takes are capped (`Members::room_for_unverified`).
-    pub(super) fn ask_to_verify(&mut self, i: usize) {
-        let Some((name, addr)) = self.members.get(i).map(|e| (e.id.name.clone(), e.id.addr)) else {
-            return;
-        };
-        let seq = self.next_seq();
-        self.send_probe_ping(addr, seq, &name, false);
+    /// One bare ping to each member heard of since the last call and still unverified, so
+    /// that a real one answers, and is verified, within a round trip rather than when its turn
+    /// in the probe round comes (a round is N periods: at 200 members joining at once, waiting
+    /// for it made convergence 5 times slower, since nothing but pings is sent to an
+    /// unverified member). Its ack verifies it by its source; the sequence number matches no
+    /// probe. One ping per name taken into the table, and those are capped
+    /// (`Members::room_for_unverified`). Called after a member's datagram, and after timers:
+    /// a stranger's datagram is answered at once only to its source.
+    pub(super) fn ask_to_verify(&mut self) {
+        for name in std::mem::take(&mut self.to_verify) {
+            let Some(addr) = self
+                .members
+                .find(name.as_str())
+                .and_then(|i| self.members.get(i))
+                .filter(|e| !e.verified && e.state == MemberState::Alive)
+                .map(|e| e.id.addr)
+            else {
+                continue;
+            };
+            let seq = self.next_seq();
+            self.send_probe_ping(addr, seq, &name, false);
+        }
     }
 
     /// An unverified member did not answer its direct pings. It is suspected like anyone

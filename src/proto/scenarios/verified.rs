@@ -109,6 +109,14 @@ fn an_unverified_member_is_pinged_bare_never_sent_gossip_nor_asked_to_help() {
     assert_eq!(h.swim.health(), 0, "its silence costs us no health");
     // It never answered: suspected, then dead (then forgotten after dead_node_reclaim).
     assert_eq!(h.state_of(9).map(|s| s.0), Some(MemberState::Dead));
+    // One ping when heard of, two at its turn; suspected, it is not pinged again.
+    assert!(to_fake.len() <= 3, "{} pings", to_fake.len());
+    h.sent.clear();
+    h.advance(60 * SEC);
+    assert!(
+        h.sent.iter().all(|(to, _)| *to != fake),
+        "nothing more once it is dead"
+    );
     // Every real member was probed and gossiped to meanwhile.
     for i in 1..=3 {
         assert_eq!(h.state_of(i).map(|s| s.0), Some(MemberState::Alive));
