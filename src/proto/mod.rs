@@ -159,6 +159,9 @@ pub struct Swim {
     /// Members taken in unverified and not yet asked (see `probe::ask_to_verify`); at most
     /// the table's room for unverified members.
     to_verify: Vec<NodeName>,
+    /// Sources whose join pulls got our whole table in the last probe interval, oldest first
+    /// (see `sync::remember_join_pull`).
+    join_pulls: VecDeque<(SocketAddr, Instant)>,
 }
 
 /// Who may enter the member table verified from one datagram's records (see
@@ -222,6 +225,7 @@ impl Swim {
             heard_source: None,
             admission: None,
             to_verify: Vec::new(),
+            join_pulls: VecDeque::new(),
         })
     }
 

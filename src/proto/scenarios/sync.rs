@@ -429,7 +429,7 @@ fn a_joiner_with_a_small_seeds_table_pulls_nothing_more() {
 
 #[test]
 fn a_seeds_whole_tables_stay_bounded_per_period_however_many_pull() {
-    let mut h = Harness::with_peers(40);
+    let mut h = Harness::with_peers(180);
     let pull = Message::Sync {
         reply: true,
         join: true,
@@ -437,9 +437,10 @@ fn a_seeds_whole_tables_stay_bounded_per_period_however_many_pull() {
     let mut full_per_period = Vec::new();
     for period in 0..3 {
         h.sent.clear();
-        // 60 members (already known) pull in this period, some of them again.
+        // 60 members (already known) pull in this period, each once (a source that got the
+        // table is answered "you are in" for a probe interval after).
         for i in 0..60 {
-            h.deliver(peer_addr(1 + (i + period * 7) % 40), pull.clone(), vec![]);
+            h.deliver(peer_addr(1 + i + period * 60), pull.clone(), vec![]);
         }
         let full = h
             .sent

@@ -229,3 +229,41 @@ fn a_flood_of_datagrams_naming_many_members_leaves_the_table_bounded() {
     assert_eq!(h.swim.unverified_members(), 104);
     assert_eq!(h.swim.members().len(), 3 + 1 + 100 + 104);
 }
+
+/// Low finding: a sealed join pull replayed within the seal's replay window from a member's
+/// forged source got our whole table each time. Now a source gets the table for a join pull
+/// once a probe interval (lan: 1 s); in between, "you are in" (our own record) only.
+#[test]
+fn a_join_pull_replayed_from_a_members_address_gets_one_table_a_period() {
+    let mut h = Harness::with_peers(8);
+    let pull = Message::Sync {
+        reply: true,
+        join: true,
+    };
+    let tables = |h: &mut Harness| {
+        let records: usize = h
+            .sent
+            .iter()
+            .filter(|(to, p)| *to == peer_addr(1) && matches!(p.message, Message::Sync { .. }))
+            .map(|(_, p)| p.updates.len())
+            .sum();
+        h.sent.clear();
+        records
+    };
+    h.sent.clear();
+    h.deliver(peer_addr(1), pull.clone(), vec![alive(1, 0)]);
+    assert_eq!(
+        tables(&mut h),
+        9,
+        "the first pull gets the table: us and 8 members"
+    );
+    // Replayed ten times within the period: one record each.
+    for _ in 0..10 {
+        h.advance(SEC / 20);
+        h.deliver(peer_addr(1), pull.clone(), vec![alive(1, 0)]);
+        assert_eq!(tables(&mut h), 1, "a replay gets our own record only");
+    }
+    h.advance(SEC);
+    h.deliver(peer_addr(1), pull, vec![alive(1, 0)]);
+    assert_eq!(tables(&mut h), 9, "a period later it is a new pull");
+}
