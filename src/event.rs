@@ -199,6 +199,9 @@ pub struct Stats {
     /// keeps the name (and refutes when the claim is about itself), and a joiner that finds
     /// its name so held is refused ([`Status::NameTaken`](crate::Status::NameTaken)).
     pub name_conflicts: u64,
+    /// News of new, unverified members dropped because the table already holds as many
+    /// unverified members as it makes room for (see `Swim::unverified_members`).
+    pub rejected_unverified: u64,
 }
 
 impl Stats {

@@ -127,6 +127,7 @@ pub fn stats(node: &str, summary: &Summary, ts_ms: u64) -> Value {
         "dropped_implausible": s.dropped_implausible,
         "incarnation_exhausted": s.incarnation_exhausted,
         "name_conflicts": s.name_conflicts,
+        "rejected_unverified": s.rejected_unverified,
         "by_kind": by_kind(s),
         "dropped_by_reason": dropped_by_reason(s),
         "rtt_us": rtt_percentiles(&census.rtts_us),

@@ -23,6 +23,13 @@ use crate::member::{Incarnation, MemberState, NodeName, Tags};
 /// Below this size, random picks scan the table (exact and cheap); above it they sample.
 const SCAN_LIMIT: usize = 64;
 
+/// The fewest unverified members a table makes room for, however few verified ones it holds
+/// (see [`Members::room_for_unverified`]). Honest news of new members comes in bursts (a deploy
+/// starting agents, a healed partition), and a small cluster's table must still take them; 64
+/// unverified rows lengthen a probe round by at most 64 periods of direct pings, one small
+/// datagram each, and cost ~2 KB.
+pub(crate) const MIN_UNVERIFIED_ROOM: usize = 64;
+
 /// What rarely changes about a member, shared between table copies (the simulator shares one
 /// `Arc` across thousands of tables to keep entries small).
 #[derive(Debug, PartialEq, Eq)]
@@ -46,6 +53,12 @@ pub(crate) struct Entry {
     /// When the state last changed, in tenths of a second since the table's epoch (13 years fit).
     since_ds: u32,
     pub(crate) state: MemberState,
+    /// One of the member's own datagrams has come from `id.addr` (or it was bootstrapped, or
+    /// vouched for by the table a joiner asked for). An unverified member was only named by
+    /// someone else, perhaps at a third party's address: it is probed directly and nothing
+    /// more (no gossip, ping-req or sync is sent to it; see `Swim::knows`). Fits in the row's
+    /// padding: the row stays 24 bytes.
+    pub(crate) verified: bool,
 }
 
 impl Entry {
@@ -72,6 +85,8 @@ pub(crate) struct Members {
     /// XOR of [`record_hash`] over the active (Alive and Suspect) entries: equal tables have
     /// equal digests, and keeping it costs one hash per state change.
     digest: u64,
+    /// Rows not verified yet (see [`Entry::verified`]), in any state.
+    unverified: usize,
 }
 
 /// What one record adds to the table digest. Departed members count for nothing: when each
@@ -103,10 +118,12 @@ impl Members {
             pool: Pool::dense(),
             by_state: [0; 4],
             digest: 0,
+            unverified: 0,
         }
     }
 
-    /// A new row, Alive or otherwise, whose state changed at `now`.
+    /// A new row, Alive or otherwise, whose state changed at `now`; verified (the caller
+    /// clears `verified` for a member it only heard of).
     pub(crate) fn entry(
         &self,
         id: Arc<Identity>,
@@ -120,6 +137,7 @@ impl Members {
             rtt_us: 0,
             since_ds: self.deciseconds(now),
             state,
+            verified: true,
         }
     }
 
@@ -144,6 +162,32 @@ impl Members {
     /// Alive members (self not included).
     pub(crate) fn alive(&self) -> usize {
         self.by_state[MemberState::Alive as usize]
+    }
+
+    /// Rows not verified yet, in any state.
+    pub(crate) fn unverified(&self) -> usize {
+        self.unverified
+    }
+
+    /// Whether another unverified member may be added: the table holds fewer than
+    /// max([`MIN_UNVERIFIED_ROOM`], its verified members). So names nobody answered for can at
+    /// most double a probe round (plus 64 periods) however many a peer sends, while a joiner's
+    /// or a growing cluster's honest news of new members still fits.
+    pub(crate) fn room_for_unverified(&self) -> bool {
+        let verified = self.entries.len() - self.unverified;
+        self.unverified < MIN_UNVERIFIED_ROOM.max(verified)
+    }
+
+    /// Marks row `i` verified: one of its own datagrams came from its address. O(1), and
+    /// nothing is written when it already is (a shared row stays shared).
+    pub(crate) fn verify(&mut self, i: usize) {
+        if self.entries.get(i).is_none_or(|e| e.verified) {
+            return;
+        }
+        if let Some(e) = self.entries.get_mut(i) {
+            e.verified = true;
+            self.unverified -= 1;
+        }
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
@@ -298,6 +342,7 @@ impl Members {
     pub(crate) fn push_unordered(&mut self, entry: Entry) {
         let i = self.entries.len();
         self.by_state[entry.state as usize] += 1;
+        self.unverified += usize::from(!entry.verified);
         self.digest ^= digest_part(entry.id.name.as_str(), entry.incarnation, entry.state);
         if let Some(dir) = self.index.directory() {
             self.entries.make_room_for(dir.len());
@@ -323,6 +368,7 @@ impl Members {
             return;
         };
         self.by_state[gone.state as usize] -= 1;
+        self.unverified -= usize::from(!gone.verified);
         self.digest ^= digest_part(gone.id.name.as_str(), gone.incarnation, gone.state);
         if i < self.entries.len() {
             self.index.insert_name(&self.entries, i);
@@ -362,9 +408,11 @@ impl Members {
     pub(crate) fn check_consistent(&self) -> Result<(), String> {
         let mut by_state = [0; 4];
         let mut digest = 0;
+        let mut unverified = 0;
         self.index.check(&self.entries)?;
         for e in self.entries.iter() {
             by_state[e.state as usize] += 1;
+            unverified += usize::from(!e.verified);
             digest ^= digest_part(e.id.name.as_str(), e.incarnation, e.state);
         }
         let mut left = self.pool.positions();
@@ -387,10 +435,19 @@ impl Members {
         if digest != self.digest {
             return Err("the digest does not match the records".into());
         }
+        if unverified != self.unverified {
+            return Err(format!(
+                "{unverified} unverified rows counted as {}",
+                self.unverified
+            ));
+        }
         Ok(())
     }
 
-    /// Up to `count` distinct random members whose state passes `want`, none in `exclude`.
+    /// Up to `count` distinct random verified members whose state passes `want`, none in
+    /// `exclude`. Every pick is someone we send to on our own initiative (gossip, ping-req,
+    /// sync, a table pull), which an unverified member, perhaps a third party's address, never
+    /// gets.
     pub(crate) fn random(
         &self,
         rng: &mut impl Rng,
@@ -400,8 +457,13 @@ impl Members {
         out: &mut Vec<usize>,
     ) {
         out.clear();
-        let ok =
-            |i: usize| Some(i) != exclude && self.entries.get(i).is_some_and(|e| want(e.state));
+        let ok = |i: usize| {
+            Some(i) != exclude
+                && self
+                    .entries
+                    .get(i)
+                    .is_some_and(|e| e.verified && want(e.state))
+        };
         if count == 0 || self.entries.is_empty() {
             return;
         }

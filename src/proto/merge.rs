@@ -70,12 +70,18 @@ impl Swim {
         let Some(i) = self.members.find(update.name.as_str()) else {
             if state == MemberState::Alive && self.members.len() >= self.config.max_members {
                 self.stats.rejected_members += 1;
-            } else if state == MemberState::Alive {
+            } else if state == MemberState::Alive
+                && let Some(verified) = self.admit(&update)
+            {
                 let id = self
                     .members
                     .identity(&update.name, update.addr, &update.tags);
-                let entry = self.members.entry(id, inc, state, now);
+                let mut entry = self.members.entry(id, inc, state, now);
+                entry.verified = verified;
                 let i = self.members.insert(entry);
+                if !verified {
+                    self.to_verify.push(update.name.clone());
+                }
                 self.emit(now, EventKind::Joined, i);
                 self.gossip.enqueue(update);
             }

@@ -34,7 +34,10 @@ impl Outgoing {
         Outgoing {
             to,
             message,
-            body: Body::Piggyback { buddy: None },
+            body: Body::Piggyback {
+                buddy: None,
+                gossip: true,
+            },
             limit: None,
         }
     }
@@ -42,9 +45,13 @@ impl Outgoing {
 
 #[derive(Clone)]
 pub(super) enum Body {
-    /// Fill the room left with queued gossip; a ping first carries what we suspect about its
-    /// target (`buddy`).
-    Piggyback { buddy: Option<NodeName> },
+    /// Fill the room left with queued gossip (unless `gossip` is false: a probe of an
+    /// unverified member, which carries nothing it did not need); a ping first carries what we
+    /// suspect about its target (`buddy`).
+    Piggyback {
+        buddy: Option<NodeName>,
+        gossip: bool,
+    },
     /// Member records, then user events, of a full-state sync; what does not fit goes in the
     /// next datagram. Every chunk carries our event clock.
     Sync {
@@ -66,18 +73,20 @@ impl Swim {
             let mut w = PacketWriter::new(buf, label, &out.message, budget);
             let mut follow_up = None;
             match out.body {
-                Body::Piggyback { buddy } => {
+                Body::Piggyback { buddy, gossip } => {
                     if let Some(target) = buddy
                         && let Some(update) = self.buddy_update(&target)
                     {
                         w.push(&update);
                     }
-                    let n = self.gossip.fill(&mut w, limit);
-                    self.count_told_members();
-                    let e = self.fill_events(&mut w, limit);
-                    if out.message == Message::Gossip && n + e == 0 {
-                        // Someone else's packet already carried the last of the news.
-                        continue;
+                    if gossip {
+                        let n = self.gossip.fill(&mut w, limit);
+                        self.count_told_members();
+                        let e = self.fill_events(&mut w, limit);
+                        if out.message == Message::Gossip && n + e == 0 {
+                            // Someone else's packet already carried the last of the news.
+                            continue;
+                        }
                     }
                 }
                 Body::Sync {

@@ -34,6 +34,11 @@ pub(crate) struct Probe {
     /// The target acked the first ping itself, before the retry: the evidence a member that
     /// stood down waits for (see `Swim::stand_down`).
     pub(crate) prompt: bool,
+    /// The target was verified when probed (see `Entry::verified`). An unverified target may
+    /// be a name at a third party's address: it gets the two bare direct pings only, no
+    /// ping-req (which would multiply what that party receives), and its silence says nothing
+    /// about our own health, so it moves neither the health score nor the lateness statistics.
+    pub(crate) verified: bool,
 }
 
 /// A ping-req we are carrying out for another member.
@@ -67,15 +72,26 @@ impl Swim {
         else {
             return;
         };
-        let Some((target, addr, incarnation)) = self
-            .members
-            .get(i)
-            .map(|e| (e.id.name.clone(), e.id.addr, e.incarnation))
-        else {
+        let Some((target, addr, incarnation, verified, state)) = self.members.get(i).map(|e| {
+            (
+                e.id.name.clone(),
+                e.id.addr,
+                e.incarnation,
+                e.verified,
+                e.state,
+            )
+        }) else {
             return;
         };
+        // An unverified suspect already failed its direct pings: its turn passes in silence,
+        // so a name at a third party's address costs that party three pings per member in
+        // all (see `ask_to_verify`, `unverified_silent`). A real one refutes as it hears of
+        // the suspicion from the members it is verified with.
+        if !verified && state == MemberState::Suspect {
+            return;
+        }
         let seq = self.next_seq();
-        self.send_ping(addr, seq, &target);
+        self.send_probe_ping(addr, seq, &target, verified);
         self.stats.probes += 1;
         self.probe = Some(Probe {
             seq,
@@ -88,6 +104,7 @@ impl Swim {
             nacks: 0,
             retried: false,
             prompt: false,
+            verified,
         });
         let timeout = self.awareness.scale(self.config.probe_timeout);
         self.timers
@@ -124,6 +141,10 @@ impl Swim {
         let Some(p) = self.probe.take() else {
             return;
         };
+        if !p.verified && !p.acked {
+            self.unverified_silent(now, &p);
+            return;
+        }
         self.count_towards_rejoin(p.prompt);
         let target_blamed = !p.acked && p.indirect > 0 && p.nacks >= p.indirect;
         self.lateness.record(p.prompt, target_blamed);
@@ -182,13 +203,19 @@ impl Swim {
             return;
         }
         let (target, addr) = (p.target.clone(), p.addr);
+        let verified = p.verified;
         if let Some(p) = self.probe.as_mut() {
             p.retried = true;
         }
         // A second direct try alongside the indirect ones: under loss, most failed probes are
         // one lost ping or ack, and this halves the suspicions that loss alone causes (the role
-        // memberlist gives its TCP fallback ping).
-        self.send_ping(addr, seq, &target);
+        // memberlist gives its TCP fallback ping). An unverified member gets it too (a real
+        // one, not heard from yet, would otherwise be suspected for one lost datagram: at
+        // 10 % loss that made a 200-node join storm converge 2x slower), but no ping-req.
+        self.send_probe_ping(addr, seq, &target, verified);
+        if !verified {
+            return;
+        }
         let exclude = self.members.find(target.as_str());
         let mut picks = std::mem::take(&mut self.picks);
         self.members.random(
@@ -217,9 +244,24 @@ impl Swim {
         self.picks = picks;
     }
 
-    /// Sends a ping that carries, first, what we suspect about its target (Lifeguard's buddy
-    /// system), so a live target refutes in its ack.
+    /// A suspicion check's ping (see `on_suspicion_check`) to suspect `target`, unless it is
+    /// unverified: that check pings once a period for most of the suspicion, which for
+    /// 64 fake names at a third party's address is 64 pings a period from every member. A
+    /// real member not verified yet refutes anyway: its own probes of us carry its record.
     pub(super) fn send_ping(&mut self, addr: SocketAddr, seq: u32, target: &NodeName) {
+        let verified = self
+            .members
+            .find(target.as_str())
+            .and_then(|i| self.members.get(i))
+            .is_none_or(|e| e.verified);
+        if verified {
+            self.send_probe_ping(addr, seq, target, true);
+        }
+    }
+
+    /// Sends a ping that carries, first, what we suspect about its target (Lifeguard's buddy
+    /// system), so a live target refutes in its ack; then, to a verified target, gossip.
+    fn send_probe_ping(&mut self, addr: SocketAddr, seq: u32, target: &NodeName, verified: bool) {
         let ping = Message::Ping {
             seq,
             target: target.id(),
@@ -229,9 +271,60 @@ impl Swim {
             message: ping,
             body: Body::Piggyback {
                 buddy: Some(target.clone()),
+                gossip: verified,
             },
             limit: None,
         });
+    }
+
+    /// One bare ping to each member heard of since the last call and still unverified, so
+    /// that a real one answers, and is verified, within a round trip rather than when its turn
+    /// in the probe round comes (a round is N periods: at 200 members joining at once, waiting
+    /// for it made convergence 5 times slower, since nothing but pings is sent to an
+    /// unverified member). Its ack verifies it by its source; the sequence number matches no
+    /// probe. One ping per name taken into the table, and those are capped
+    /// (`Members::room_for_unverified`). Called after a member's datagram, and after timers:
+    /// a stranger's datagram is answered at once only to its source.
+    pub(super) fn ask_to_verify(&mut self) {
+        for name in std::mem::take(&mut self.to_verify) {
+            let Some(addr) = self
+                .members
+                .find(name.as_str())
+                .and_then(|i| self.members.get(i))
+                .filter(|e| !e.verified && e.state == MemberState::Alive)
+                .map(|e| e.id.addr)
+            else {
+                continue;
+            };
+            let seq = self.next_seq();
+            self.send_probe_ping(addr, seq, &name, false);
+        }
+    }
+
+    /// An unverified member did not answer its direct pings. It is suspected like anyone
+    /// else, so that a real member that has not been heard from yet can refute, and a name
+    /// nobody answers for leaves the table by the usual path: suspected, then dead after the
+    /// suspicion timeout, then forgotten after `dead_node_reclaim`; meanwhile it is pinged
+    /// only when its turn in the round comes. Our health score, lateness and stand-down
+    /// count are left alone: that silence says nothing about our own network.
+    fn unverified_silent(&mut self, now: Instant, p: &Probe) {
+        self.stats.probes_failed += 1;
+        let Some(i) = self.members.find(p.target.as_str()) else {
+            return;
+        };
+        let Some((state, inc)) = self.members.get(i).map(|e| (e.state, e.incarnation)) else {
+            return;
+        };
+        if inc != p.incarnation || state != MemberState::Alive {
+            return;
+        }
+        let me = self.local.name.clone();
+        self.suspect(now, i, inc, Some(me.clone()), false);
+        if let Some(e) = self.members.get(i) {
+            self.stats.suspicions += 1;
+            let update = Self::entry_update(e, Some(me));
+            self.gossip.enqueue(update);
+        }
     }
 
     pub(super) fn on_ack(
@@ -311,7 +404,8 @@ impl Swim {
             .members
             .find_addr(addr)
             .and_then(|i| self.members.get(i));
-        if member.is_none_or(|e| e.id.name.id() != target) {
+        // Nor one we have not verified: the requester may have been fed the same fake name.
+        if member.is_none_or(|e| e.id.name.id() != target || !e.verified) {
             return;
         }
         let mine = self.next_seq();

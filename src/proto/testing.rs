@@ -113,8 +113,11 @@ impl Harness {
     }
 
     pub(crate) fn add_peers(&mut self, range: std::ops::RangeInclusive<usize>) {
-        let updates = range.clone().map(|i| alive(i, 0)).collect();
-        self.deliver(peer_addr(0), Message::Gossip, updates);
+        // Each peer introduces itself from its own address, so the table holds them verified
+        // (a stranger's datagram may add only its sender).
+        for i in range.clone() {
+            self.deliver(peer_addr(i), Message::Gossip, vec![alive(i, 0)]);
+        }
         for i in range {
             self.responsive.insert(peer_addr(i));
         }

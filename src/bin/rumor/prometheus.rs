@@ -63,6 +63,7 @@ const FAMILIES: &[(&str, &str, Source, &str)] = &[
     ("dropped_implausible_total", "counter", Count("/stats/dropped_implausible"), "Records dropped as implausible jumps of an incarnation or event clock."),
     ("incarnation_exhausted_total", "counter", Count("/stats/incarnation_exhausted"), "Raises of this node's own incarnation refused at the top of its range."),
     ("name_conflicts_total", "counter", Count("/stats/name_conflicts"), "News moving a live member's name to another address, dropped."),
+    ("rejected_unverified_total", "counter", Count("/stats/rejected_unverified"), "News of new unverified members dropped: the table held as many as it makes room for."),
 ];
 
 /// Renders the answer to a `stats` request.

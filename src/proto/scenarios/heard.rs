@@ -58,9 +58,10 @@ fn sync_records_are_marked_as_sync_and_a_stranger_has_no_name() {
             reply: true,
             join: false,
         },
-        vec![alive(8, 0)],
+        // A stranger may add no one but itself: what it can say is news of members we hold.
+        vec![with_state(alive(2, 0), MemberState::Suspect, None)],
     );
-    let r = heard_about(&h, "p8");
+    let r = heard_about(&h, "p2");
     assert_eq!(r.via, Via::Sync);
     assert_eq!((r.from, r.from_addr), (None, Some(stranger)));
 }

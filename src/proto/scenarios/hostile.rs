@@ -51,16 +51,13 @@ fn a_sealed_datagram_at_a_node_without_keys_is_counted_as_sealed_not_malformed()
 #[test]
 fn the_member_table_never_grows_past_max_members() {
     let mut h = Harness::with_config(|c| c.max_members = 10);
-    let flood: Vec<_> = (1..=200).map(|i| alive(i, 0)).collect();
-    for chunk in flood.chunks(50) {
-        h.deliver(
-            peer_addr(0),
-            Message::Sync {
-                reply: false,
-                join: false,
-            },
-            chunk.to_vec(),
-        );
+    // Each from its own address: a stranger's datagram adds no one but its sender.
+    for i in 1..=200 {
+        let sync = Message::Sync {
+            reply: false,
+            join: false,
+        };
+        h.deliver(peer_addr(i), sync, vec![alive(i, 0)]);
     }
     assert_eq!(h.swim.members().len(), 10);
     assert_eq!(h.swim.stats().rejected_members, 190);

@@ -59,11 +59,11 @@ fn join_with_no_answer_fails_after_join_timeout() {
 }
 
 #[test]
-fn a_joiner_that_is_probed_is_in_even_if_no_seed_answered() {
-    let mut h = Harness::joining(&[peer_addr(1)]);
+fn a_joiner_that_is_probed_by_its_seed_is_in_even_if_the_answer_was_lost() {
+    let mut h = Harness::joining(&[peer_addr(2)]);
     h.flush();
     h.sent.clear();
-    // The seed's answer never came, but another member already probes us.
+    // The seed's answer never came, but the seed already probes us.
     h.deliver(
         peer_addr(2),
         Message::Ping {

@@ -13,6 +13,7 @@ mod rules;
 mod suspicion;
 mod sync;
 mod user;
+mod verified;
 
 use std::time::Duration;
 

@@ -180,12 +180,20 @@ fn table_from(from: usize, others: std::ops::RangeInclusive<usize>) -> Vec<crate
 #[test]
 fn a_joiner_told_only_it_is_in_pulls_the_table_from_a_member_it_heard_of() {
     let mut h = turned_away();
-    // Gossip from the seed tells of a few members, not the whole cluster.
+    // Gossip from the seed tells of a few members, not the whole cluster, and they probe us
+    // (which verifies them: a pull goes only to a member that answers for its address).
     h.deliver(
         peer_addr(1),
         Message::Gossip,
         (2..=4).map(|i| alive(i, 0)).collect(),
     );
+    for i in 2..=4 {
+        let ping = Message::Ping {
+            seq: 1,
+            target: super::me().id(),
+        };
+        h.deliver(peer_addr(i), ping, vec![]);
+    }
     h.sent.clear();
     // Once turned away, the next pull waits a probe interval, jittered by up to half of it.
     let (to, _) = h.advance_until_sent(3 * SEC / 2, |_, p| is_pull(p));
@@ -421,7 +429,7 @@ fn a_joiner_with_a_small_seeds_table_pulls_nothing_more() {
 
 #[test]
 fn a_seeds_whole_tables_stay_bounded_per_period_however_many_pull() {
-    let mut h = Harness::with_peers(40);
+    let mut h = Harness::with_peers(180);
     let pull = Message::Sync {
         reply: true,
         join: true,
@@ -429,9 +437,10 @@ fn a_seeds_whole_tables_stay_bounded_per_period_however_many_pull() {
     let mut full_per_period = Vec::new();
     for period in 0..3 {
         h.sent.clear();
-        // 60 members (already known) pull in this period, some of them again.
+        // 60 members (already known) pull in this period, each once (a source that got the
+        // table is answered "you are in" for a probe interval after).
         for i in 0..60 {
-            h.deliver(peer_addr(1 + (i + period * 7) % 40), pull.clone(), vec![]);
+            h.deliver(peer_addr(1 + i + period * 60), pull.clone(), vec![]);
         }
         let full = h
             .sent
