@@ -326,15 +326,8 @@ impl Drops {
             return Ok(());
         }
         let count = total - self.reported;
-        let line = serde_json::json!({
-            "ts_ms": json::unix_ms(),
-            "node": name,
-            "event": "events_dropped",
-            "count": count,
-            "total": total,
-        });
         // No room yet: told at the next chance, with the count then.
-        if printer.offer_if_room(line.to_string())? {
+        if printer.offer_if_room(dropped_line(name, count, total))? {
             self.reported = total;
             say_dropped(count, total);
         }
@@ -347,15 +340,21 @@ impl Drops {
         let count = total.checked_sub(self.reported).filter(|&c| c > 0)?;
         self.reported = total;
         say_dropped(count, total);
-        let line = serde_json::json!({
-            "ts_ms": json::unix_ms(),
-            "node": name,
-            "event": "events_dropped",
-            "count": count,
-            "total": total,
-        });
-        Some(line.to_string())
+        Some(dropped_line(name, count, total))
     }
+}
+
+/// The stdout line that says `count` events were lost since the last such line (`total` since
+/// the start).
+fn dropped_line(name: &str, count: u64, total: u64) -> String {
+    serde_json::json!({
+        "ts_ms": json::unix_ms(),
+        "node": name,
+        "event": "events_dropped",
+        "count": count,
+        "total": total,
+    })
+    .to_string()
 }
 
 fn say_dropped(count: u64, total: u64) {
