@@ -166,6 +166,12 @@ pub struct Swim {
     /// Members taken in unverified and not yet asked (see `probe::ask_to_verify`); at most
     /// the table's room for unverified members.
     to_verify: Vec<NodeName>,
+    /// Members asked to verify and how often, asked again once a period while unverified
+    /// (see `probe::ask_again_to_verify`); at most one entry per unverified row asked.
+    verifying: Vec<(NodeName, u8)>,
+    /// A name was turned away for want of room for unverified members since our last pull
+    /// of a whole table (see `sync::pull_what_was_turned_away`).
+    turned_away: bool,
     /// Sources whose join pulls got our whole table in the last probe interval, oldest first
     /// (see `sync::remember_join_pull`).
     join_pulls: VecDeque<(SocketAddr, Instant)>,
@@ -233,6 +239,8 @@ impl Swim {
             name_holder: None,
             admission: None,
             to_verify: Vec::new(),
+            verifying: Vec::new(),
+            turned_away: false,
             join_pulls: VecDeque::new(),
         })
     }
@@ -685,6 +693,7 @@ impl Swim {
         let verified = update.addr == a.from || a.vouched;
         if !verified && !self.members.room_for_unverified() {
             self.stats.rejected_unverified += 1;
+            self.turned_away = true;
             return None;
         }
         Some(verified)
